@@ -178,6 +178,10 @@ function genMethods(spec) {
     x.runs.forEach((run, i) => {
       if (run.kind === 'fixed' || run.kind === 'bits') {
         L.push(`  w.ensure(${x.type}Run${i}.span);`);
+        // buffer-layout's BitStructure.encode reads the octet already in the
+        // buffer and only replaces the bits it owns: clear it first, or stale
+        // slab bytes leak into the unused (reserved) bits.
+        if (run.kind === 'bits') L.push(`  w.buf[w.pos] = 0;`);
         L.push(`  w.pos += ${x.type}Run${i}.encode(v, w.buf, w.pos);`);
       } else {
         const f = run.fields[0];

@@ -49,6 +49,16 @@ export const REPLY_NAMES: Readonly<Record<number, string>> = {
   541: 'INTERNAL_ERROR',
 };
 
+/** reply-text is a shortstr: past 255 bytes keep 252 and add "..." (as RabbitMQ). */
+export function truncateReplyText(text: string): string {
+  if (Buffer.byteLength(text) <= 255) return text;
+  let cut = Buffer.from(text).subarray(0, 252).toString('utf8');
+  // A multi-byte character cut in half decodes to U+FFFD: drop it.
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  while (Buffer.byteLength(cut) > 252) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}
+
 /** Codes that close the whole connection rather than one channel (AMQP "hard errors"). */
 export function isConnectionError(code: number): boolean {
   return code === 320 || code === 402 || code >= 500;
@@ -66,7 +76,7 @@ export class AmqpError extends Error {
   methodId: number;
 
   constructor(replyCode: number, detail: string, classId = 0, methodId = 0) {
-    const replyText = `${REPLY_NAMES[replyCode] ?? 'ERROR'} - ${detail}`;
+    const replyText = truncateReplyText(`${REPLY_NAMES[replyCode] ?? 'ERROR'} - ${detail}`);
     super(replyText);
     this.name = 'AmqpError';
     this.replyCode = replyCode;

@@ -17,7 +17,11 @@ import { ByteWriter } from './writer.js';
 
 export type FieldTypeTag = 't' | 'b' | 'B' | 's' | 'u' | 'I' | 'i' | 'l' | 'f' | 'd' | 'D' | 'S' | 'A' | 'T' | 'F' | 'V' | 'x';
 
-/** An AMQP decimal: `value / 10^scale`. */
+/**
+ * An AMQP decimal: `value / 10^scale`, scale an octet and value a uint32 (the
+ * 0-9-1 grammar's `decimal-value = scale long-uint`, as RabbitMQ and amqplib
+ * read and write it).
+ */
 export class Decimal {
   constructor(readonly scale: number, readonly value: number) {}
 }
@@ -54,7 +58,10 @@ export function decodeTable(c: Cursor): FieldTable {
   const table: FieldTable = {};
   while (inner.pos < inner.end) {
     const key = inner.shortstr();
-    table[key] = decodeFieldValue(inner);
+    const value = decodeFieldValue(inner);
+    // A peer-chosen "__proto__" key must become an own property, not replace the prototype.
+    if (key === '__proto__') Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
+    else table[key] = value;
   }
   return table;
 }
@@ -86,7 +93,7 @@ export function decodeFieldValue(c: Cursor): FieldValue {
     case 0x64 /* d */: return c.f64();
     case 0x44 /* D */: {
       const scale = c.u8();
-      return new Decimal(scale, c.i32());
+      return new Decimal(scale, c.u32());
     }
     case 0x53 /* S */: return c.longstr();
     case 0x41 /* A */: return decodeArray(c);
@@ -130,7 +137,11 @@ export function inferTag(value: FieldValue): FieldTypeTag {
     case 'string': return 'S';
     case 'bigint': return 'l';
     case 'number':
-      if (Number.isInteger(value)) return value >= -0x8000_0000 && value <= 0x7fff_ffff ? 'I' : 'l';
+      if (Number.isInteger(value)) {
+        if (value >= -0x8000_0000 && value <= 0x7fff_ffff) return 'I';
+        // Integers outside int64 (only doubles can hold them) stay doubles.
+        return value >= -(2 ** 63) && value < 2 ** 63 ? 'l' : 'd';
+      }
       return 'd';
     default:
   }
@@ -160,7 +171,7 @@ export function encodeFieldValue(w: ByteWriter, value: FieldValue): void {
     case 'D': {
       const d = raw as Decimal;
       w.u8(d.scale);
-      w.i32(d.value);
+      w.u32(d.value);
       break;
     }
     case 'S': w.longstr(typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw : String(raw)); break;

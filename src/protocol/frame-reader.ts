@@ -53,71 +53,123 @@ export class FrameReader {
 
   push(chunk: Buffer): void {
     if (this.stopped) return;
-    if (this.parts.length > 0) {
-      this.parts.push(chunk);
-      this.buffered += chunk.length;
-      if (this.buffered < this.needed) return;
-      chunk = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.buffered);
-      this.parts = [];
-      this.buffered = 0;
-    }
     let pos = 0;
     if (this.awaitingHeader) {
       pos = this.readProtocolHeader(chunk);
       if (pos < 0) return;
+    } else if (this.buffered > 0) {
+      pos = this.completeSplitFrame(chunk);
+      if (pos < 0) return;
     }
+    this.readFrames(chunk, pos);
+  }
+
+  /** Hands out every complete frame of `chunk` from `pos` as a view; keeps a trailing partial frame. */
+  private readFrames(chunk: Buffer, pos: number): void {
     const len = chunk.length;
-    const max = this.maxPayload;
     while (!this.stopped) {
       const remaining = len - pos;
       if (remaining < FRAME_HEADER_SIZE) {
         this.keep(chunk, pos, FRAME_HEADER_SIZE);
         return;
       }
-      const type = chunk[pos]!;
-      const channel = (chunk[pos + 1]! << 8) | chunk[pos + 2]!;
-      const size = chunk.readUInt32BE(pos + 3);
-      if (max !== 0 && size > max) {
-        throw frameError(`frame size ${size + FRAME_OVERHEAD} exceeds frame_max ${max + FRAME_OVERHEAD}`);
-      }
-      if (type !== Constants.FRAME_METHOD && type !== Constants.FRAME_HEADER && type !== Constants.FRAME_BODY && type !== Constants.FRAME_HEARTBEAT) {
-        throw frameError(`unknown frame type ${type}`);
-      }
-      const total = size + FRAME_OVERHEAD;
+      const total = this.frameSize(chunk, pos) + FRAME_OVERHEAD;
       if (remaining < total) {
         this.keep(chunk, pos, total);
         return;
       }
-      const endAt = pos + FRAME_HEADER_SIZE + size;
-      if (chunk[endAt] !== Constants.FRAME_END) {
-        throw frameError(`bad frame end octet 0x${chunk[endAt]!.toString(16)} (expected 0xce)`);
-      }
-      const payload = chunk.subarray(pos + FRAME_HEADER_SIZE, endAt);
-      pos = endAt + 1;
-      this.handler.onFrame(type, channel, payload);
+      this.deliver(chunk, pos, total);
+      pos += total;
     }
   }
 
-  /** Returns the offset after the header, or -1 when more bytes are needed (or the header was rejected). */
+  /**
+   * Completes the frame split across chunks with bytes from the head of
+   * `chunk`: only that frame is copied (one concatenation), and the rest of the
+   * chunk stays zero-copy. Returns the offset after the bytes used, or -1 when
+   * the frame is still incomplete.
+   */
+  private completeSplitFrame(chunk: Buffer): number {
+    let pos = 0;
+    if (this.buffered < FRAME_HEADER_SIZE) {
+      // The frame header itself was split: gather its 7 bytes to learn the size.
+      pos = Math.min(FRAME_HEADER_SIZE - this.buffered, chunk.length);
+      this.parts.push(chunk.subarray(0, pos));
+      this.buffered += pos;
+      if (this.buffered < FRAME_HEADER_SIZE) return -1;
+      const head = Buffer.concat(this.parts, this.buffered);
+      this.parts = [head];
+      this.needed = this.frameSize(head, 0) + FRAME_OVERHEAD;
+    }
+    const take = Math.min(this.needed - this.buffered, chunk.length - pos);
+    if (take > 0) {
+      this.parts.push(chunk.subarray(pos, pos + take));
+      this.buffered += take;
+      pos += take;
+    }
+    if (this.buffered < this.needed) return -1;
+    const frame = Buffer.concat(this.parts, this.buffered);
+    this.parts = [];
+    this.buffered = 0;
+    this.deliver(frame, 0, frame.length);
+    return pos;
+  }
+
+  /** Validates the frame header at `pos` (type, size against frame_max) and returns the payload size. */
+  private frameSize(buf: Buffer, pos: number): number {
+    const size = buf.readUInt32BE(pos + 3);
+    const max = this.maxPayload;
+    if (max !== 0 && size > max) {
+      throw frameError(`frame size ${size + FRAME_OVERHEAD} exceeds frame_max ${max + FRAME_OVERHEAD}`);
+    }
+    const type = buf[pos]!;
+    if (type !== Constants.FRAME_METHOD && type !== Constants.FRAME_HEADER && type !== Constants.FRAME_BODY && type !== Constants.FRAME_HEARTBEAT) {
+      throw frameError(`unknown frame type ${type}`);
+    }
+    return size;
+  }
+
+  /** Checks the frame-end octet of the complete frame at `pos` and hands its payload out. */
+  private deliver(buf: Buffer, pos: number, total: number): void {
+    const endAt = pos + total - 1;
+    if (buf[endAt] !== Constants.FRAME_END) {
+      throw frameError(`bad frame end octet 0x${buf[endAt]!.toString(16)} (expected 0xce)`);
+    }
+    const channel = (buf[pos + 1]! << 8) | buf[pos + 2]!;
+    this.handler.onFrame(buf[pos]!, channel, buf.subarray(pos + FRAME_HEADER_SIZE, endAt));
+  }
+
+  /**
+   * Checks the protocol header byte by byte as it arrives: a mismatch is
+   * reported at once (there is nothing to wait for). Returns the offset in
+   * `chunk` after the header, or -1 when more bytes are needed (or the header
+   * was rejected).
+   */
   private readProtocolHeader(chunk: Buffer): number {
-    const n = Math.min(chunk.length, PROTOCOL_HEADER.length);
+    const have = this.buffered;
+    const n = Math.min(chunk.length, PROTOCOL_HEADER.length - have);
     for (let i = 0; i < n; i++) {
-      if (chunk[i] !== PROTOCOL_HEADER[i]) {
-        // Wrong protocol (or garbage): report at once, there is nothing to wait for.
+      if (chunk[i] !== PROTOCOL_HEADER[have + i]) {
+        const received = have === 0 ? chunk.subarray(0, n) : Buffer.concat([...this.parts, chunk.subarray(0, n)]);
         this.stop();
-        this.handler.onProtocolHeader(false, chunk.subarray(0, n));
+        this.handler.onProtocolHeader(false, received);
         return -1;
       }
     }
-    if (chunk.length < PROTOCOL_HEADER.length) {
-      this.keep(chunk, 0, PROTOCOL_HEADER.length);
+    if (have + n < PROTOCOL_HEADER.length) {
+      if (n > 0) this.parts.push(chunk.subarray(0, n));
+      this.buffered += n;
       return -1;
     }
+    const header = have === 0 ? chunk.subarray(0, n) : Buffer.concat([...this.parts, chunk.subarray(0, n)]);
+    this.parts = [];
+    this.buffered = 0;
     this.awaitingHeader = false;
-    this.handler.onProtocolHeader(true, chunk.subarray(0, PROTOCOL_HEADER.length));
-    return PROTOCOL_HEADER.length;
+    this.handler.onProtocolHeader(true, header);
+    return n;
   }
 
+  /** Keeps the partial frame at the end of `chunk` (a view) until `needed` bytes of it have arrived. */
   private keep(chunk: Buffer, pos: number, needed: number): void {
     if (pos < chunk.length) {
       this.parts.push(chunk.subarray(pos));

@@ -16,6 +16,8 @@ export class ByteWriter {
   /** Start of the bytes not yet handed out. */
   private segStart = 0;
   private chunks: Buffer[] = [];
+  /** Bytes in `chunks` (closed segments and refs). */
+  private chunkBytes = 0;
   private readonly slabSize: number;
 
   constructor(slabSize = DEFAULT_SLAB) {
@@ -86,6 +88,7 @@ export class ByteWriter {
   appendRef(b: Buffer): void {
     this.closeSegment();
     this.chunks.push(b);
+    this.chunkBytes += b.length;
   }
 
   /** Everything written since the last take/drain, as one buffer (a view, not a copy). Refs are not allowed here. */
@@ -101,14 +104,13 @@ export class ByteWriter {
     this.closeSegment();
     const out = this.chunks;
     this.chunks = [];
+    this.chunkBytes = 0;
     return out;
   }
 
   /** Bytes and refs waiting to be drained. */
   get pendingBytes(): number {
-    let n = this.pos - this.segStart;
-    for (const c of this.chunks) n += c.length;
-    return n;
+    return this.chunkBytes + this.pos - this.segStart;
   }
 
   get isEmpty(): boolean {
@@ -118,6 +120,7 @@ export class ByteWriter {
   private closeSegment(): void {
     if (this.pos > this.segStart) {
       this.chunks.push(this.buf.subarray(this.segStart, this.pos));
+      this.chunkBytes += this.pos - this.segStart;
       this.segStart = this.pos;
     }
   }

@@ -1245,6 +1245,7 @@ export function layoutEncodeConnectionOpen(w: ByteWriter, a: ConnectionOpenInit)
   w.shortstr(v.virtualHost);
   w.shortstr(v.capabilities);
   w.ensure(ConnectionOpenRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += ConnectionOpenRun2.encode(v, w.buf, w.pos);
 }
 
@@ -1393,6 +1394,7 @@ export function layoutEncodeChannelFlow(w: ByteWriter, a: ChannelFlowInit): void
   w.u16(20);
   w.u16(20);
   w.ensure(ChannelFlowRun0.span);
+  w.buf[w.pos] = 0;
   w.pos += ChannelFlowRun0.encode(v, w.buf, w.pos);
 }
 
@@ -1409,6 +1411,7 @@ export function layoutEncodeChannelFlowOk(w: ByteWriter, a: ChannelFlowOkInit): 
   w.u16(20);
   w.u16(21);
   w.ensure(ChannelFlowOkRun0.span);
+  w.buf[w.pos] = 0;
   w.pos += ChannelFlowOkRun0.encode(v, w.buf, w.pos);
 }
 
@@ -1466,6 +1469,7 @@ export function layoutEncodeAccessRequest(w: ByteWriter, a: AccessRequestInit): 
   w.u16(10);
   w.shortstr(v.realm);
   w.ensure(AccessRequestRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += AccessRequestRun1.encode(v, w.buf, w.pos);
 }
 
@@ -1514,6 +1518,7 @@ export function layoutEncodeExchangeDeclare(w: ByteWriter, a: ExchangeDeclareIni
   w.shortstr(v.exchange);
   w.shortstr(v.type);
   w.ensure(ExchangeDeclareRun3.span);
+  w.buf[w.pos] = 0;
   w.pos += ExchangeDeclareRun3.encode(v, w.buf, w.pos);
   encodeTable(w, v.arguments);
 }
@@ -1549,6 +1554,7 @@ export function layoutEncodeExchangeDelete(w: ByteWriter, a: ExchangeDeleteInit)
   w.pos += ExchangeDeleteRun0.encode(v, w.buf, w.pos);
   w.shortstr(v.exchange);
   w.ensure(ExchangeDeleteRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += ExchangeDeleteRun2.encode(v, w.buf, w.pos);
 }
 
@@ -1590,6 +1596,7 @@ export function layoutEncodeExchangeBind(w: ByteWriter, a: ExchangeBindInit): vo
   w.shortstr(v.source);
   w.shortstr(v.routingKey);
   w.ensure(ExchangeBindRun4.span);
+  w.buf[w.pos] = 0;
   w.pos += ExchangeBindRun4.encode(v, w.buf, w.pos);
   encodeTable(w, v.arguments);
 }
@@ -1632,6 +1639,7 @@ export function layoutEncodeExchangeUnbind(w: ByteWriter, a: ExchangeUnbindInit)
   w.shortstr(v.source);
   w.shortstr(v.routingKey);
   w.ensure(ExchangeUnbindRun4.span);
+  w.buf[w.pos] = 0;
   w.pos += ExchangeUnbindRun4.encode(v, w.buf, w.pos);
   encodeTable(w, v.arguments);
 }
@@ -1672,6 +1680,7 @@ export function layoutEncodeQueueDeclare(w: ByteWriter, a: QueueDeclareInit): vo
   w.pos += QueueDeclareRun0.encode(v, w.buf, w.pos);
   w.shortstr(v.queue);
   w.ensure(QueueDeclareRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += QueueDeclareRun2.encode(v, w.buf, w.pos);
   encodeTable(w, v.arguments);
 }
@@ -1724,6 +1733,7 @@ export function layoutEncodeQueueBind(w: ByteWriter, a: QueueBindInit): void {
   w.shortstr(v.exchange);
   w.shortstr(v.routingKey);
   w.ensure(QueueBindRun4.span);
+  w.buf[w.pos] = 0;
   w.pos += QueueBindRun4.encode(v, w.buf, w.pos);
   encodeTable(w, v.arguments);
 }
@@ -1758,6 +1768,7 @@ export function layoutEncodeQueuePurge(w: ByteWriter, a: QueuePurgeInit): void {
   w.pos += QueuePurgeRun0.encode(v, w.buf, w.pos);
   w.shortstr(v.queue);
   w.ensure(QueuePurgeRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += QueuePurgeRun2.encode(v, w.buf, w.pos);
 }
 
@@ -1799,6 +1810,7 @@ export function layoutEncodeQueueDelete(w: ByteWriter, a: QueueDeleteInit): void
   w.pos += QueueDeleteRun0.encode(v, w.buf, w.pos);
   w.shortstr(v.queue);
   w.ensure(QueueDeleteRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += QueueDeleteRun2.encode(v, w.buf, w.pos);
 }
 
@@ -1874,6 +1886,7 @@ export function layoutEncodeBasicQos(w: ByteWriter, a: BasicQosInit): void {
   w.ensure(BasicQosRun0.span);
   w.pos += BasicQosRun0.encode(v, w.buf, w.pos);
   w.ensure(BasicQosRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicQosRun1.encode(v, w.buf, w.pos);
 }
 
@@ -1915,6 +1928,7 @@ export function layoutEncodeBasicConsume(w: ByteWriter, a: BasicConsumeInit): vo
   w.shortstr(v.queue);
   w.shortstr(v.consumerTag);
   w.ensure(BasicConsumeRun3.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicConsumeRun3.encode(v, w.buf, w.pos);
   encodeTable(w, v.arguments);
 }
@@ -1950,6 +1964,7 @@ export function layoutEncodeBasicCancel(w: ByteWriter, a: BasicCancelInit): void
   w.u16(30);
   w.shortstr(v.consumerTag);
   w.ensure(BasicCancelRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicCancelRun1.encode(v, w.buf, w.pos);
 }
 
@@ -1992,6 +2007,7 @@ export function layoutEncodeBasicPublish(w: ByteWriter, a: BasicPublishInit): vo
   w.shortstr(v.exchange);
   w.shortstr(v.routingKey);
   w.ensure(BasicPublishRun3.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicPublishRun3.encode(v, w.buf, w.pos);
 }
 
@@ -2044,6 +2060,7 @@ export function layoutEncodeBasicDeliver(w: ByteWriter, a: BasicDeliverInit): vo
   w.ensure(BasicDeliverRun1.span);
   w.pos += BasicDeliverRun1.encode(v, w.buf, w.pos);
   w.ensure(BasicDeliverRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicDeliverRun2.encode(v, w.buf, w.pos);
   w.shortstr(v.exchange);
   w.shortstr(v.routingKey);
@@ -2069,6 +2086,7 @@ export function layoutEncodeBasicGet(w: ByteWriter, a: BasicGetInit): void {
   w.pos += BasicGetRun0.encode(v, w.buf, w.pos);
   w.shortstr(v.queue);
   w.ensure(BasicGetRun2.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicGetRun2.encode(v, w.buf, w.pos);
 }
 
@@ -2095,6 +2113,7 @@ export function layoutEncodeBasicGetOk(w: ByteWriter, a: BasicGetOkInit): void {
   w.ensure(BasicGetOkRun0.span);
   w.pos += BasicGetOkRun0.encode(v, w.buf, w.pos);
   w.ensure(BasicGetOkRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicGetOkRun1.encode(v, w.buf, w.pos);
   w.shortstr(v.exchange);
   w.shortstr(v.routingKey);
@@ -2134,6 +2153,7 @@ export function layoutEncodeBasicAck(w: ByteWriter, a: BasicAckInit): void {
   w.ensure(BasicAckRun0.span);
   w.pos += BasicAckRun0.encode(v, w.buf, w.pos);
   w.ensure(BasicAckRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicAckRun1.encode(v, w.buf, w.pos);
 }
 
@@ -2154,6 +2174,7 @@ export function layoutEncodeBasicReject(w: ByteWriter, a: BasicRejectInit): void
   w.ensure(BasicRejectRun0.span);
   w.pos += BasicRejectRun0.encode(v, w.buf, w.pos);
   w.ensure(BasicRejectRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicRejectRun1.encode(v, w.buf, w.pos);
 }
 
@@ -2170,6 +2191,7 @@ export function layoutEncodeBasicRecoverAsync(w: ByteWriter, a: BasicRecoverAsyn
   w.u16(60);
   w.u16(100);
   w.ensure(BasicRecoverAsyncRun0.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicRecoverAsyncRun0.encode(v, w.buf, w.pos);
 }
 
@@ -2186,6 +2208,7 @@ export function layoutEncodeBasicRecover(w: ByteWriter, a: BasicRecoverInit): vo
   w.u16(60);
   w.u16(110);
   w.ensure(BasicRecoverRun0.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicRecoverRun0.encode(v, w.buf, w.pos);
 }
 
@@ -2217,6 +2240,7 @@ export function layoutEncodeBasicNack(w: ByteWriter, a: BasicNackInit): void {
   w.ensure(BasicNackRun0.span);
   w.pos += BasicNackRun0.encode(v, w.buf, w.pos);
   w.ensure(BasicNackRun1.span);
+  w.buf[w.pos] = 0;
   w.pos += BasicNackRun1.encode(v, w.buf, w.pos);
 }
 
@@ -2233,6 +2257,7 @@ export function layoutEncodeConfirmSelect(w: ByteWriter, a: ConfirmSelectInit): 
   w.u16(85);
   w.u16(10);
   w.ensure(ConfirmSelectRun0.span);
+  w.buf[w.pos] = 0;
   w.pos += ConfirmSelectRun0.encode(v, w.buf, w.pos);
 }
 

@@ -1,0 +1,47 @@
+/**
+ * Comparing declare arguments as RabbitMQ does when an exchange or queue is
+ * declared again: only the arguments that define the entity are compared,
+ * and a mismatch is a 406 naming the argument and both values.
+ */
+import { AmqpError, ReplyCode, inferTag, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { fieldEquals } from './routing.js';
+
+/** RabbitMQ's names for field types, used in its inequivalence messages. */
+const TYPE_NAMES: Record<string, string> = {
+  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
+  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array', T: 'timestamp', F: 'table', V: 'void', x: 'binary',
+};
+
+function describe(value: FieldValue): string {
+  if (value === undefined) return 'none';
+  const shown = typeof value === 'object' && value !== null && !Buffer.isBuffer(value) ? JSON.stringify(value) : String(value);
+  return `the value '${shown}' of type '${TYPE_NAMES[inferTag(value)] ?? 'unknown'}'`;
+}
+
+/** Queue arguments RabbitMQ compares on redeclare. */
+export const QUEUE_EQUIVALENCE_KEYS = [
+  'x-expires', 'x-message-ttl', 'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-length',
+  'x-max-length-bytes', 'x-max-in-memory-length', 'x-max-in-memory-bytes', 'x-max-priority', 'x-overflow',
+  'x-queue-mode', 'x-single-active-consumer', 'x-queue-type', 'x-queue-version', 'x-delivery-limit',
+] as const;
+
+/** Exchange arguments RabbitMQ compares on redeclare. */
+export const EXCHANGE_EQUIVALENCE_KEYS = ['alternate-exchange'] as const;
+
+/** Throws 406 when a compared argument differs. `what` is e.g. "queue 'q' in vhost '/'". */
+export function assertArgsEquivalent(current: FieldTable, received: FieldTable, keys: readonly string[], what: string): void {
+  for (const key of keys) {
+    const a = received[key];
+    const b = current[key];
+    if (a === undefined && b === undefined) continue;
+    if (a !== undefined && b !== undefined && fieldEquals(a, b)) continue;
+    throw new AmqpError(ReplyCode.PreconditionFailed, `inequivalent arg '${key}' for ${what}: received ${describe(a)} but current is ${describe(b)}`);
+  }
+}
+
+/** Throws 406 when a declare flag differs: "inequivalent arg 'durable' for … received 'false' but current is 'true'". */
+export function assertFlagEquivalent(name: string, current: boolean | string, received: boolean | string, what: string): void {
+  if (current !== received) {
+    throw new AmqpError(ReplyCode.PreconditionFailed, `inequivalent arg '${name}' for ${what}: received '${received}' but current is '${current}'`);
+  }
+}

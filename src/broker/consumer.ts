@@ -1,0 +1,28 @@
+import type { FieldTable } from '../protocol/index.js';
+import type { Queue } from './queue.js';
+import type { Session } from './session.js';
+
+/** A subscription of one channel to one queue (basic.consume). */
+export class Consumer {
+  /** Deliveries to this consumer not yet acked (ack-mode consumers only). */
+  unacked = 0;
+
+  constructor(
+    readonly tag: string,
+    readonly queue: Queue,
+    readonly session: Session,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    /** Per-consumer prefetch (basic.qos global=false at consume time); 0 = unlimited. */
+    readonly prefetch: number,
+    readonly args: FieldTable,
+  ) {}
+
+  /** May the queue hand this consumer another message now? */
+  canTake(): boolean {
+    const s = this.session;
+    if (!s.sink.writable) return false;
+    if (this.noAck) return true;
+    return (this.prefetch === 0 || this.unacked < this.prefetch) && (s.channelPrefetch === 0 || s.unackedCount < s.channelPrefetch);
+  }
+}

@@ -1,0 +1,41 @@
+import type { FieldTable } from '../protocol/index.js';
+import { createRouter, type Destination, type ExchangeType, type Router } from './routing.js';
+
+export interface ExchangeOptions {
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: FieldTable;
+}
+
+/** A binding from an exchange to a queue or another exchange. */
+export interface Binding {
+  readonly source: Exchange;
+  readonly destination: Destination;
+  readonly routingKey: string;
+  readonly arguments: FieldTable;
+  /** Identity within the vhost: source, destination, key and arguments. */
+  readonly key: string;
+}
+
+export class Exchange implements Destination {
+  readonly kind = 'exchange';
+  routeMark = 0;
+  readonly router: Router;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly internal: boolean;
+  readonly arguments: FieldTable;
+  /** Bindings where this exchange is the source. */
+  readonly outgoing = new Set<Binding>();
+  /** Auto-delete exchanges go when their last binding goes, once they have had one. */
+  hadBinding = false;
+
+  constructor(readonly name: string, readonly type: ExchangeType, options: ExchangeOptions) {
+    this.router = createRouter(type);
+    this.durable = options.durable;
+    this.autoDelete = options.autoDelete;
+    this.internal = options.internal;
+    this.arguments = options.arguments;
+  }
+}

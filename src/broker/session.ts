@@ -1,0 +1,293 @@
+import { AmqpError, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { Consumer } from './consumer.js';
+import { Deque } from './deque.js';
+import type { Message, QueueEntry } from './message.js';
+import { generatedConsumerTag } from './names.js';
+import type { Owner, Queue } from './queue.js';
+import type { VirtualHost } from './virtual-host.js';
+
+/**
+ * What a session needs from the transport: the server's channel implements
+ * it by encoding frames. The model calls it synchronously; it never blocks.
+ */
+export interface SessionSink {
+  /** False while the client's socket is backed up: no deliveries until `Session.resume()`. */
+  readonly writable: boolean;
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, message: Message): void;
+  /** An unroutable mandatory message goes back to its publisher (basic.return). */
+  returnMessage(replyCode: number, replyText: string, message: Message): void;
+  /** Publisher confirm for `seq` (basic.ack, or basic.nack when `ok` is false). */
+  confirm(seq: number, ok: boolean): void;
+  /** The broker cancelled a consumer (its queue was deleted). */
+  consumerCancelled(consumerTag: string): void;
+}
+
+/** One delivery awaiting ack, keyed by its channel-wide delivery tag. */
+interface Delivery {
+  readonly tag: number;
+  readonly queue: Queue;
+  readonly entry: QueueEntry;
+  readonly consumer: Consumer | null;
+  settled: boolean;
+}
+
+const deliveryTag = (d: Delivery): number => d.tag;
+
+/** A transaction's deferred work (tx.select): publishes and settlements applied at commit. */
+interface Transaction {
+  publishes: { exchange: string; routingKey: string; message: Message; mandatory: boolean }[];
+  settlements: { tag: number; multiple: boolean; requeue: boolean | null }[];
+}
+
+export interface GetResult {
+  deliveryTag: number;
+  redelivered: boolean;
+  message: Message;
+  /** Messages left in the queue after this one. */
+  messageCount: number;
+}
+
+/**
+ * The model side of one AMQP channel: its consumers, unacked deliveries,
+ * prefetch limits, publisher confirms and transaction. Pure model: it turns
+ * requests into queue operations and tells its sink what to send.
+ */
+export class Session {
+  readonly consumers = new Map<string, Consumer>();
+  /** basic.qos global=false: prefetch given to consumers created from now on. */
+  consumerPrefetch = 0;
+  /** basic.qos global=true: limit on unacked deliveries across the channel. */
+  channelPrefetch = 0;
+  unackedCount = 0;
+  confirmMode = false;
+  private publishSeq = 0;
+  private tx: Transaction | null = null;
+  private nextTag = 1;
+  private readonly unacked = new Deque<Delivery>();
+  private closed = false;
+
+  constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {}
+
+  get inTransaction(): boolean {
+    return this.tx !== null;
+  }
+
+  // ------------------------------------------------------------- publishing
+
+  /** Routes a complete message (basic.publish + content). In a transaction it waits for commit. */
+  publish(exchange: string, routingKey: string, message: Message, mandatory: boolean): void {
+    // The exchange must exist now, even in a transaction (404 closes the channel at once, as RabbitMQ).
+    const target = this.vhost.exchangeForPublish(exchange);
+    if (this.tx) {
+      this.tx.publishes.push({ exchange, routingKey, message, mandatory });
+      return;
+    }
+    const seq = this.confirmMode ? ++this.publishSeq : 0;
+    const routed = this.vhost.route(target, routingKey, message);
+    if (routed === 0 && mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', message);
+    if (seq) this.sink.confirm(seq, true);
+  }
+
+  // ------------------------------------------------------------- consuming
+
+  consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, args: FieldTable): string {
+    const queue = this.vhost.queueForUse(queueName, this.owner);
+    const consumerTag = tag === '' ? generatedConsumerTag() : tag;
+    if (this.consumers.has(consumerTag)) {
+      throw new AmqpError(ReplyCode.NotAllowed, `attempt to reuse consumer tag '${consumerTag}'`);
+    }
+    if (queue.hasExclusiveConsumer || (exclusive && queue.consumerCount > 0)) {
+      throw new AmqpError(ReplyCode.AccessRefused, `queue '${queue.name}' in vhost '${this.vhost.name}' in exclusive use`);
+    }
+    const consumer = new Consumer(consumerTag, queue, this, noAck, exclusive, this.consumerPrefetch, args);
+    this.consumers.set(consumerTag, consumer);
+    // The caller sends consume-ok before any delivery: add the consumer afterwards.
+    return consumerTag;
+  }
+
+  /** Starts deliveries to a consumer registered by consume() (after consume-ok went out). */
+  activate(consumerTag: string): void {
+    const c = this.consumers.get(consumerTag);
+    if (c) c.queue.addConsumer(c);
+  }
+
+  /** basic.cancel: unknown tags are fine (RabbitMQ answers cancel-ok). Unacked deliveries stay unacked. */
+  cancel(consumerTag: string): void {
+    const c = this.consumers.get(consumerTag);
+    if (!c) return;
+    this.consumers.delete(consumerTag);
+    c.queue.removeConsumer(c);
+  }
+
+  /** The queue went away: forget the consumer and tell the client. */
+  consumerGone(consumer: Consumer): void {
+    if (this.consumers.get(consumer.tag) !== consumer) return;
+    this.consumers.delete(consumer.tag);
+    this.sink.consumerCancelled(consumer.tag);
+  }
+
+  /** Called by a queue for each message it hands to one of this session's consumers. */
+  deliver(consumer: Consumer, entry: QueueEntry): void {
+    const tag = this.nextTag++;
+    if (!consumer.noAck) {
+      this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false });
+      consumer.unacked++;
+      consumer.queue.unackedCount++;
+      this.unackedCount++;
+    }
+    this.sink.deliver(consumer.tag, tag, entry.redelivered, entry.message);
+  }
+
+  get(queueName: string, noAck: boolean): GetResult | null {
+    const queue = this.vhost.queueForUse(queueName, this.owner);
+    const entry = queue.take();
+    if (!entry) return null;
+    const tag = this.nextTag++;
+    if (!noAck) {
+      this.unacked.push({ tag, queue, entry, consumer: null, settled: false });
+      queue.unackedCount++;
+      this.unackedCount++;
+    }
+    return { deliveryTag: tag, redelivered: entry.redelivered, message: entry.message, messageCount: queue.messageCount };
+  }
+
+  qos(prefetchCount: number, global: boolean): void {
+    if (global) this.channelPrefetch = prefetchCount;
+    else this.consumerPrefetch = prefetchCount;
+    this.resume();
+  }
+
+  // ------------------------------------------------------------- acknowledgements
+
+  ack(tag: number, multiple: boolean): void {
+    if (this.tx) return this.defer(tag, multiple, null);
+    this.settle(this.collect(tag, multiple), null);
+  }
+
+  /** basic.nack / basic.reject. */
+  reject(tag: number, multiple: boolean, requeue: boolean): void {
+    if (this.tx) return this.defer(tag, multiple, requeue);
+    this.settle(this.collect(tag, multiple), requeue);
+  }
+
+  /** basic.recover requeue=true: every unacked delivery goes back to its queue. */
+  recover(): void {
+    this.settle(this.collect(0, true), true);
+  }
+
+  /** Asked again when the sink became writable or credit grew: let queues deliver. */
+  resume(): void {
+    for (const c of this.consumers.values()) c.queue.dispatch();
+  }
+
+  // ------------------------------------------------------------- confirms and transactions
+
+  selectConfirm(): void {
+    if (this.tx) throw new AmqpError(ReplyCode.PreconditionFailed, 'cannot switch from tx to confirm mode');
+    this.confirmMode = true;
+  }
+
+  selectTx(): void {
+    if (this.confirmMode) throw new AmqpError(ReplyCode.PreconditionFailed, 'cannot switch from confirm to tx mode');
+    this.tx ??= { publishes: [], settlements: [] };
+  }
+
+  commit(): void {
+    const tx = this.tx;
+    if (!tx) throw new AmqpError(ReplyCode.PreconditionFailed, 'channel is not transactional');
+    this.tx = { publishes: [], settlements: [] };
+    for (const p of tx.publishes) {
+      const target = this.vhost.findExchange(p.exchange);
+      const routed = target ? this.vhost.route(target, p.routingKey, p.message) : 0;
+      if (routed === 0 && p.mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', p.message);
+    }
+    for (const s of tx.settlements) this.settle(this.collect(s.tag, s.multiple), s.requeue);
+  }
+
+  rollback(): void {
+    if (!this.tx) throw new AmqpError(ReplyCode.PreconditionFailed, 'channel is not transactional');
+    this.tx = { publishes: [], settlements: [] };
+  }
+
+  // ------------------------------------------------------------- lifetime
+
+  /** The channel closed (or its connection went): cancel consumers, requeue everything unacked. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tx = null;
+    const touched = new Set<Queue>();
+    for (const d of this.unacked) {
+      if (d.settled) continue;
+      d.settled = true;
+      d.queue.requeue(d.entry);
+      touched.add(d.queue);
+    }
+    this.unacked.clear();
+    this.unackedCount = 0;
+    for (const c of [...this.consumers.values()]) this.cancel(c.tag);
+    for (const q of touched) q.dispatch();
+  }
+
+  // ------------------------------------------------------------- internals
+
+  private defer(tag: number, multiple: boolean, requeue: boolean | null): void {
+    // Validate now so an unknown tag fails at once, as outside a transaction.
+    this.collect(tag, multiple, true);
+    this.tx!.settlements.push({ tag, multiple, requeue });
+  }
+
+  /**
+   * The deliveries an ack/nack/reject covers. `multiple` with tag 0 means
+   * every outstanding one; otherwise the tag itself must be outstanding.
+   */
+  private collect(tag: number, multiple: boolean, dryRun = false): Delivery[] {
+    const q = this.unacked;
+    if (multiple && tag === 0) return dryRun ? [] : this.takeWhile(Number.MAX_SAFE_INTEGER);
+    const at = q.lowerBound(tag, deliveryTag);
+    const d = q.at(at);
+    if (!d || d.tag !== tag || d.settled) {
+      throw new AmqpError(ReplyCode.PreconditionFailed, `unknown delivery tag ${tag}`);
+    }
+    if (dryRun) return [];
+    if (multiple) return this.takeWhile(tag);
+    d.settled = true;
+    this.compactFront();
+    return [d];
+  }
+
+  /** Removes and returns every unsettled delivery with tag ≤ `maxTag`, oldest first. */
+  private takeWhile(maxTag: number): Delivery[] {
+    const out: Delivery[] = [];
+    const q = this.unacked;
+    while (q.length > 0 && q.peek()!.tag <= maxTag) {
+      const d = q.shift()!;
+      if (d.settled) continue;
+      d.settled = true;
+      out.push(d);
+    }
+    return out;
+  }
+
+  /** Settled deliveries acked out of order stay as holes until they reach the front. */
+  private compactFront(): void {
+    const q = this.unacked;
+    while (q.length > 0 && q.peek()!.settled) q.shift();
+  }
+
+  /** Applies an ack (requeue null), a requeue, or a discard to deliveries, then lets their queues deliver again. */
+  private settle(deliveries: Delivery[], requeue: boolean | null): void {
+    if (deliveries.length === 0) return;
+    for (const d of deliveries) {
+      this.unackedCount--;
+      if (d.consumer) d.consumer.unacked--;
+      if (requeue) d.queue.requeue(d.entry);
+      else d.queue.settle(d.entry);
+    }
+    if (requeue) {
+      let last: Queue | null = null;
+      for (const d of deliveries) if (d.queue !== last) (last = d.queue).dispatch();
+    }
+    this.resume();
+  }
+}

@@ -1,0 +1,100 @@
+import type { Logger } from './observe/logger.js';
+
+export interface UserDefinition {
+  name: string;
+  password: string;
+  /** Vhosts the user may open; default: every vhost. */
+  vhosts?: string[];
+  tags?: string[];
+}
+
+/** Everything `Broker.start` accepts; the CLI builds the same object from flags, env and a config file. */
+export interface BrokerOptions {
+  /** Listen address (default 0.0.0.0). */
+  host?: string;
+  /** TCP port (default 5672; 0 picks a free port, see `broker.port`). */
+  port?: number;
+  /** Largest frame the server accepts and offers in tune (default 131072; minimum 4096; 0 = no limit). */
+  frameMax?: number;
+  /** Highest channel number (default 2047; 0 = no limit, i.e. 65535). */
+  channelMax?: number;
+  /** Heartbeat interval offered, in seconds (default 60; 0 disables). */
+  heartbeat?: number;
+  /** A socket that has not opened a connection within this many ms is closed (default 10000). */
+  handshakeTimeout?: number;
+  /** How long to wait for close-ok after sending connection.close, in ms (default 3000). */
+  closeTimeout?: number;
+  /** Connections accepted at once (default unlimited). */
+  maxConnections?: number;
+  /** Largest message body accepted, in bytes (default 128 MiB, as RabbitMQ). */
+  maxMessageSize?: number;
+  /** Users (default: guest/guest). */
+  users?: UserDefinition[];
+  /** Users that may only connect from loopback addresses (default ['guest'], as RabbitMQ's loopback_users). */
+  loopbackUsers?: string[];
+  /** Virtual hosts (default ['/']). */
+  vhosts?: string[];
+  /** Cluster name advertised in server-properties (default 'warren@<hostname>'). */
+  clusterName?: string;
+  /** A pino logger, or how to make one. */
+  logger?: Logger;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logPretty?: boolean;
+}
+
+export interface ResolvedOptions {
+  host: string;
+  port: number;
+  frameMax: number;
+  channelMax: number;
+  heartbeat: number;
+  handshakeTimeout: number;
+  closeTimeout: number;
+  maxConnections: number;
+  maxMessageSize: number;
+  users: UserDefinition[];
+  loopbackUsers: string[];
+  vhosts: string[];
+  clusterName: string | undefined;
+}
+
+export const FRAME_MIN_SIZE = 4096;
+
+export const DEFAULTS = {
+  host: '0.0.0.0',
+  port: 5672,
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  handshakeTimeout: 10_000,
+  closeTimeout: 3_000,
+  maxConnections: Infinity,
+  maxMessageSize: 128 * 1024 * 1024,
+} as const;
+
+export function resolveOptions(o: BrokerOptions): ResolvedOptions {
+  const r: ResolvedOptions = {
+    host: o.host ?? DEFAULTS.host,
+    port: o.port ?? DEFAULTS.port,
+    frameMax: o.frameMax ?? DEFAULTS.frameMax,
+    channelMax: o.channelMax ?? DEFAULTS.channelMax,
+    heartbeat: o.heartbeat ?? DEFAULTS.heartbeat,
+    handshakeTimeout: o.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
+    closeTimeout: o.closeTimeout ?? DEFAULTS.closeTimeout,
+    maxConnections: o.maxConnections ?? DEFAULTS.maxConnections,
+    maxMessageSize: o.maxMessageSize ?? DEFAULTS.maxMessageSize,
+    users: o.users ?? [{ name: 'guest', password: 'guest' }],
+    loopbackUsers: o.loopbackUsers ?? ['guest'],
+    vhosts: o.vhosts ?? ['/'],
+    clusterName: o.clusterName,
+  };
+  const bad = (why: string): never => { throw new RangeError(`invalid option: ${why}`); };
+  if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port}`);
+  if (!Number.isInteger(r.frameMax) || (r.frameMax !== 0 && r.frameMax < FRAME_MIN_SIZE) || r.frameMax > 0xffff_ffff) bad(`frameMax ${r.frameMax} (minimum ${FRAME_MIN_SIZE}, or 0)`);
+  if (!Number.isInteger(r.channelMax) || r.channelMax < 0 || r.channelMax > 65535) bad(`channelMax ${r.channelMax}`);
+  if (!Number.isInteger(r.heartbeat) || r.heartbeat < 0 || r.heartbeat > 65535) bad(`heartbeat ${r.heartbeat}`);
+  if (!(r.handshakeTimeout > 0)) bad(`handshakeTimeout ${r.handshakeTimeout}`);
+  if (!(r.maxConnections > 0)) bad(`maxConnections ${r.maxConnections}`);
+  if (!(r.maxMessageSize > 0)) bad(`maxMessageSize ${r.maxMessageSize}`);
+  return r;
+}

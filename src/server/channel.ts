@@ -1,0 +1,391 @@
+import { Message } from '../broker/message.js';
+import { Session, type SessionSink } from '../broker/session.js';
+import type { VirtualHost } from '../broker/virtual-host.js';
+import {
+  AmqpError,
+  Constants,
+  MethodId,
+  PropertyFlag,
+  ReplyCode,
+  contentBodySize,
+  contentClassId,
+  writeBodyFrames,
+  writeMethodFrame,
+  writeRawHeaderFrame,
+  type Method,
+} from '../protocol/index.js';
+import { idsOf, type Connection } from './connection.js';
+
+/** A basic.publish waiting for its content header and body. */
+interface PendingPublish {
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+  header: Buffer | null;
+  bodySize: number;
+  received: number;
+  chunks: Buffer[];
+}
+
+/**
+ * One AMQP channel on a connection: decodes its methods, assembles content
+ * (method → header → body frames), turns channel errors into channel.close,
+ * and encodes what the model sends back (deliveries, returns, confirms).
+ */
+export class Channel implements SessionSink {
+  readonly session: Session;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private publishing: PendingPublish | null = null;
+  /** The last queue declared on this channel: AMQP's "" shortcut for queue names. */
+  private lastQueue = '';
+  /** Publisher confirms waiting for the next flush: acks up to `ackUpTo` (in order). */
+  private confirmedUpTo = 0;
+  private confirmsWritten = 0;
+
+  constructor(private readonly conn: Connection, readonly id: number, readonly vhost: VirtualHost, username: string) {
+    this.session = new Session(vhost, conn, this, username);
+  }
+
+  // ------------------------------------------------------------------ input
+
+  onFrame(type: number, payload: Buffer): void {
+    if (this.state === 'closing') {
+      // After sending channel.close only close / close-ok matter.
+      if (type === Constants.FRAME_METHOD) {
+        const method = this.conn.decode(payload);
+        if (method.id === MethodId.ChannelCloseOk) this.finishClose();
+        else if (method.id === MethodId.ChannelClose) {
+          this.conn.send(this.id, { id: MethodId.ChannelCloseOk, args: {} });
+          this.finishClose();
+        }
+      }
+      return;
+    }
+    const pending = this.publishing;
+    if (type === Constants.FRAME_METHOD) {
+      if (pending) throw unexpectedDuringContent(pending);
+      const method = this.conn.decode(payload);
+      try {
+        this.onMethod(method);
+      } catch (err) {
+        if (err instanceof AmqpError && err.classId === 0) {
+          const ids = idsOf(method.id);
+          err.classId = ids.classId;
+          err.methodId = ids.methodId;
+        }
+        if (err instanceof AmqpError && !err.isConnectionError) this.closeWithError(err);
+        else throw err;
+      }
+      return;
+    }
+    if (type === Constants.FRAME_HEADER) {
+      if (!pending) throw new AmqpError(ReplyCode.UnexpectedFrame, 'expected method frame, got non method frame instead');
+      if (pending.header) throw unexpectedDuringContent(pending);
+      this.onContentHeader(pending, payload);
+      return;
+    }
+    // Body frame.
+    if (!pending) throw new AmqpError(ReplyCode.UnexpectedFrame, 'expected method frame, got non method frame instead');
+    if (!pending.header) throw unexpectedDuringContent(pending);
+    pending.received += payload.length;
+    if (pending.received > pending.bodySize) {
+      throw new AmqpError(ReplyCode.FrameError, 'content body frame exceeds remaining content size');
+    }
+    if (payload.length > 0) pending.chunks.push(payload);
+    if (pending.received === pending.bodySize) this.completePublish(pending);
+  }
+
+  private onContentHeader(pending: PendingPublish, payload: Buffer): void {
+    const classId = contentClassId(payload);
+    if (classId !== 60) throw new AmqpError(ReplyCode.UnexpectedFrame, `expected content header for class 60, got one for class ${classId} instead`, 60, 40);
+    const bodySize = contentBodySize(payload);
+    pending.header = payload;
+    pending.bodySize = bodySize;
+    const max = this.conn.options.maxMessageSize;
+    if (bodySize > max) {
+      this.publishing = null;
+      this.closeWithError(new AmqpError(ReplyCode.PreconditionFailed, `message size ${bodySize} is larger than configured max size ${max}`, 60, 40));
+      return;
+    }
+    if (bodySize === 0) this.completePublish(pending);
+  }
+
+  private completePublish(p: PendingPublish): void {
+    this.publishing = null;
+    const body = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.length === 0 ? EMPTY : p.chunks;
+    const header = p.header!;
+    try {
+      // user_id, when present, must name the authenticated user (checked without decoding otherwise).
+      if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0) {
+        const message = new Message(p.exchange, p.routingKey, header, body, p.bodySize);
+        const userId = message.properties.userId;
+        if (userId !== this.session.username) {
+          throw new AmqpError(ReplyCode.PreconditionFailed, `user_id property set to '${userId}' but authenticated user was '${this.session.username}'`, 60, 40);
+        }
+        this.session.publish(p.exchange, p.routingKey, message, p.mandatory);
+        return;
+      }
+      this.session.publish(p.exchange, p.routingKey, new Message(p.exchange, p.routingKey, header, body, p.bodySize), p.mandatory);
+    } catch (err) {
+      if (err instanceof AmqpError && !err.isConnectionError) {
+        if (err.classId === 0) {
+          err.classId = 60;
+          err.methodId = 40;
+        }
+        this.closeWithError(err);
+      } else throw err;
+    }
+  }
+
+  private queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.lastQueue === '') throw new AmqpError(ReplyCode.NotFound, 'no previously declared queue');
+    return this.lastQueue;
+  }
+
+  private onMethod(method: Method): void {
+    const s = this.session;
+    const vhost = this.vhost;
+    const owner = this.conn;
+    switch (method.id) {
+      case MethodId.BasicPublish: {
+        const a = method.args;
+        if (a.immediate) throw new AmqpError(ReplyCode.NotImplemented, 'immediate=true');
+        this.publishing = { exchange: a.exchange, routingKey: a.routingKey, mandatory: a.mandatory, header: null, bodySize: 0, received: 0, chunks: [] };
+        return;
+      }
+      case MethodId.BasicAck:
+        return s.ack(method.args.deliveryTag, method.args.multiple);
+      case MethodId.BasicNack:
+        return s.reject(method.args.deliveryTag, method.args.multiple, method.args.requeue);
+      case MethodId.BasicReject:
+        return s.reject(method.args.deliveryTag, false, method.args.requeue);
+      case MethodId.BasicQos: {
+        const a = method.args;
+        if (a.prefetchSize !== 0) throw new AmqpError(ReplyCode.NotImplemented, `prefetch_size!=0 (${a.prefetchSize})`);
+        s.qos(a.prefetchCount, a.global);
+        return this.reply({ id: MethodId.BasicQosOk, args: {} });
+      }
+      case MethodId.BasicConsume: {
+        const a = method.args;
+        const tag = s.consume(this.queueName(a.queue), a.consumerTag, a.noAck, a.exclusive, a.arguments);
+        if (!a.nowait) this.reply({ id: MethodId.BasicConsumeOk, args: { consumerTag: tag } });
+        s.activate(tag);
+        return;
+      }
+      case MethodId.BasicCancel:
+        s.cancel(method.args.consumerTag);
+        if (!method.args.nowait) this.reply({ id: MethodId.BasicCancelOk, args: { consumerTag: method.args.consumerTag } });
+        return;
+      case MethodId.BasicGet: {
+        const got = s.get(this.queueName(method.args.queue), method.args.noAck);
+        if (!got) return this.reply({ id: MethodId.BasicGetEmpty, args: {} });
+        const m = got.message;
+        const w = this.conn.out;
+        writeMethodFrame(w, this.id, {
+          id: MethodId.BasicGetOk,
+          args: { deliveryTag: got.deliveryTag, redelivered: got.redelivered, exchange: m.exchange, routingKey: m.routingKey, messageCount: got.messageCount },
+        });
+        this.writeContent(m);
+        return;
+      }
+      case MethodId.BasicRecover:
+      case MethodId.BasicRecoverAsync:
+        if (!method.args.requeue) throw new AmqpError(ReplyCode.NotImplemented, 'requeue=false');
+        s.recover();
+        if (method.id === MethodId.BasicRecover) this.reply({ id: MethodId.BasicRecoverOk, args: {} });
+        return;
+
+      case MethodId.ExchangeDeclare: {
+        const a = method.args;
+        vhost.declareExchange(a.exchange, { type: a.type, passive: a.passive, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments });
+        if (!a.nowait) this.reply({ id: MethodId.ExchangeDeclareOk, args: {} });
+        return;
+      }
+      case MethodId.ExchangeDelete:
+        vhost.deleteExchange(method.args.exchange, method.args.ifUnused);
+        if (!method.args.nowait) this.reply({ id: MethodId.ExchangeDeleteOk, args: {} });
+        return;
+      case MethodId.ExchangeBind: {
+        const a = method.args;
+        vhost.bind('exchange', a.destination, a.source, a.routingKey, a.arguments, owner);
+        if (!a.nowait) this.reply({ id: MethodId.ExchangeBindOk, args: {} });
+        return;
+      }
+      case MethodId.ExchangeUnbind: {
+        const a = method.args;
+        vhost.unbind('exchange', a.destination, a.source, a.routingKey, a.arguments, owner);
+        if (!a.nowait) this.reply({ id: MethodId.ExchangeUnbindOk, args: {} });
+        return;
+      }
+
+      case MethodId.QueueDeclare: {
+        const a = method.args;
+        const name = a.passive ? this.queueName(a.queue) : a.queue;
+        const q = vhost.declareQueue(name, { passive: a.passive, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments }, owner);
+        this.lastQueue = q.name;
+        if (!a.nowait) this.reply({ id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
+        return;
+      }
+      case MethodId.QueueBind: {
+        const a = method.args;
+        const queue = this.queueName(a.queue);
+        const key = a.queue === '' && a.routingKey === '' ? queue : a.routingKey;
+        vhost.bind('queue', queue, a.exchange, key, a.arguments, owner);
+        if (!a.nowait) this.reply({ id: MethodId.QueueBindOk, args: {} });
+        return;
+      }
+      case MethodId.QueueUnbind: {
+        const a = method.args;
+        const queue = this.queueName(a.queue);
+        vhost.unbind('queue', queue, a.exchange, a.routingKey, a.arguments, owner);
+        return this.reply({ id: MethodId.QueueUnbindOk, args: {} });
+      }
+      case MethodId.QueuePurge: {
+        const count = vhost.purgeQueue(this.queueName(method.args.queue), owner);
+        if (!method.args.nowait) this.reply({ id: MethodId.QueuePurgeOk, args: { messageCount: count } });
+        return;
+      }
+      case MethodId.QueueDelete: {
+        const a = method.args;
+        const count = vhost.deleteQueue(this.queueName(a.queue), owner, a.ifUnused, a.ifEmpty);
+        if (!a.nowait) this.reply({ id: MethodId.QueueDeleteOk, args: { messageCount: count } });
+        return;
+      }
+
+      case MethodId.ConfirmSelect:
+        s.selectConfirm();
+        if (!method.args.nowait) this.reply({ id: MethodId.ConfirmSelectOk, args: {} });
+        return;
+      case MethodId.TxSelect:
+        s.selectTx();
+        return this.reply({ id: MethodId.TxSelectOk, args: {} });
+      case MethodId.TxCommit:
+        s.commit();
+        return this.reply({ id: MethodId.TxCommitOk, args: {} });
+      case MethodId.TxRollback:
+        s.rollback();
+        return this.reply({ id: MethodId.TxRollbackOk, args: {} });
+
+      case MethodId.ChannelClose:
+        this.session.close();
+        this.conn.send(this.id, { id: MethodId.ChannelCloseOk, args: {} });
+        this.finishClose();
+        return;
+      case MethodId.ChannelCloseOk:
+        return; // not closing: nothing to finish
+      case MethodId.ChannelFlow:
+        // RabbitMQ replaced consumer flow control with basic.qos: only active=true is accepted.
+        if (!method.args.active) throw new AmqpError(ReplyCode.NotImplemented, 'active=false');
+        return this.reply({ id: MethodId.ChannelFlowOk, args: { active: true } });
+      case MethodId.ChannelFlowOk:
+        return;
+      case MethodId.ChannelOpen:
+        throw new AmqpError(ReplyCode.ChannelError, "second 'channel.open' seen");
+      case MethodId.AccessRequest:
+        return this.reply({ id: MethodId.AccessRequestOk, args: { ticket: 1 } });
+      default:
+        throw new AmqpError(ReplyCode.CommandInvalid, 'unimplemented method');
+    }
+  }
+
+  private reply(method: Parameters<Connection['send']>[1]): void {
+    this.conn.send(this.id, method);
+  }
+
+  // ------------------------------------------------------------------ SessionSink: output to the client
+
+  get writable(): boolean {
+    return this.state === 'open' && this.conn.writable;
+  }
+
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, message: Message): void {
+    writeMethodFrame(this.conn.out, this.id, {
+      id: MethodId.BasicDeliver,
+      args: { consumerTag, deliveryTag, redelivered, exchange: message.exchange, routingKey: message.routingKey },
+    });
+    this.writeContent(message);
+  }
+
+  returnMessage(replyCode: number, replyText: string, message: Message): void {
+    writeMethodFrame(this.conn.out, this.id, {
+      id: MethodId.BasicReturn,
+      args: { replyCode, replyText, exchange: message.exchange, routingKey: message.routingKey },
+    });
+    this.writeContent(message);
+  }
+
+  confirm(seq: number, ok: boolean): void {
+    if (!ok) {
+      this.writeConfirms();
+      this.conn.send(this.id, { id: MethodId.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
+      this.confirmsWritten = seq;
+      this.confirmedUpTo = seq;
+      return;
+    }
+    if (this.confirmedUpTo === this.confirmsWritten) this.conn.confirmsPending(this);
+    this.confirmedUpTo = seq;
+  }
+
+  /** Emits the acks gathered since the last flush as one basic.ack (multiple when it covers several). */
+  writeConfirms(): void {
+    const upTo = this.confirmedUpTo;
+    if (upTo === this.confirmsWritten || this.state !== 'open') return;
+    const multiple = upTo - this.confirmsWritten > 1;
+    this.confirmsWritten = upTo;
+    writeMethodFrame(this.conn.out, this.id, { id: MethodId.BasicAck, args: { deliveryTag: upTo, multiple } });
+  }
+
+  consumerCancelled(consumerTag: string): void {
+    if (this.state !== 'open') return;
+    if (this.conn.hasCapability('consumer_cancel_notify')) {
+      this.conn.send(this.id, { id: MethodId.BasicCancel, args: { consumerTag, nowait: true } });
+    }
+  }
+
+  private writeContent(message: Message): void {
+    const w = this.conn.out;
+    writeRawHeaderFrame(w, this.id, message.header);
+    writeBodyFrames(w, this.id, message.body, this.conn.frameMax);
+    this.conn.requestFlush();
+  }
+
+  resume(): void {
+    if (this.state === 'open') this.session.resume();
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /** A channel error: tell the client, release the session, ignore the channel until close-ok. */
+  closeWithError(err: AmqpError): void {
+    if (this.state !== 'open') return;
+    this.conn.logger.warn({ conn: this.conn.id, channel: this.id, code: err.replyCode, text: err.replyText, classId: err.classId, methodId: err.methodId }, 'channel error');
+    this.writeConfirms();
+    this.state = 'closing';
+    this.publishing = null;
+    this.session.close();
+    this.conn.send(this.id, { id: MethodId.ChannelClose, args: { replyCode: err.replyCode, replyText: err.replyText, classId: err.classId, methodId: err.methodId } });
+  }
+
+  private finishClose(): void {
+    this.state = 'closed';
+    this.publishing = null;
+    this.conn.channelClosed(this.id);
+  }
+
+  /** The connection is going away. */
+  connectionClosed(): void {
+    this.state = 'closed';
+    this.publishing = null;
+    this.session.close();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** RabbitMQ's 505 texts for a frame out of place while a message's content is being assembled. */
+function unexpectedDuringContent(pending: PendingPublish): AmqpError {
+  return pending.header
+    ? new AmqpError(ReplyCode.UnexpectedFrame, 'expected content body, got non content body frame instead', 60, 40)
+    : new AmqpError(ReplyCode.UnexpectedFrame, 'expected content header for class 60, got non content header frame instead', 60, 40);
+}

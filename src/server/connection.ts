@@ -1,0 +1,544 @@
+import type { Socket } from 'node:net';
+import type { ResolvedOptions } from '../config.js';
+import type { Owner } from '../broker/queue.js';
+import type { User, UserRegistry } from '../broker/users.js';
+import type { VirtualHost } from '../broker/virtual-host.js';
+import type { Logger } from '../observe/logger.js';
+import {
+  AmqpError,
+  ByteWriter,
+  Constants,
+  Cursor,
+  FRAME_OVERHEAD,
+  FrameReader,
+  MethodId,
+  PROTOCOL_HEADER,
+  ReplyCode,
+  truncateReplyText,
+  decodeMethod,
+  writeHeartbeat,
+  writeMethodFrame,
+  type FieldTable,
+  type FrameHandler,
+  type Method,
+  type MethodInit,
+} from '../protocol/index.js';
+import { FRAME_MIN_SIZE } from '../config.js';
+import { Channel } from './channel.js';
+import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import { MECHANISMS, parseSaslResponse } from './sasl.js';
+
+/** What a connection needs from the broker around it. */
+export interface ConnectionContext {
+  readonly options: ResolvedOptions;
+  readonly users: UserRegistry;
+  readonly vhosts: ReadonlyMap<string, VirtualHost>;
+  readonly logger: Logger;
+  readonly serverProperties: FieldTable;
+  connectionClosed(connection: Connection): void;
+}
+
+type State = 'awaiting-header' | 'awaiting-start-ok' | 'awaiting-tune-ok' | 'awaiting-open' | 'open' | 'closing' | 'closed';
+
+/** Outbound bytes (socket buffer + not yet flushed) above which deliveries pause until the socket drains. */
+const OUTBOUND_HIGH_WATER = 512 * 1024;
+
+let nextConnectionId = 1;
+
+/** RabbitMQ's names for the handshake states, used in its error texts. */
+const RABBIT_STATE_NAMES: Record<State, string> = {
+  'awaiting-header': 'handshake',
+  'awaiting-start-ok': 'starting',
+  'awaiting-tune-ok': 'tuning',
+  'awaiting-open': 'opening',
+  open: 'running',
+  closing: 'closing',
+  closed: 'closed',
+};
+
+/**
+ * One AMQP connection: the handshake on channel 0, heartbeats, the channel
+ * table, connection-level errors, and the batched write path. Frames are
+ * decoded here and handed to channels; nothing here knows about queues.
+ */
+export class Connection implements FrameHandler, Flushable, Owner {
+  readonly id = nextConnectionId++;
+  readonly out = new ByteWriter();
+  readonly peer: string;
+  state: State = 'awaiting-header';
+  user: User | null = null;
+  vhost: VirtualHost | null = null;
+  clientProperties: FieldTable = {};
+  /** The client's capabilities table from start-ok (later features read it). */
+  capabilities: FieldTable = {};
+  frameMax: number;
+  channelMax: number;
+  heartbeat = 0;
+
+  private readonly reader: FrameReader;
+  private readonly channels = new Map<number, Channel>();
+  private readonly cursor = new Cursor(Buffer.alloc(0));
+  private flushScheduled = false;
+  /** A consumer found the socket backed up: resume deliveries once it drains. */
+  private stalled = false;
+  private waitingForDrain = false;
+  private destroyed = false;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private closeReason: { code: number; text: string } | null = null;
+  private mechanism = '';
+  private sentSinceTick = false;
+  private lastBytesRead = 0;
+  private silentTicks = 0;
+  private quietTicks = 0;
+  /** Channels with publisher confirms to send at the next flush. */
+  private readonly confirmPending: Channel[] = [];
+
+  constructor(readonly socket: Socket, private readonly ctx: ConnectionContext) {
+    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.frameMax = ctx.options.frameMax;
+    this.channelMax = ctx.options.channelMax;
+    this.reader = new FrameReader(this, ctx.options.frameMax);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.onSocketError(err));
+    socket.on('close', () => this.cleanup('socket closed'));
+    socket.on('drain', () => this.onDrain());
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), ctx.options.handshakeTimeout);
+  }
+
+  get logger(): Logger {
+    return this.ctx.logger;
+  }
+
+  get options(): ResolvedOptions {
+    return this.ctx.options;
+  }
+
+  // ------------------------------------------------------------------ input
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      // The framing itself is broken (501): nothing after this point can be parsed.
+      this.reader.stop();
+      this.fail(err);
+    }
+  }
+
+  onProtocolHeader(ok: boolean, header: Buffer): void {
+    if (!ok) {
+      // As the spec says: answer with the header we do speak, then close.
+      this.logger.warn({ peer: this.peer, header: header.toString('hex') }, 'unsupported protocol header; closing');
+      this.socket.end(PROTOCOL_HEADER);
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'awaiting-start-ok';
+    this.send(0, {
+      id: MethodId.ConnectionStart,
+      args: {
+        versionMajor: 0,
+        versionMinor: 9,
+        serverProperties: this.ctx.serverProperties,
+        mechanisms: MECHANISMS.join(' '),
+        locales: 'en_US',
+      },
+    });
+  }
+
+  onFrame(type: number, channelId: number, payload: Buffer): void {
+    // Errors in one frame's handling never escape into the reader: the stream
+    // stays in sync, so a close-ok later in the same chunk is still seen.
+    try {
+      this.handleFrame(type, channelId, payload);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private handleFrame(type: number, channelId: number, payload: Buffer): void {
+    if (type === Constants.FRAME_HEARTBEAT) {
+      if (channelId !== 0) throw new AmqpError(ReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channelId}`);
+      return;
+    }
+    if (this.state === 'closing') {
+      // After connection.close only close-ok (or a crossing close) matters.
+      if (channelId === 0 && type === Constants.FRAME_METHOD) this.onClosingMethod(payload);
+      return;
+    }
+    if (channelId === 0) {
+      if (type !== Constants.FRAME_METHOD) {
+        throw new AmqpError(ReplyCode.UnexpectedFrame, `expected method frame, got non method frame instead on channel 0`);
+      }
+      this.onConnectionMethod(this.decode(payload));
+      return;
+    }
+    if (this.state !== 'open') {
+      throw new AmqpError(ReplyCode.UnexpectedFrame, `frame of type ${type} on channel ${channelId} before the connection is open`);
+    }
+    const channel = this.channels.get(channelId);
+    if (channel) {
+      channel.onFrame(type, payload);
+      return;
+    }
+    if (type !== Constants.FRAME_METHOD) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`);
+    const method = this.decode(payload);
+    if (method.id !== MethodId.ChannelOpen) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`);
+    if (channelId > this.effectiveChannelMax) {
+      throw new AmqpError(ReplyCode.ChannelError, `channel number ${channelId} exceeds the negotiated channel_max ${this.effectiveChannelMax}`, 20, 10);
+    }
+    const opened = new Channel(this, channelId, this.vhost!, this.user!.name);
+    this.channels.set(channelId, opened);
+    this.send(channelId, { id: MethodId.ChannelOpenOk, args: {} });
+  }
+
+  /** Decodes a method payload with the connection's reusable cursor. */
+  decode(payload: Buffer): Method {
+    const c = this.cursor;
+    c.buf = payload;
+    c.pos = 0;
+    c.end = payload.length;
+    return decodeMethod(c);
+  }
+
+  private get effectiveChannelMax(): number {
+    return this.channelMax === 0 ? 65535 : this.channelMax;
+  }
+
+  private onConnectionMethod(method: Method): void {
+    switch (method.id) {
+      case MethodId.ConnectionStartOk:
+        if (this.state !== 'awaiting-start-ok') break;
+        return this.onStartOk(method.args.clientProperties, method.args.mechanism, method.args.response);
+      case MethodId.ConnectionTuneOk:
+        if (this.state !== 'awaiting-tune-ok') break;
+        return this.onTuneOk(method.args.channelMax, method.args.frameMax, method.args.heartbeat);
+      case MethodId.ConnectionOpen:
+        if (this.state !== 'awaiting-open') break;
+        return this.onOpen(method.args.virtualHost);
+      case MethodId.ConnectionClose:
+        this.send(0, { id: MethodId.ConnectionCloseOk, args: {} });
+        this.logger.info({ conn: this.id, peer: this.peer, code: method.args.replyCode, text: method.args.replyText }, 'client closed connection');
+        this.closeReason = { code: method.args.replyCode, text: method.args.replyText };
+        this.finish();
+        return;
+      case MethodId.ConnectionCloseOk:
+        return;
+      case MethodId.ConnectionUpdateSecret:
+        if (this.state !== 'open') break;
+        // Re-authentication with a new secret (token rotation): PLAIN/AMQPLAIN secrets are passwords.
+        if (!this.ctx.users.authenticate(this.user!.name, method.args.newSecret.toString('utf8'))) {
+          throw new AmqpError(ReplyCode.AccessRefused, `new secret rejected for user '${this.user!.name}'`, 10, 70);
+        }
+        this.send(0, { id: MethodId.ConnectionUpdateSecretOk, args: {} });
+        return;
+      case MethodId.ConnectionBlocked:
+      case MethodId.ConnectionUnblocked:
+        return; // a client telling us it is blocked: nothing to do
+      default:
+    }
+    const { classId, methodId } = idsOf(method.id);
+    throw new AmqpError(ReplyCode.ChannelError, `unexpected method in connection state ${RABBIT_STATE_NAMES[this.state]}`, classId, methodId);
+  }
+
+  private onStartOk(clientProperties: FieldTable, mechanism: string, response: Buffer): void {
+    this.clientProperties = clientProperties;
+    const caps = clientProperties['capabilities'];
+    this.capabilities = caps && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) && !(caps instanceof Date) ? (caps as FieldTable) : {};
+    this.mechanism = mechanism;
+    if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
+      throw new AmqpError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`, 10, 11);
+    }
+    const creds = parseSaslResponse(mechanism, response);
+    const user = creds ? this.ctx.users.authenticate(creds.username, creds.password) : null;
+    if (!user) return this.refuseLogin(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`, creds?.username);
+    if (this.ctx.options.loopbackUsers.includes(user.name) && !isLoopback(this.socket.remoteAddress)) {
+      return this.refuseLogin(`user '${user.name}' can only connect via localhost`, user.name);
+    }
+    this.user = user;
+    this.state = 'awaiting-tune-ok';
+    this.send(0, {
+      id: MethodId.ConnectionTune,
+      args: { channelMax: this.ctx.options.channelMax, frameMax: this.ctx.options.frameMax, heartbeat: this.ctx.options.heartbeat },
+    });
+  }
+
+  /** Authentication failed: 403 via connection.close for clients that understand it, else just close (as RabbitMQ). */
+  private refuseLogin(text: string, username: string | undefined): void {
+    this.logger.warn({ conn: this.id, peer: this.peer, user: username, mechanism: this.mechanism }, `authentication failed: ${text}`);
+    if (this.capabilities['authentication_failure_close'] === true) {
+      this.closeWithError(new AmqpError(ReplyCode.AccessRefused, text));
+    } else {
+      this.closeReason = { code: ReplyCode.AccessRefused, text };
+      this.finish();
+    }
+  }
+
+  private onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
+    const serverFrameMax = this.ctx.options.frameMax;
+    const serverChannelMax = this.ctx.options.channelMax;
+    if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
+      throw new AmqpError(ReplyCode.NotAllowed, `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`, 10, 31);
+    }
+    if (serverFrameMax !== 0 && (frameMax === 0 || frameMax > serverFrameMax)) {
+      throw new AmqpError(ReplyCode.NotAllowed, `frame_max=${frameMax} > ${serverFrameMax} max size`, 10, 31);
+    }
+    if (serverChannelMax !== 0 && (channelMax === 0 || channelMax > serverChannelMax)) {
+      throw new AmqpError(ReplyCode.NotAllowed, `channel_max=${channelMax} > ${serverChannelMax} max channels`, 10, 31);
+    }
+    this.frameMax = frameMax;
+    this.channelMax = channelMax;
+    this.heartbeat = heartbeat;
+    this.reader.setFrameMax(frameMax);
+    this.state = 'awaiting-open';
+    if (heartbeat > 0) this.startHeartbeats(heartbeat);
+  }
+
+  private onOpen(vhostName: string): void {
+    const vhost = this.ctx.vhosts.get(vhostName);
+    if (!vhost) throw new AmqpError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`, 10, 40);
+    if (!this.ctx.users.mayAccess(this.user!, vhostName)) {
+      throw new AmqpError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user!.name}'`, 10, 40);
+    }
+    this.vhost = vhost;
+    this.state = 'open';
+    this.clearHandshakeTimer();
+    this.send(0, { id: MethodId.ConnectionOpenOk, args: {} });
+    this.logger.info({ conn: this.id, peer: this.peer, user: this.user!.name, vhost: vhostName }, 'connection opened');
+  }
+
+  private onClosingMethod(payload: Buffer): void {
+    let method: Method;
+    try {
+      method = this.decode(payload);
+    } catch {
+      return;
+    }
+    if (method.id === MethodId.ConnectionCloseOk) this.finish();
+    else if (method.id === MethodId.ConnectionClose) {
+      this.send(0, { id: MethodId.ConnectionCloseOk, args: {} });
+      this.finish();
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  send(channel: number, method: MethodInit): void {
+    if (this.destroyed) return;
+    writeMethodFrame(this.out, channel, method);
+    this.requestFlush();
+  }
+
+  requestFlush(): void {
+    if (this.flushScheduled || this.destroyed) return;
+    this.flushScheduled = true;
+    scheduleFlush(this);
+  }
+
+  /** A channel has confirms to send: they go out (batched with `multiple`) at the next flush. */
+  confirmsPending(channel: Channel): void {
+    this.confirmPending.push(channel);
+    this.requestFlush();
+  }
+
+  /** Writes everything encoded since the last flush in one corked batch (one writev). */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.destroyed) return;
+    if (this.confirmPending.length > 0) {
+      for (const ch of this.confirmPending) ch.writeConfirms();
+      this.confirmPending.length = 0;
+    }
+    const chunks = this.out.drain();
+    if (chunks.length === 0) return;
+    const s = this.socket;
+    this.sentSinceTick = true;
+    if (chunks.length === 1) s.write(chunks[0]!);
+    else {
+      s.cork();
+      for (let i = 0; i < chunks.length; i++) s.write(chunks[i]!);
+      s.uncork();
+    }
+    if (s.writableLength >= OUTBOUND_HIGH_WATER) this.waitingForDrain = true;
+    else if (this.stalled) this.resumeDeliveries();
+  }
+
+  /** Room for more deliveries? False once the socket and the unflushed output pass the high-water mark. */
+  get writable(): boolean {
+    if (this.destroyed) return false;
+    if (this.waitingForDrain || this.socket.writableLength + this.out.pendingBytes >= OUTBOUND_HIGH_WATER) {
+      this.stalled = true;
+      return false;
+    }
+    return true;
+  }
+
+  private onDrain(): void {
+    this.waitingForDrain = false;
+    if (this.stalled) this.resumeDeliveries();
+  }
+
+  private resumeDeliveries(): void {
+    this.stalled = false;
+    for (const ch of this.channels.values()) ch.resume();
+  }
+
+  // ------------------------------------------------------------------ heartbeats and timers
+
+  private startHeartbeats(seconds: number): void {
+    // Tick every half interval: send when nothing went out for a whole interval;
+    // a peer silent for two whole intervals is gone.
+    this.lastBytesRead = this.socket.bytesRead;
+    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(seconds), (seconds * 1000) / 2);
+    this.heartbeatTimer.unref();
+  }
+
+  private onHeartbeatTick(seconds: number): void {
+    if (this.destroyed) return;
+    const read = this.socket.bytesRead;
+    if (read === this.lastBytesRead) this.silentTicks++;
+    else this.silentTicks = 0;
+    this.lastBytesRead = read;
+    if (this.silentTicks >= 4) {
+      this.logger.warn({ conn: this.id, peer: this.peer, heartbeat: seconds }, `missed heartbeats from client, timeout: ${seconds}s`);
+      this.closeReason = { code: 0, text: 'heartbeat timeout' };
+      this.socket.destroy();
+      this.cleanup('heartbeat timeout');
+      return;
+    }
+    if (this.sentSinceTick) {
+      this.sentSinceTick = false;
+      this.quietTicks = 0;
+    } else if (++this.quietTicks >= 2) {
+      this.quietTicks = 0;
+      writeHeartbeat(this.out);
+      this.requestFlush();
+    }
+  }
+
+  private onHandshakeTimeout(): void {
+    this.handshakeTimer = null;
+    if (this.state === 'open' || this.destroyed) return;
+    this.logger.warn({ conn: this.id, peer: this.peer, state: this.state }, 'handshake timeout; closing socket');
+    this.closeReason = { code: 0, text: 'handshake timeout' };
+    this.socket.destroy();
+    this.cleanup('handshake timeout');
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+  }
+
+  // ------------------------------------------------------------------ errors and closing
+
+  /** Any error out of frame handling: AMQP errors close the connection with their code; anything else is 541. */
+  private fail(err: unknown): void {
+    if (err instanceof AmqpError) {
+      this.closeWithError(err);
+      return;
+    }
+    this.logger.error({ conn: this.id, peer: this.peer, err }, 'internal error handling client input');
+    this.closeWithError(new AmqpError(ReplyCode.InternalError, err instanceof Error ? err.message : String(err)));
+  }
+
+  /** Sends connection.close with the error, ignores everything but close-ok, and gives up after closeTimeout. */
+  closeWithError(err: AmqpError): void {
+    if (this.state === 'closing' || this.state === 'closed' || this.destroyed) return;
+    this.logger.warn({ conn: this.id, peer: this.peer, code: err.replyCode, text: err.replyText, classId: err.classId, methodId: err.methodId }, 'closing connection on error');
+    this.beginClose(err.replyCode, err.replyText, err.classId, err.methodId);
+  }
+
+  /** Server-initiated close (320 on shutdown). Resolves when the socket is gone. */
+  closeGracefully(code: number, text: string): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.destroyed) return resolve();
+      this.socket.once('close', () => resolve());
+      if (this.state !== 'open') {
+        this.socket.destroy();
+        return;
+      }
+      this.beginClose(code, text, 0, 0);
+    });
+  }
+
+  private beginClose(code: number, text: string, classId: number, methodId: number): void {
+    this.closeReason = { code, text };
+    const handshakeDone = this.state !== 'awaiting-header';
+    this.state = 'closing';
+    this.closeChannels();
+    if (!handshakeDone) {
+      this.finish();
+      return;
+    }
+    this.send(0, { id: MethodId.ConnectionClose, args: { replyCode: code, replyText: truncateReplyText(text), classId, methodId } });
+    this.closeTimer = setTimeout(() => this.finish(), this.ctx.options.closeTimeout);
+  }
+
+  /** Flush what is queued, then end the socket. */
+  private finish(): void {
+    if (this.destroyed) return;
+    this.state = 'closed';
+    this.reader.stop();
+    this.flush();
+    this.socket.end();
+    // A peer that never reads would keep the socket half-open: destroy after a grace period.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.cleanup('closed');
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.state !== 'closed') this.logger.warn({ conn: this.id, peer: this.peer, err: err.message }, 'socket error');
+    this.cleanup('socket error');
+  }
+
+  private closeChannels(): void {
+    for (const ch of this.channels.values()) ch.connectionClosed();
+    this.channels.clear();
+  }
+
+  /** Releases everything the connection held: unacked messages back to queues, exclusive queues deleted. */
+  private cleanup(why: string): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.state = 'closed';
+    this.reader.stop();
+    this.clearHandshakeTimer();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeChannels();
+    this.vhost?.ownerClosed(this);
+    const reason = this.closeReason;
+    this.logger.info({ conn: this.id, peer: this.peer, user: this.user?.name, vhost: this.vhost?.name, code: reason?.code, text: reason?.text, why }, 'connection closed');
+    this.ctx.connectionClosed(this);
+  }
+
+  /** A channel finished closing (close-ok exchanged): its number may be reused. */
+  channelClosed(id: number): void {
+    this.channels.delete(id);
+  }
+
+  hasCapability(name: string): boolean {
+    return this.capabilities[name] === true;
+  }
+
+  /** Body frame payload limit for this connection. */
+  get maxBodyFrame(): number {
+    return this.frameMax === 0 ? Number.MAX_SAFE_INTEGER : this.frameMax - FRAME_OVERHEAD;
+  }
+}
+
+export function idsOf(methodId: number): { classId: number; methodId: number } {
+  return { classId: methodId >>> 16, methodId: methodId & 0xffff };
+}
+
+/** IPv4 127/8, IPv6 ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.');
+}

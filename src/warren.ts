@@ -1,0 +1,74 @@
+import { UserRegistry } from './broker/users.js';
+import { VirtualHost } from './broker/virtual-host.js';
+import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
+import { createLogger, type Logger } from './observe/logger.js';
+import { Server } from './server/server.js';
+import { serverProperties } from './server/server-properties.js';
+import { VERSION } from './version.js';
+
+/**
+ * An embeddable Warren broker: `const broker = await Broker.start({ port: 0 })`,
+ * then `broker.port`, and `await broker.stop()`. The CLI runs the same code.
+ */
+export class Broker {
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  readonly vhosts = new Map<string, VirtualHost>();
+  readonly users = new UserRegistry();
+  private readonly server: Server;
+  private boundPort = 0;
+  private boundHost = '';
+  private stopping: Promise<void> | null = null;
+
+  private constructor(options: BrokerOptions) {
+    this.options = resolveOptions(options);
+    this.logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info', pretty: options.logPretty });
+    for (const name of this.options.vhosts) this.vhosts.set(name, new VirtualHost(name));
+    for (const u of this.options.users) this.users.add(u.name, u.password, u.vhosts ?? null, u.tags ?? []);
+    this.server = new Server({
+      options: this.options,
+      users: this.users,
+      vhosts: this.vhosts,
+      logger: this.logger,
+      serverProperties: serverProperties(this.options.clusterName),
+    });
+  }
+
+  /** Starts a broker and resolves once it is listening. */
+  static async start(options: BrokerOptions = {}): Promise<Broker> {
+    const broker = new Broker(options);
+    const address = await broker.server.listen(broker.options.port, broker.options.host);
+    broker.boundPort = address.port;
+    broker.boundHost = address.address;
+    broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');
+    return broker;
+  }
+
+  /** The port actually listened on (useful with port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get host(): string {
+    return this.boundHost;
+  }
+
+  /** An AMQP URL for this broker on loopback, with the given credentials. */
+  url(user = 'guest', password = 'guest'): string {
+    return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.boundPort}`;
+  }
+
+  get connectionCount(): number {
+    return this.server.connections.size;
+  }
+
+  /** Closes every connection with 320 CONNECTION_FORCED and stops listening. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info({ connections: this.server.connections.size }, 'Warren stopping');
+      await this.server.stop();
+      this.logger.info('Warren stopped');
+    })();
+    return this.stopping;
+  }
+}
