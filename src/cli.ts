@@ -1,0 +1,171 @@
+/**
+ * The `warren` command: flags > WARREN_* environment > --config file > defaults.
+ * Exit codes: 0 after a clean stop, 1 when the broker cannot start, 2 for bad usage.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { BrokerOptions, UserDefinition } from './config.js';
+import { Broker } from './warren.js';
+import { VERSION } from './version.js';
+
+const USAGE = `Usage: warren [options]
+
+Options (each also settable as an environment variable, e.g. WARREN_PORT):
+  --host <addr>              listen address (default 0.0.0.0)
+  --port <n>                 TCP port (default 5672; 0 picks a free port)
+  --data-dir <path>          data directory (default ./data)
+  --config <file.json>       JSON file with any of these options (camelCase keys)
+  --log-level <level>        fatal|error|warn|info|debug|trace|silent (default info)
+  --log-pretty               human-readable logs
+  --user <name:password>     add a user (repeatable; replaces the default guest/guest)
+  --vhost <name>             add a virtual host (repeatable; default /)
+  --max-connections <n>      refuse connections beyond this many
+  --frame-max <bytes>        largest frame (default 131072, minimum 4096)
+  --channel-max <n>          highest channel number (default 2047)
+  --heartbeat <seconds>      heartbeat interval offered (default 60, 0 disables)
+  --max-message-size <bytes> largest message body (default 134217728)
+  --handshake-timeout <ms>   close sockets that do not open a connection in time (default 10000)
+  --help                     show this help
+  --version                  print the version
+`;
+
+/** Flag name → [option key, kind]. */
+const FLAGS = {
+  host: ['host', 'string'],
+  port: ['port', 'int'],
+  'data-dir': ['dataDir', 'string'],
+  'log-level': ['logLevel', 'level'],
+  'log-pretty': ['logPretty', 'bool'],
+  'max-connections': ['maxConnections', 'int'],
+  'frame-max': ['frameMax', 'int'],
+  'channel-max': ['channelMax', 'int'],
+  heartbeat: ['heartbeat', 'int'],
+  'max-message-size': ['maxMessageSize', 'int'],
+  'handshake-timeout': ['handshakeTimeout', 'int'],
+} as const;
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export class UsageError extends Error {}
+
+export interface CliOptions extends BrokerOptions {
+  dataDir?: string;
+}
+
+function convert(flag: string, kind: string, raw: string | boolean): unknown {
+  if (kind === 'bool') return raw === true || raw === 'true' || raw === '1';
+  const text = String(raw);
+  if (kind === 'int') {
+    if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} expects a non-negative integer, got '${text}'`);
+    return Number(text);
+  }
+  if (kind === 'level' && !LEVELS.includes(text)) throw new UsageError(`--${flag} expects one of ${LEVELS.join('|')}, got '${text}'`);
+  return text;
+}
+
+function parseUser(spec: string): UserDefinition {
+  const at = spec.indexOf(':');
+  if (at <= 0) throw new UsageError(`--user expects name:password, got '${spec}'`);
+  return { name: spec.slice(0, at), password: spec.slice(at + 1) };
+}
+
+/** Builds broker options from argv and env. Throws UsageError for bad input; returns null for --help/--version (already printed). */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: string) => void = (s) => process.stdout.write(s)): CliOptions | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(Object.entries(FLAGS).map(([flag, [, kind]]) => [flag, { type: kind === 'bool' ? 'boolean' : 'string' }])),
+        config: { type: 'string' },
+        user: { type: 'string', multiple: true },
+        vhost: { type: 'string', multiple: true },
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+      } as const,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (values.help) {
+    print(USAGE);
+    return null;
+  }
+  if (values.version) {
+    print(`${VERSION}\n`);
+    return null;
+  }
+
+  // Lowest precedence first: config file, then env, then flags.
+  const options: Record<string, unknown> = {};
+  const configPath = (values.config as string | undefined) ?? env.WARREN_CONFIG;
+  if (configPath) {
+    let fromFile: unknown;
+    try {
+      fromFile = JSON.parse(readFileSync(configPath, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`cannot read config file ${configPath}: ${(err as Error).message}`);
+    }
+    if (!fromFile || typeof fromFile !== 'object' || Array.isArray(fromFile)) throw new UsageError(`config file ${configPath} must hold a JSON object`);
+    const known = new Set<string>([...Object.values(FLAGS).map(([key]) => key), 'users', 'vhosts']);
+    for (const [key, value] of Object.entries(fromFile)) {
+      if (!known.has(key)) throw new UsageError(`config file ${configPath}: unknown option '${key}'`);
+      options[key] = value;
+    }
+  }
+  for (const [flag, [key, kind]] of Object.entries(FLAGS)) {
+    const envName = `WARREN_${flag.toUpperCase().replace(/-/g, '_')}`;
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') options[key] = convert(flag, kind, fromEnv);
+    const fromFlag = values[flag];
+    if (fromFlag !== undefined) options[key] = convert(flag, kind, fromFlag as string | boolean);
+  }
+  const users = (values.user as string[] | undefined) ?? env.WARREN_USERS?.split(',').filter(Boolean);
+  if (users?.length) options.users = users.map(parseUser);
+  const vhosts = (values.vhost as string[] | undefined) ?? env.WARREN_VHOSTS?.split(',').filter(Boolean);
+  if (vhosts?.length) options.vhosts = vhosts;
+  return options as CliOptions;
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  let options: CliOptions | null;
+  try {
+    options = parseCli(argv, env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`warren: ${err.message}\nTry 'warren --help'.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (!options) return;
+  let broker: Broker;
+  try {
+    broker = await Broker.start(options);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      process.stderr.write(`warren: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`warren: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    broker.logger.info({ signal }, 'shutdown requested');
+    broker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        broker.logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
