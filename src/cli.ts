@@ -13,7 +13,9 @@ const USAGE = `Usage: warren [options]
 Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --host <addr>              listen address (default 0.0.0.0)
   --port <n>                 TCP port (default 5672; 0 picks a free port)
-  --data-dir <path>          data directory (default ./data)
+  --data-dir <path>          data directory for durable state (default ./data)
+  --no-fsync                 do not fdatasync the message log (tests/benchmarks only: unsafe)
+  --queue-memory-window <n>  ready messages a durable queue keeps in RAM before paging (default 10000)
   --config <file.json>       JSON file with any of these options (camelCase keys)
   --log-level <level>        fatal|error|warn|info|debug|trace|silent (default info)
   --log-pretty               human-readable logs
@@ -42,6 +44,8 @@ const FLAGS = {
   heartbeat: ['heartbeat', 'int'],
   'max-message-size': ['maxMessageSize', 'int'],
   'handshake-timeout': ['handshakeTimeout', 'int'],
+  'no-fsync': ['noFsync', 'bool'],
+  'queue-memory-window': ['queueMemoryWindow', 'int'],
 } as const;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -110,7 +114,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
       throw new UsageError(`cannot read config file ${configPath}: ${(err as Error).message}`);
     }
     if (!fromFile || typeof fromFile !== 'object' || Array.isArray(fromFile)) throw new UsageError(`config file ${configPath} must hold a JSON object`);
-    const known = new Set<string>([...Object.values(FLAGS).map(([key]) => key), 'users', 'vhosts']);
+    const known = new Set<string>([...Object.values(FLAGS).map(([key]) => key), 'users', 'vhosts', 'fsync']);
     for (const [key, value] of Object.entries(fromFile)) {
       if (!known.has(key)) throw new UsageError(`config file ${configPath}: unknown option '${key}'`);
       options[key] = value;
@@ -127,6 +131,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
   if (users?.length) options.users = users.map(parseUser);
   const vhosts = (values.vhost as string[] | undefined) ?? env.WARREN_VHOSTS?.split(',').filter(Boolean);
   if (vhosts?.length) options.vhosts = vhosts;
+  if (options.noFsync !== undefined) {
+    options.fsync = !options.noFsync;
+    delete options.noFsync;
+  }
+  // The CLI is durable by default; the embedded API stays in memory unless given a dataDir.
+  options.dataDir ??= './data';
   return options as CliOptions;
 }
 

@@ -36,6 +36,17 @@ export interface BrokerOptions {
   vhosts?: string[];
   /** Cluster name advertised in server-properties (default 'warren@<hostname>'). */
   clusterName?: string;
+  /**
+   * Directory for durable state (definitions journal, message log). Without
+   * one the broker keeps everything in memory. One broker per directory.
+   */
+  dataDir?: string;
+  /** fdatasync the message log before confirming (default true; false only for tests and benchmarks). */
+  fsync?: boolean;
+  /** Ready messages a durable queue keeps in memory before paging the rest to disk (default 10000). */
+  queueMemoryWindow?: number;
+  /** Size at which message-log segment files roll over (default 8 MiB). */
+  segmentSize?: number;
   /** A pino logger, or how to make one. */
   logger?: Logger;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -56,6 +67,10 @@ export interface ResolvedOptions {
   loopbackUsers: string[];
   vhosts: string[];
   clusterName: string | undefined;
+  dataDir: string | undefined;
+  fsync: boolean;
+  queueMemoryWindow: number;
+  segmentSize: number;
 }
 
 export const FRAME_MIN_SIZE = 4096;
@@ -87,6 +102,10 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     loopbackUsers: o.loopbackUsers ?? ['guest'],
     vhosts: o.vhosts ?? ['/'],
     clusterName: o.clusterName,
+    dataDir: o.dataDir,
+    fsync: o.fsync ?? true,
+    queueMemoryWindow: o.queueMemoryWindow ?? 10_000,
+    segmentSize: o.segmentSize ?? 8 * 1024 * 1024,
   };
   const bad = (why: string): never => { throw new RangeError(`invalid option: ${why}`); };
   if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port}`);
@@ -96,5 +115,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!(r.handshakeTimeout > 0)) bad(`handshakeTimeout ${r.handshakeTimeout}`);
   if (!(r.maxConnections > 0)) bad(`maxConnections ${r.maxConnections}`);
   if (!(r.maxMessageSize > 0)) bad(`maxMessageSize ${r.maxMessageSize}`);
+  if (!Number.isInteger(r.queueMemoryWindow) || r.queueMemoryWindow < 1) bad(`queueMemoryWindow ${r.queueMemoryWindow}`);
+  if (!(r.segmentSize >= 64 * 1024)) bad(`segmentSize ${r.segmentSize} (minimum 65536)`);
   return r;
 }

@@ -3,6 +3,7 @@ import { VirtualHost } from './broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
+import { DurableState } from './store/durable-state.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
 
@@ -19,6 +20,7 @@ export class Broker {
   private boundPort = 0;
   private boundHost = '';
   private stopping: Promise<void> | null = null;
+  private durable: DurableState | null = null;
 
   private constructor(options: BrokerOptions) {
     this.options = resolveOptions(options);
@@ -37,7 +39,27 @@ export class Broker {
   /** Starts a broker and resolves once it is listening. */
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker(options);
-    const address = await broker.server.listen(broker.options.port, broker.options.host);
+    const o = broker.options;
+    if (o.dataDir !== undefined) {
+      broker.durable = DurableState.open(broker.vhosts, {
+        dataDir: o.dataDir,
+        fsync: o.fsync,
+        queueMemoryWindow: o.queueMemoryWindow,
+        segmentSize: o.segmentSize,
+        logger: broker.logger,
+      });
+      broker.durable.log.onFailure = (err) => {
+        broker.logger.fatal({ err }, 'message store failed; stopping the broker');
+        void broker.stop();
+      };
+    }
+    let address;
+    try {
+      address = await broker.server.listen(o.port, o.host);
+    } catch (err) {
+      await broker.durable?.close();
+      throw err;
+    }
     broker.boundPort = address.port;
     broker.boundHost = address.address;
     broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');
@@ -67,6 +89,8 @@ export class Broker {
     this.stopping ??= (async () => {
       this.logger.info({ connections: this.server.connections.size }, 'Warren stopping');
       await this.server.stop();
+      // Everything acked before the stop is recorded, everything confirmed is synced.
+      await this.durable?.close();
       this.logger.info('Warren stopped');
     })();
     return this.stopping;

@@ -1,4 +1,5 @@
-import { decodeContentProperties, type BasicProperties } from '../protocol/index.js';
+import { decodeContentProperties, PropertyFlag, type BasicProperties } from '../protocol/index.js';
+import type { StoredLocation } from '../store/message-log.js';
 
 /**
  * A published message as the broker holds it: the raw content-header bytes
@@ -7,6 +8,8 @@ import { decodeContentProperties, type BasicProperties } from '../protocol/index
  */
 export class Message {
   private decoded: BasicProperties | undefined;
+  /** Where the message log holds it, once logged for a durable queue. */
+  stored: StoredLocation | null = null;
 
   constructor(
     /** The exchange it was published to. */
@@ -23,6 +26,11 @@ export class Message {
     return (this.decoded ??= decodeContentProperties(this.header));
   }
 
+  /** delivery_mode = 2, read straight from the header bytes (no decode on the hot path). */
+  get persistent(): boolean {
+    return deliveryMode(this.header) === 2;
+  }
+
   /** The body as one Buffer (concatenates chunked bodies: for tests and rare paths only). */
   bodyBuffer(): Buffer {
     return Buffer.isBuffer(this.body) ? this.body : Buffer.concat(this.body, this.bodySize);
@@ -35,4 +43,24 @@ export interface QueueEntry {
   readonly seq: number;
   readonly message: Message;
   redelivered: boolean;
+  /** The message log holds a record of this message for this queue (ack it there when done). */
+  readonly logged: boolean;
+}
+
+/**
+ * The delivery-mode octet of a raw content header, or 0 when absent. It
+ * follows content-type, content-encoding and headers, so only their lengths
+ * are skipped.
+ */
+export function deliveryMode(header: Buffer): number {
+  if (header.length < 14) return 0;
+  const flags = header.readUInt16BE(12);
+  if ((flags & PropertyFlag.DeliveryMode) === 0) return 0;
+  let p = 14;
+  // Continuation flag words (properties we do not know) follow the first one.
+  for (let word = flags; word & 1; p += 2) word = header.readUInt16BE(p);
+  if (flags & PropertyFlag.ContentType) p += 1 + header[p]!;
+  if (flags & PropertyFlag.ContentEncoding) p += 1 + header[p]!;
+  if (flags & PropertyFlag.Headers) p += 4 + header.readUInt32BE(p);
+  return p < header.length ? header[p]! : 0;
 }

@@ -1,7 +1,9 @@
 import type { FieldTable } from '../protocol/index.js';
+import { DiskTail, type DiskRef } from '../store/disk-tail.js';
+import type { MessageLog, StoredLocation } from '../store/message-log.js';
 import type { Consumer } from './consumer.js';
 import { Deque } from './deque.js';
-import type { Message, QueueEntry } from './message.js';
+import { Message, type QueueEntry } from './message.js';
 import type { Destination } from './routing.js';
 
 /** The connection that owns an exclusive queue (identity only). */
@@ -17,6 +19,19 @@ export interface QueueOptions {
 }
 
 const entrySeq = (e: QueueEntry): number => e.seq;
+
+/** A durable queue's place in the message log. */
+export interface QueueStore {
+  readonly log: MessageLog;
+  /** The queue's stable id in log records. */
+  readonly id: number;
+  /** Ready messages kept in memory; beyond this the backlog is paged to the log's files. */
+  readonly memoryWindow: number;
+}
+
+/** Messages paged back in at a time when the in-memory head runs low. */
+const PAGE_IN_BATCH = 256;
+const scratchRef: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false };
 
 /**
  * A queue: ready messages in a ring-buffer deque (FIFO by seq), consumers
@@ -39,6 +54,12 @@ export class Queue implements Destination {
   deleted = false;
   /** Set by the vhost: called when an auto-delete queue loses its last consumer. */
   onUnused: ((queue: Queue) => void) | null = null;
+  /** Set for durable queues of a broker with a data directory. */
+  store: QueueStore | null = null;
+  /** The backlog beyond the memory window: on disk only, oldest first. */
+  tail: DiskTail | null = null;
+  /** A page-in found its next record not yet written; the log's flush will call dispatch() again. */
+  waitingForLog = false;
   private nextSeq = 1;
   private rr = 0;
   private dispatching = false;
@@ -51,7 +72,22 @@ export class Queue implements Destination {
   }
 
   get messageCount(): number {
-    return this.ready.length;
+    return this.ready.length + (this.tail?.length ?? 0);
+  }
+
+  /**
+   * True when new messages must go to disk: the queue has a store and its
+   * in-memory head is full (or older messages already wait on disk).
+   */
+  get paging(): boolean {
+    const store = this.store;
+    return store !== null && ((this.tail !== null && this.tail.length > 0) || this.ready.length >= store.memoryWindow);
+  }
+
+  /** Whether the log record of `message` (if any) counts this queue, decided the same way routing decided it. */
+  holdsRecord(message: Message): boolean {
+    const stored = message.stored;
+    return stored !== null && this.store !== null && (stored.persistent || this.paging);
   }
 
   get consumerCount(): number {
@@ -63,15 +99,66 @@ export class Queue implements Destination {
   }
 
   enqueue(message: Message): void {
-    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false };
+    const logged = this.holdsRecord(message);
+    if (logged && this.paging) {
+      const loc = message.stored!;
+      (this.tail ??= new DiskTail()).push(loc.segment.id, loc.offset, loc.length, loc.msgId, false, loc.persistent);
+      return;
+    }
+    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, logged };
     if (this.ready.length === 0 && this.consumers.length > 0 && !this.dispatching) {
       const consumer = this.nextConsumer();
       if (consumer) {
-        consumer.session.deliver(consumer, entry);
+        this.handOut(consumer, entry);
         return;
       }
     }
     this.ready.push(entry);
+  }
+
+  /** Gives an entry to a consumer; a persistent message's first delivery is noted in the log. */
+  private handOut(consumer: Consumer, entry: QueueEntry): void {
+    if (entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
+    consumer.session.deliver(consumer, entry);
+  }
+
+  /**
+   * Refills the in-memory head from the disk tail, in order. Stops early at a
+   * record still waiting to be written (the log calls dispatch() after its flush).
+   */
+  private pageIn(max: number): void {
+    const tail = this.tail;
+    const store = this.store;
+    if (!tail || !store) return;
+    const log = store.log;
+    for (let n = 0; n < max && tail.peekInto(scratchRef); n++) {
+      if (!log.isReadable(scratchRef.segment, scratchRef.offset, scratchRef.length)) {
+        this.waitingForLog = true;
+        return;
+      }
+      tail.shiftInto(scratchRef);
+      const rec = log.read(scratchRef.segment, scratchRef.offset, scratchRef.length);
+      // Copy out of the read-ahead buffer so one unacked message does not pin 256 KiB.
+      const message = new Message(rec.exchange, rec.routingKey, Buffer.from(rec.header), Buffer.from(rec.body), rec.body.length);
+      const stored: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
+      message.stored = stored;
+      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true });
+    }
+  }
+
+  /** The log finished a write: a page-in that was waiting may go on. */
+  logFlushed(): void {
+    if (!this.waitingForLog) return;
+    this.waitingForLog = false;
+    this.dispatch();
+  }
+
+  /** Done with an entry that was not counted unacked (no-ack delivery, discarded): release its log record. */
+  discard(entry: QueueEntry): void {
+    if (!entry.logged) return;
+    const store = this.store!;
+    if (this.deleted) store.log.release(entry.message.stored!.segment);
+    else store.log.ack(store.id, entry.message.stored!);
   }
 
   /** Puts a delivered message back at its original position, marked redelivered. Call dispatch() after a batch. */
@@ -85,13 +172,17 @@ export class Queue implements Destination {
   }
 
   /** An unacked message was acked (or otherwise settled without requeue). */
-  settle(_entry: QueueEntry): void {
+  settle(entry: QueueEntry): void {
     this.unackedCount--;
+    this.discard(entry);
   }
 
   /** Takes the next ready message (basic.get), counting it unacked when the caller keeps it. */
   take(): QueueEntry | undefined {
-    return this.ready.shift();
+    if (this.ready.length === 0 && this.tail !== null && this.tail.length > 0) this.pageIn(PAGE_IN_BATCH);
+    const entry = this.ready.shift();
+    if (entry && entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
+    return entry;
   }
 
   /** Hands ready messages to consumers with credit until one side runs out. */
@@ -99,10 +190,15 @@ export class Queue implements Destination {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
     try {
-      while (this.ready.length > 0) {
+      for (;;) {
+        if (this.ready.length === 0) {
+          if (this.tail === null || this.tail.length === 0) break;
+          this.pageIn(PAGE_IN_BATCH);
+          if (this.ready.length === 0) break;
+        }
         const consumer = this.nextConsumer();
         if (!consumer) break;
-        consumer.session.deliver(consumer, this.ready.shift()!);
+        this.handOut(consumer, this.ready.shift()!);
       }
     } finally {
       this.dispatching = false;
@@ -123,9 +219,20 @@ export class Queue implements Destination {
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer) this.onUnused?.(this);
   }
 
+  /** Drops every ready message (in memory and on disk); returns how many. */
   purge(): number {
-    const n = this.ready.length;
+    const n = this.messageCount;
+    for (const entry of this.ready) this.discard(entry);
     this.ready.clear();
+    const tail = this.tail;
+    const store = this.store;
+    if (tail && store) {
+      while (tail.shiftInto(scratchRef)) {
+        const segment = store.log.segmentById(scratchRef.segment)!;
+        if (this.deleted) store.log.release(segment);
+        else store.log.ack(store.id, { msgId: scratchRef.msgId, segment, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent });
+      }
+    }
     return n;
   }
 

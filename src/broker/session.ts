@@ -4,6 +4,7 @@ import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
 import type { Owner, Queue } from './queue.js';
+import type { SyncWaiter } from '../store/message-log.js';
 import type { VirtualHost } from './virtual-host.js';
 
 /**
@@ -52,7 +53,7 @@ export interface GetResult {
  * prefetch limits, publisher confirms and transaction. Pure model: it turns
  * requests into queue operations and tells its sink what to send.
  */
-export class Session {
+export class Session implements SyncWaiter {
   readonly consumers = new Map<string, Consumer>();
   /** basic.qos global=false: prefetch given to consumers created from now on. */
   consumerPrefetch = 0;
@@ -85,7 +86,15 @@ export class Session {
     const seq = this.confirmMode ? ++this.publishSeq : 0;
     const routed = this.vhost.route(target, routingKey, message);
     if (routed === 0 && mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', message);
-    if (seq) this.sink.confirm(seq, true);
+    if (seq === 0) return;
+    // A persistent message on a durable queue is confirmed once it is on disk (fdatasync'd).
+    if (message.stored !== null && message.stored.persistent) this.vhost.log!.whenSynced(this, seq);
+    else this.sink.confirm(seq, true);
+  }
+
+  /** The message log made publish `seq` durable. */
+  onSynced(seq: number): void {
+    if (!this.closed) this.sink.confirm(seq, true);
   }
 
   // ------------------------------------------------------------- consuming
@@ -136,6 +145,7 @@ export class Session {
       this.unackedCount++;
     }
     this.sink.deliver(consumer.tag, tag, entry.redelivered, entry.message);
+    if (consumer.noAck) consumer.queue.discard(entry);
   }
 
   get(queueName: string, noAck: boolean): GetResult | null {
@@ -147,7 +157,7 @@ export class Session {
       this.unacked.push({ tag, queue, entry, consumer: null, settled: false });
       queue.unackedCount++;
       this.unackedCount++;
-    }
+    } else queue.discard(entry);
     return { deliveryTag: tag, redelivered: entry.redelivered, message: entry.message, messageCount: queue.messageCount };
   }
 
@@ -192,16 +202,20 @@ export class Session {
     this.tx ??= { publishes: [], settlements: [] };
   }
 
-  commit(): void {
+  /** Applies the transaction. Returns true when persistent messages were logged: commit-ok must wait for the log to sync. */
+  commit(): boolean {
     const tx = this.tx;
     if (!tx) throw new AmqpError(ReplyCode.PreconditionFailed, 'channel is not transactional');
     this.tx = { publishes: [], settlements: [] };
+    let mustSync = false;
     for (const p of tx.publishes) {
       const target = this.vhost.findExchange(p.exchange);
       const routed = target ? this.vhost.route(target, p.routingKey, p.message) : 0;
       if (routed === 0 && p.mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', p.message);
+      if (p.message.stored?.persistent) mustSync = true;
     }
     for (const s of tx.settlements) this.settle(this.collect(s.tag, s.multiple), s.requeue);
+    return mustSync;
   }
 
   rollback(): void {

@@ -1,4 +1,6 @@
 import { AmqpError, ReplyCode, type FieldTable } from '../protocol/index.js';
+import type { DefinitionsJournal } from '../store/definitions.js';
+import type { MessageLog } from '../store/message-log.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
 import type { Message } from './message.js';
@@ -61,6 +63,14 @@ export class VirtualHost {
   /** Bindings by destination, to drop them when the destination goes. */
   private readonly incoming = new Map<Destination, Set<Binding>>();
   private readonly collector = new Collector();
+  /** Durable definitions are journaled here (null: in-memory broker). */
+  journal: DefinitionsJournal | null = null;
+  /** Persistent messages on durable queues are logged here (null: in-memory broker). */
+  log: MessageLog | null = null;
+  /** Ready messages a durable queue keeps in memory before paging to the log. */
+  memoryWindow = 10_000;
+  /** Scratch list of durable queue ids for one publish. */
+  private readonly logIds: number[] = [];
 
   constructor(readonly name: string) {
     this.exchanges.set('', new Exchange('', 'direct', { durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -106,6 +116,7 @@ export class VirtualHost {
         throw new AmqpError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
       }
       x = new Exchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
+      if (x.durable) this.journal?.exchangeDeclared(this.name, { name, type: d.type, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
       this.exchanges.set(name, x);
       return x;
     }
@@ -123,7 +134,9 @@ export class VirtualHost {
     if (name.startsWith('amq.')) throw new AmqpError(ReplyCode.AccessRefused, `deletion of system ${this.exchangeDesc(name)} not allowed`);
     const x = this.exchanges.get(name);
     if (!x) return; // deleting a missing exchange succeeds, as in RabbitMQ
-    if (ifUnused && (x.outgoing.size > 0 || (this.incoming.get(x)?.size ?? 0) > 0)) {
+    // RabbitMQ's if-unused looks only at bindings with the exchange as source
+    // (rabbit_db_exchange conditional_delete: has_for_source); bindings into it do not count.
+    if (ifUnused && x.outgoing.size > 0) {
       throw new AmqpError(ReplyCode.PreconditionFailed, `${this.exchangeDesc(name)} in use`);
     }
     this.removeExchange(x);
@@ -131,6 +144,7 @@ export class VirtualHost {
 
   private removeExchange(x: Exchange): void {
     this.exchanges.delete(x.name);
+    if (x.durable) this.journal?.exchangeDeleted(this.name, x.name);
     for (const b of [...x.outgoing]) this.removeBinding(b);
     for (const b of [...(this.incoming.get(x) ?? [])]) this.removeBinding(b);
     this.incoming.delete(x);
@@ -146,8 +160,16 @@ export class VirtualHost {
     return q;
   }
 
-  private checkExclusive(q: Queue, owner: Owner): void {
-    if (q.exclusiveOwner && q.exclusiveOwner !== owner) {
+  /**
+   * 405 unless `owner` may use `q`. Strict (a redeclare, as RabbitMQ's
+   * assert_equivalence → check_exclusive_access(strict)): the exclusive flag
+   * must also match, so redeclaring a shared queue as exclusive is refused too.
+   */
+  private checkExclusive(q: Queue, owner: Owner, strictExclusive?: boolean): void {
+    const locked = strictExclusive === undefined
+      ? q.exclusiveOwner !== null && q.exclusiveOwner !== owner
+      : strictExclusive ? q.exclusiveOwner !== owner : q.exclusiveOwner !== null;
+    if (locked) {
       throw new AmqpError(
         ReplyCode.ResourceLocked,
         `cannot obtain exclusive access to locked ${this.queueDesc(q.name)}. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
@@ -165,8 +187,7 @@ export class VirtualHost {
     }
     const existing = this.queues.get(name);
     if (existing) {
-      this.checkExclusive(existing, owner);
-      if (existing.exclusiveOwner && !d.exclusive) this.checkExclusive(existing, { id: -1 });
+      this.checkExclusive(existing, owner, d.exclusive);
       const what = this.queueDesc(name);
       assertFlagEquivalent('durable', existing.durable, d.durable, what);
       assertFlagEquivalent('auto_delete', existing.autoDelete, d.autoDelete, what);
@@ -174,9 +195,30 @@ export class VirtualHost {
       return existing;
     }
     const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments });
-    q.onUnused = (unused) => this.removeQueue(unused);
-    this.queues.set(name, q);
+    // Exclusive queues die with their connection: nothing of them outlives a restart.
+    if (q.durable && !d.exclusive && this.journal && this.log) {
+      const id = this.journal.allocateQueueId();
+      this.journal.queueDeclared(this.name, { name, id, autoDelete: d.autoDelete, arguments: d.arguments });
+      q.store = { log: this.log, id, memoryWindow: this.memoryWindow };
+    }
+    this.addQueue(q);
     return q;
+  }
+
+  /** Registers a queue (declared now, or restored at start-up). */
+  addQueue(q: Queue): void {
+    q.onUnused = (unused) => this.removeQueue(unused);
+    this.queues.set(q.name, q);
+  }
+
+  /** Restores an exchange from the definitions at start-up (no journaling). */
+  restoreExchange(x: Exchange): void {
+    this.exchanges.set(x.name, x);
+  }
+
+  /** The message log finished a write: queues waiting to page in may go on. */
+  logFlushed(): void {
+    for (const q of this.queues.values()) if (q.waitingForLog) q.logFlushed();
   }
 
   /** queue.delete; returns the number of ready messages deleted. A missing queue is fine (0), as in RabbitMQ. */
@@ -200,6 +242,7 @@ export class VirtualHost {
     if (q.deleted) return;
     q.deleted = true;
     this.queues.delete(q.name);
+    if (q.store) this.journal?.queueDeleted(this.name, q.name);
     for (const b of [...(this.incoming.get(q) ?? [])]) this.removeBinding(b);
     this.incoming.delete(q);
     for (const c of [...q.consumers]) c.session.consumerGone(c);
@@ -230,7 +273,7 @@ export class VirtualHost {
     return [source, dest];
   }
 
-  bind(kind: 'queue' | 'exchange', destName: string, sourceName: string, routingKey: string, args: FieldTable, owner: Owner): void {
+  bind(kind: 'queue' | 'exchange', destName: string, sourceName: string, routingKey: string, args: FieldTable, owner: Owner, restoring = false): void {
     const [source, dest] = this.resolveBindingEnds(kind, destName, sourceName, owner);
     if (source.type === 'headers' && headersMatchMode(args) === null) {
       const v = args['x-match'];
@@ -240,6 +283,7 @@ export class VirtualHost {
     const key = this.bindingKey(source, dest, routingKey, args);
     if (this.bindings.has(key)) return;
     const b: Binding = { source, destination: dest, routingKey, arguments: args, key };
+    if (!restoring && this.isDurableBinding(b)) this.journal?.bindingAdded(this.name, { source: source.name, kind, destination: dest.name, routingKey, arguments: args });
     this.bindings.set(key, b);
     source.outgoing.add(b);
     source.hadBinding = true;
@@ -262,8 +306,17 @@ export class VirtualHost {
     if (b) this.removeBinding(b);
   }
 
+  /** Bindings between durable ends survive restarts (the implicit ones of the default exchange are not stored). */
+  private isDurableBinding(b: Binding): boolean {
+    if (!b.source.durable) return false;
+    return b.destination.kind === 'queue' ? (b.destination as Queue).store !== null : (b.destination as Exchange).durable;
+  }
+
   private removeBinding(b: Binding): void {
     if (!this.bindings.delete(b.key)) return;
+    if (this.isDurableBinding(b)) {
+      this.journal?.bindingRemoved(this.name, { source: b.source.name, kind: b.destination.kind, destination: b.destination.name, routingKey: b.routingKey, arguments: b.arguments });
+    }
     b.source.outgoing.delete(b);
     this.incoming.get(b.destination)?.delete(b);
     b.source.router.remove(b);
@@ -301,8 +354,23 @@ export class VirtualHost {
     }
     const queues = c.queues;
     const n = queues.length;
+    if (this.log !== null && n > 0) this.logMessage(message, queues);
     for (let i = 0; i < n; i++) queues[i]!.enqueue(message);
     return n;
+  }
+
+  /**
+   * Writes the message once to the log for every durable queue that must
+   * hold it: all of them when it is persistent, and those paging to disk
+   * when it is transient (so the queue's on-disk backlog stays in order).
+   */
+  private logMessage(message: Message, queues: readonly Queue[]): void {
+    const persistent = message.persistent;
+    const ids = this.logIds;
+    ids.length = 0;
+    for (const q of queues) if (q.store !== null && (persistent || q.paging)) ids.push(q.store.id);
+    if (ids.length === 0) return;
+    message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, persistent);
   }
 
   private routeVia(x: Exchange, routingKey: string, message: Message, c: Collector): void {

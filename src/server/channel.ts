@@ -38,9 +38,13 @@ export class Channel implements SessionSink {
   private publishing: PendingPublish | null = null;
   /** The last queue declared on this channel: AMQP's "" shortcut for queue names. */
   private lastQueue = '';
-  /** Publisher confirms waiting for the next flush: acks up to `ackUpTo` (in order). */
+  /** Publisher confirms: every seq ≤ confirmedUpTo is settled; those ≥ confirmFloor are not yet sent. */
   private confirmedUpTo = 0;
-  private confirmsWritten = 0;
+  private confirmFloor = 1;
+  /** Settled seqs beyond a gap (waiting for an earlier one), and the settled ones that are nacks. */
+  private readonly confirmedAhead = new Set<number>();
+  private readonly nacked = new Set<number>();
+  private confirmsQueued = false;
 
   constructor(private readonly conn: Connection, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
@@ -260,9 +264,12 @@ export class Channel implements SessionSink {
       case MethodId.TxSelect:
         s.selectTx();
         return this.reply({ id: MethodId.TxSelectOk, args: {} });
-      case MethodId.TxCommit:
-        s.commit();
-        return this.reply({ id: MethodId.TxCommitOk, args: {} });
+      case MethodId.TxCommit: {
+        // Persistent messages in the transaction must be on disk before commit-ok.
+        if (s.commit() && vhost.log) vhost.log.whenSynced({ onSynced: () => { if (this.state === 'open') this.reply({ id: MethodId.TxCommitOk, args: {} }); } }, 0);
+        else this.reply({ id: MethodId.TxCommitOk, args: {} });
+        return;
+      }
       case MethodId.TxRollback:
         s.rollback();
         return this.reply({ id: MethodId.TxRollbackOk, args: {} });
@@ -315,25 +322,41 @@ export class Channel implements SessionSink {
     this.writeContent(message);
   }
 
+  /**
+   * Publish `seq` is confirmed (ok) or refused. Confirms may arrive out of
+   * order (a transient message is confirmed at once, a persistent one after
+   * fdatasync); they go out at the next flush, in order, as few frames as
+   * possible: one basic.ack with multiple=true per contiguous run.
+   */
   confirm(seq: number, ok: boolean): void {
-    if (!ok) {
-      this.writeConfirms();
-      this.conn.send(this.id, { id: MethodId.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
-      this.confirmsWritten = seq;
+    if (!ok) this.nacked.add(seq);
+    if (seq === this.confirmedUpTo + 1) {
       this.confirmedUpTo = seq;
-      return;
+      while (this.confirmedAhead.delete(this.confirmedUpTo + 1)) this.confirmedUpTo++;
+    } else this.confirmedAhead.add(seq);
+    if (!this.confirmsQueued && this.confirmedUpTo >= this.confirmFloor) {
+      this.confirmsQueued = true;
+      this.conn.confirmsPending(this);
     }
-    if (this.confirmedUpTo === this.confirmsWritten) this.conn.confirmsPending(this);
-    this.confirmedUpTo = seq;
   }
 
-  /** Emits the acks gathered since the last flush as one basic.ack (multiple when it covers several). */
+  /** Writes the confirms gathered since the last flush (called by the connection before it writes). */
   writeConfirms(): void {
+    this.confirmsQueued = false;
     const upTo = this.confirmedUpTo;
-    if (upTo === this.confirmsWritten || this.state !== 'open') return;
-    const multiple = upTo - this.confirmsWritten > 1;
-    this.confirmsWritten = upTo;
-    writeMethodFrame(this.conn.out, this.id, { id: MethodId.BasicAck, args: { deliveryTag: upTo, multiple } });
+    let from = this.confirmFloor;
+    if (upTo < from || this.state !== 'open') return;
+    const w = this.conn.out;
+    if (this.nacked.size > 0) {
+      for (let seq = from; seq <= upTo; seq++) {
+        if (!this.nacked.delete(seq)) continue;
+        if (seq > from) writeMethodFrame(w, this.id, { id: MethodId.BasicAck, args: { deliveryTag: seq - 1, multiple: seq - 1 > from } });
+        writeMethodFrame(w, this.id, { id: MethodId.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
+        from = seq + 1;
+      }
+    }
+    if (from <= upTo) writeMethodFrame(w, this.id, { id: MethodId.BasicAck, args: { deliveryTag: upTo, multiple: upTo > from } });
+    this.confirmFloor = upTo + 1;
   }
 
   consumerCancelled(consumerTag: string): void {

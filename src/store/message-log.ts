@@ -1,0 +1,398 @@
+/**
+ * The persistent message log: append-only segment files in `<data>/messages/`.
+ *
+ * - A message routed to several durable queues is written once (one PUBLISH
+ *   record naming every queue); acks and first deliveries are small records.
+ * - Group commit: records appended while a write+fdatasync is in flight wait
+ *   for the next one; a lone append is written at once (setImmediate, no timer).
+ *   Waiters (publisher confirms, tx.commit) are told only after fdatasync returns.
+ * - Every segment counts its live queue references; a rolled-over segment whose
+ *   count drops to zero is deleted, so disk use follows the live backlog.
+ * - Recovery replays the segments in order, stops at a torn or corrupt record
+ *   (checksum), truncates it away and logs where.
+ */
+import { closeSync, existsSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writev } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../observe/logger.js';
+import { DiskTail } from './disk-tail.js';
+import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, readU64, RecordType, scanRecords, type DecodedPublish } from './records.js';
+
+export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
+const READ_AHEAD = 256 * 1024;
+
+export class Segment {
+  /** Bytes appended (written or waiting to be). */
+  size: number;
+  /** Bytes handed to the file (a read below this offset finds them). */
+  written: number;
+  /** Live queue references to messages in this segment. */
+  live = 0;
+
+  constructor(readonly id: number, readonly path: string, public fd: number, size: number) {
+    this.size = size;
+    this.written = size;
+  }
+}
+
+/** Where a message's record is (set on the Message when it is logged). */
+export interface StoredLocation {
+  readonly msgId: number;
+  readonly segment: Segment;
+  readonly offset: number;
+  readonly length: number;
+  readonly persistent: boolean;
+}
+
+/** Told when everything appended before the call to `whenSynced` is durable. */
+export interface SyncWaiter {
+  onSynced(token: number): void;
+}
+
+/** A durable queue's backlog after recovery, oldest first. */
+export interface RecoveredQueue {
+  tail: DiskTail;
+}
+
+export interface MessageLogOptions {
+  fsync: boolean;
+  segmentSize?: number;
+  logger: Logger;
+}
+
+interface PendingWrite {
+  segment: Segment;
+  buffers: Buffer[];
+  bytes: number;
+}
+
+const segmentName = (id: number): string => `${String(id).padStart(8, '0')}.wlog`;
+
+export class MessageLog {
+  private readonly segments = new Map<number, Segment>();
+  private current!: Segment;
+  private nextMsgId = 1;
+  private pending: PendingWrite[] = [];
+  private waiters: (SyncWaiter | number)[] = [];
+  private flushQueued = false;
+  private flushing = false;
+  private closed = false;
+  private failed: Error | null = null;
+  private readonly segmentSize: number;
+  /** Read-ahead cache for paging bodies back in. */
+  private cacheSegment: Segment | null = null;
+  private cacheOffset = 0;
+  private cache: Buffer = Buffer.alloc(0);
+  /** Called after each flush so queues waiting to page in unwritten records can go on. */
+  onFlushed: (() => void) | null = null;
+  /** Called once if a write or sync fails: the broker cannot keep its promises any more. */
+  onFailure: ((err: Error) => void) | null = null;
+
+  private constructor(readonly dir: string, private readonly options: MessageLogOptions) {
+    this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  }
+
+  /**
+   * Opens the log, replaying every segment. `queueIds` are the durable queues
+   * that still exist; messages for any other id are dropped.
+   */
+  static open(dir: string, queueIds: ReadonlySet<number>, options: MessageLogOptions): { log: MessageLog; recovered: Map<number, RecoveredQueue> } {
+    mkdirSync(dir, { recursive: true });
+    const log = new MessageLog(dir, options);
+    const recovered = log.recover(queueIds);
+    return { log, recovered };
+  }
+
+  private recover(queueIds: ReadonlySet<number>): Map<number, RecoveredQueue> {
+    const files = readdirSync(this.dir).filter((f) => /^\d{8}\.wlog$/.test(f)).sort();
+    // Per queue: record locations in publish order, plus index by msgId for acks.
+    interface Building { seg: number[]; off: number[]; len: number[]; ids: number[]; delivered: boolean[]; alive: boolean[]; index: Map<number, number> }
+    const building = new Map<number, Building>();
+    for (const id of queueIds) building.set(id, { seg: [], off: [], len: [], ids: [], delivered: [], alive: [], index: new Map() });
+    const logger = this.options.logger;
+
+    files.forEach((file, i) => {
+      const id = Number.parseInt(file, 10);
+      const path = join(this.dir, file);
+      const image = readFileSync(path);
+      const result = scanRecords(image, (type, payload, offset) => {
+        if (type === RecordType.Publish) {
+          const flags = payload[1]!;
+          if ((flags & FLAG_PERSISTENT) === 0) return; // paging copy of a transient message
+          const msgId = readU64(payload, 2);
+          this.nextMsgId = Math.max(this.nextMsgId, msgId + 1);
+          const n = payload.readUInt16BE(10);
+          for (let k = 0; k < n; k++) {
+            const b = building.get(payload.readUInt32BE(12 + 4 * k));
+            if (!b) continue;
+            b.index.set(msgId, b.ids.length);
+            b.seg.push(id);
+            b.off.push(offset);
+            b.len.push(payload.length + 8);
+            b.ids.push(msgId);
+            b.delivered.push(false);
+            b.alive.push(true);
+          }
+        } else if (type === RecordType.Ack || type === RecordType.Delivered) {
+          const b = building.get(payload.readUInt32BE(1));
+          if (!b) return;
+          const at = b.index.get(readU64(payload, 5));
+          if (at === undefined) return;
+          if (type === RecordType.Ack) {
+            b.alive[at] = false;
+            b.index.delete(b.ids[at]!);
+          } else b.delivered[at] = true;
+        } else {
+          // Unknown record types come from a newer Warren: refuse rather than lose data.
+          throw new Error(`unknown record type ${type} in ${path} at offset ${offset}`);
+        }
+      });
+      let size = image.length;
+      if (!result.ok) {
+        logger.warn({ file: path, offset: result.offset, reason: result.reason, dropped: image.length - result.offset }, 'message log: dropping torn or corrupt tail');
+        size = result.offset;
+        const fd = openSync(path, 'r+');
+        ftruncateSync(fd, size);
+        closeSync(fd);
+      }
+      const fd = openSync(path, 'r+');
+      this.segments.set(id, new Segment(id, path, fd, size));
+      if (i === files.length - 1) this.current = this.segments.get(id)!;
+    });
+
+    const recovered = new Map<number, RecoveredQueue>();
+    let messages = 0;
+    for (const [queueId, b] of building) {
+      const tail = new DiskTail();
+      for (let k = 0; k < b.ids.length; k++) {
+        if (!b.alive[k]) continue;
+        tail.push(b.seg[k]!, b.off[k]!, b.len[k]!, b.ids[k]!, b.delivered[k]!, true);
+        this.segments.get(b.seg[k]!)!.live++;
+        messages++;
+      }
+      recovered.set(queueId, { tail });
+    }
+    if (!this.current) this.current = this.newSegment(1);
+    else this.rollIfFull(0);
+    for (const s of [...this.segments.values()]) this.deleteIfDead(s);
+    logger.info({ segments: this.segments.size, messages, queues: recovered.size }, 'message log recovered');
+    return recovered;
+  }
+
+  private newSegment(id: number): Segment {
+    const path = join(this.dir, segmentName(id));
+    const fd = openSync(path, existsSync(path) ? 'r+' : 'wx+', 0o600);
+    const s = new Segment(id, path, fd, 0);
+    this.segments.set(id, s);
+    return s;
+  }
+
+  private rollIfFull(nextRecord: number): void {
+    if (this.current.size > 0 && this.current.size + nextRecord > this.segmentSize) {
+      const old = this.current;
+      this.current = this.newSegment(old.id + 1);
+      this.deleteIfDead(old);
+    }
+  }
+
+  // ------------------------------------------------------------------ appending
+
+  /** Logs a message for the given durable queues; returns where it is. */
+  publish(exchange: string, routingKey: string, header: Buffer, body: Buffer | readonly Buffer[], bodySize: number, queueIds: readonly number[], persistent: boolean): StoredLocation {
+    const msgId = this.nextMsgId++;
+    const rec = encodePublish(msgId, persistent ? FLAG_PERSISTENT : 0, queueIds, exchange, routingKey, header, body, bodySize);
+    this.rollIfFull(rec.length);
+    const segment = this.current;
+    const offset = segment.size;
+    this.append(segment, rec.head, rec.length);
+    for (const c of rec.body) if (c.length > 0) this.pendingFor(segment).buffers.push(c);
+    segment.live += queueIds.length;
+    return { msgId, segment, offset, length: rec.length, persistent };
+  }
+
+  /** A queue is done with a message (acked, or dropped by purge): log it and release the reference. */
+  ack(queueId: number, loc: StoredLocation): void {
+    if (loc.persistent) this.appendMark(RecordType.Ack, queueId, loc.msgId);
+    this.release(loc.segment);
+  }
+
+  /** First delivery of a persistent message: after a restart it comes back marked redelivered. */
+  delivered(queueId: number, loc: StoredLocation): void {
+    if (loc.persistent) this.appendMark(RecordType.Delivered, queueId, loc.msgId);
+  }
+
+  /** Drops a queue reference without a record (its queue was deleted; recovery ignores unknown queues). */
+  release(segment: Segment): void {
+    segment.live--;
+    this.deleteIfDead(segment);
+  }
+
+  segmentById(id: number): Segment | undefined {
+    return this.segments.get(id);
+  }
+
+  private appendMark(type: number, queueId: number, msgId: number): void {
+    const b = encodeMark(type, queueId, msgId);
+    this.rollIfFull(b.length);
+    this.append(this.current, b, b.length);
+  }
+
+  private pendingFor(segment: Segment): PendingWrite {
+    const last = this.pending[this.pending.length - 1];
+    if (last && last.segment === segment) return last;
+    const p: PendingWrite = { segment, buffers: [], bytes: 0 };
+    this.pending.push(p);
+    return p;
+  }
+
+  private append(segment: Segment, head: Buffer, recordLength: number): void {
+    if (this.failed) throw this.failed;
+    const p = this.pendingFor(segment);
+    p.buffers.push(head);
+    p.bytes += recordLength;
+    segment.size += recordLength;
+    this.scheduleFlush();
+  }
+
+  /** True when everything appended so far is durable. */
+  get synced(): boolean {
+    return this.pending.length === 0 && !this.flushing;
+  }
+
+  /** `waiter.onSynced(token)` once everything appended so far is durable (at once if it already is). */
+  whenSynced(waiter: SyncWaiter, token: number): void {
+    if (this.synced) {
+      waiter.onSynced(token);
+      return;
+    }
+    this.waiters.push(waiter, token);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.flushing) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes every pending record, fdatasyncs each touched segment, then releases the waiters of this batch. */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.pending.length === 0 || this.flushing) return;
+    this.flushing = true;
+    const batch = this.pending;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.waiters = [];
+    let i = 0;
+    const next = (err: Error | null): void => {
+      if (err) return this.fail(err);
+      if (i === batch.length) return this.flushDone(waiters);
+      const w = batch[i++]!;
+      const position = w.segment.written;
+      writevAll(w.segment.fd, w.buffers, position, (werr) => {
+        if (werr) return next(werr);
+        w.segment.written = position + w.bytes;
+        // The next write may be to the same segment: sync once, after its last write.
+        const nextWrite = batch[i];
+        if (!this.options.fsync || (nextWrite && nextWrite.segment === w.segment)) return next(null);
+        fdatasync(w.segment.fd, (serr) => next(serr));
+      });
+    };
+    next(null);
+  }
+
+  private flushDone(waiters: (SyncWaiter | number)[]): void {
+    this.flushing = false;
+    for (let k = 0; k < waiters.length; k += 2) (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
+    this.onFlushed?.();
+    // Segments that died while a write was in flight are deleted now.
+    for (const seg of [...this.segments.values()]) this.deleteIfDead(seg);
+    if (this.pending.length > 0) this.flush();
+    else if (this.closeResolve) this.closeResolve();
+  }
+
+  private fail(err: Error): void {
+    this.flushing = false;
+    this.failed = err;
+    this.options.logger.fatal({ err }, 'message log write failed');
+    this.onFailure?.(err);
+  }
+
+  // ------------------------------------------------------------------ reading back
+
+  /** True when the record is in the file (a page-in can read it now). */
+  isReadable(segmentId: number, offset: number, length: number): boolean {
+    const s = this.segments.get(segmentId);
+    return !!s && offset + length <= s.written;
+  }
+
+  /** Reads one PUBLISH record back (synchronously, through a read-ahead window). */
+  read(segmentId: number, offset: number, length: number): DecodedPublish {
+    const s = this.segments.get(segmentId);
+    if (!s) throw new Error(`message log segment ${segmentId} is gone`);
+    if (this.cacheSegment !== s || offset < this.cacheOffset || offset + length > this.cacheOffset + this.cache.length) {
+      const size = Math.min(Math.max(READ_AHEAD, length), s.written - offset);
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const n = readSync(s.fd, buf, got, size - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      this.cache = buf.subarray(0, got);
+      this.cacheSegment = s;
+      this.cacheOffset = offset;
+    }
+    const at = offset - this.cacheOffset;
+    const rec = this.cache.subarray(at, at + length);
+    return decodePublish(rec.subarray(8));
+  }
+
+  // ------------------------------------------------------------------ housekeeping
+
+  private deleteIfDead(s: Segment): void {
+    if (s === this.current || s.live > 0) return;
+    if (this.pending.some((p) => p.segment === s)) return;
+    if (this.flushing) {
+      // A write to it may be in flight: look again after this flush.
+      return;
+    }
+    this.segments.delete(s.id);
+    if (this.cacheSegment === s) this.cacheSegment = null;
+    closeSync(s.fd);
+    unlinkSync(s.path);
+  }
+
+  /** Segments still on disk (for tests and metrics). */
+  get segmentCount(): number {
+    return this.segments.size;
+  }
+
+  private closeResolve: (() => void) | null = null;
+
+  /** Flushes and syncs everything, then closes the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.flushing || this.pending.length > 0) {
+      await new Promise<void>((resolve) => {
+        this.closeResolve = resolve;
+        if (!this.flushing) this.flush();
+      });
+    }
+    this.closed = true;
+    for (const s of this.segments.values()) closeSync(s.fd);
+    this.segments.clear();
+  }
+}
+
+/** writev until every byte is written (a short write continues where it stopped). */
+function writevAll(fd: number, buffers: Buffer[], position: number, cb: (err: Error | null) => void): void {
+  writev(fd, buffers, position, (err, written) => {
+    if (err) return cb(err);
+    let left = written;
+    let k = 0;
+    while (k < buffers.length && left >= buffers[k]!.length) left -= buffers[k++]!.length;
+    if (k === buffers.length) return cb(null);
+    const rest = [buffers[k]!.subarray(left), ...buffers.slice(k + 1)];
+    writevAll(fd, rest, position + written, cb);
+  });
+}
