@@ -61,6 +61,22 @@ function feed(stream: Buffer, cuts: number[], frameMax: number): Recorder {
   }
   return rec;
 }
+/** Compares frame lists with Buffer.equals (vitest's deep equality is slow on large Buffers). */
+function expectSameFrames(actual: Frame[], expected: Frame[], where = ''): void {
+  expect(actual.length, where).toBe(expected.length);
+  actual.forEach((f, i) => {
+    const e = expected[i]!;
+    if (f.type !== e.type || f.channel !== e.channel || !f.payload.equals(e.payload)) {
+      throw new Error(`${where} frame ${i} differs: ${f.type}/${f.channel}/${f.payload.length} vs ${e.type}/${e.channel}/${e.payload.length}`);
+    }
+  });
+}
+/** A copy with its own ArrayBuffer (Buffer.from would use Node's shared pool for small sizes). */
+function own(b: Buffer): Buffer {
+  const c = Buffer.alloc(b.length);
+  b.copy(c);
+  return c;
+}
 function amqpErrorOf(f: () => unknown): AmqpError {
   let thrown: unknown = null;
   try { f(); } catch (e) { thrown = e; }
@@ -127,7 +143,7 @@ describe('FrameReader: chunk boundaries', () => {
     for (let cut = 0; cut <= stream.length; cut++) {
       const rec = feed(stream, [cut], FRAME_MAX);
       expect(rec.headers).toEqual(whole.headers);
-      expect(rec.frames).toEqual(whole.frames);
+      expectSameFrames(rec.frames, whole.frames, `cut at ${cut}`);
       expect(rec.reader.pendingBytes).toBe(0);
     }
   });
@@ -139,7 +155,7 @@ describe('FrameReader: chunk boundaries', () => {
       if (i < PROTOCOL_HEADER.length - 1) expect(rec.headers).toHaveLength(0); // not before the 8th byte
     }
     expect(rec.headers).toEqual(whole.headers);
-    expect(rec.frames).toEqual(whole.frames);
+    expectSameFrames(rec.frames, whole.frames);
   });
 
   it('yields identical frames under random chunkings (incl. empty chunks)', () => {
@@ -153,7 +169,7 @@ describe('FrameReader: chunk boundaries', () => {
         cuts.push(at);
       }
       const rec = feed(stream, cuts, FRAME_MAX);
-      expect(rec.frames).toEqual(whole.frames);
+      expectSameFrames(rec.frames, whole.frames, `trial ${trial}`);
       expect(rec.headers).toEqual(whole.headers);
     }
   });
@@ -166,14 +182,14 @@ describe('FrameReader: chunk boundaries', () => {
     expect(rec.reader.pendingBytes).toBe(12);
     rec.reader.push(stream.subarray(20));
     expect(rec.reader.pendingBytes).toBe(0);
-    expect(rec.frames).toEqual(whole.frames);
+    expectSameFrames(rec.frames, whole.frames);
   });
 });
 
 describe('FrameReader: zero-copy payloads', () => {
   it('delivers several frames from one chunk as views of that chunk', () => {
     const { stream } = sampleStream();
-    const chunk = Buffer.from(stream); // its own memory
+    const chunk = own(stream);
     const rec = recorder(FRAME_MAX);
     rec.reader.push(chunk);
     expect(rec.views).toHaveLength(8);
@@ -195,14 +211,14 @@ describe('FrameReader: zero-copy payloads', () => {
     const { stream } = sampleStream();
     const rec = recorder(FRAME_MAX);
     const firstFrameEnd = 8 + 7 + stream.readUInt32BE(8 + 3) + 1;
-    const a = Buffer.from(stream.subarray(0, firstFrameEnd + 3)); // header, method frame, 3 bytes of the next
-    const b = Buffer.from(stream.subarray(firstFrameEnd + 3));
+    const a = own(stream.subarray(0, firstFrameEnd + 3)); // header, method frame, 3 bytes of the next
+    const b = own(stream.subarray(firstFrameEnd + 3));
     rec.reader.push(a);
     rec.reader.push(b);
     expect(rec.views[0]!.buffer).toBe(a.buffer);
     expect(rec.views[1]!.buffer).not.toBe(a.buffer); // assembled across chunks
     expect(rec.views[1]!.buffer).not.toBe(b.buffer);
-    expect(rec.views[1]!.length).toBe(stream.readUInt32BE(firstFrameEnd + 3) || rec.views[1]!.length);
+    expect(rec.views[1]!.length).toBe(stream.readUInt32BE(firstFrameEnd + 3));
     // only the split frame was copied: every frame after it is a view of chunk b
     const rest = rec.views.slice(2);
     expect(rest).toHaveLength(6);
@@ -411,8 +427,8 @@ describe('writeBodyFrames', () => {
     layouts.forEach((sizes, i) => {
       const chunks = sizes.map((n, j) => ownBuffer(n, i * 10 + j));
       const { drained } = check(chunks);
-      // chunks that fit in one frame whole are appended as the same objects
-      for (const c of chunks) if (c.length > 0 && c.length <= 64) expect(drained).toContain(c);
+      // chunks that lie wholly inside one frame are appended as the very same objects
+      if (i === 0 || i === 4) for (const c of chunks) expect(drained).toContain(c);
     });
   });
 
@@ -447,7 +463,7 @@ describe('other frame writers and ByteWriter', () => {
   it('heartbeat is 8 fixed bytes', () => {
     const w = new ByteWriter();
     writeHeartbeat(w);
-    expect(w.take().toString('hex')).toBe('0800000000000000ce');
+    expect(w.take().toString('hex')).toBe('08000000000000ce');
   });
 
   it('writeRawHeaderFrame re-emits a received header payload byte for byte', () => {
