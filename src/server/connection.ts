@@ -186,7 +186,11 @@ export class Connection implements FrameHandler, Flushable, Owner {
     }
     if (type !== Constants.FRAME_METHOD) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`);
     const method = this.decode(payload);
-    if (method.id !== MethodId.ChannelOpen) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`);
+    if (method.id !== MethodId.ChannelOpen) {
+      // RabbitMQ reports the offending method's class/method ids with this error.
+      const ids = idsOf(method.id);
+      throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`, ids.classId, ids.methodId);
+    }
     if (channelId > this.effectiveChannelMax) {
       throw new AmqpError(ReplyCode.ChannelError, `channel number ${channelId} exceeds the negotiated channel_max ${this.effectiveChannelMax}`, 20, 10);
     }
@@ -270,7 +274,10 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private refuseLogin(text: string, username: string | undefined): void {
     this.logger.warn({ conn: this.id, peer: this.peer, user: username, mechanism: this.mechanism }, `authentication failed: ${text}`);
     if (this.capabilities['authentication_failure_close'] === true) {
-      this.closeWithError(new AmqpError(ReplyCode.AccessRefused, text));
+      // As RabbitMQ (rabbit_reader:auth_fail): the client only ever gets this generic text, whatever
+      // the reason (wrong password, or a loopback-only user from afar); the detail goes to the log.
+      const safe = `Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`;
+      this.closeWithError(new AmqpError(ReplyCode.AccessRefused, safe));
     } else {
       this.closeReason = { code: ReplyCode.AccessRefused, text };
       this.finish();
@@ -280,14 +287,16 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
     const serverFrameMax = this.ctx.options.frameMax;
     const serverChannelMax = this.ctx.options.channelMax;
+    // RabbitMQ's texts (rabbit_reader:fail_negotiation), reported against connection.tune (10, 30) as it does.
     if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
-      throw new AmqpError(ReplyCode.NotAllowed, `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`, 10, 31);
+      throw new AmqpError(ReplyCode.NotAllowed, `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`, 10, 30);
     }
     if (serverFrameMax !== 0 && (frameMax === 0 || frameMax > serverFrameMax)) {
-      throw new AmqpError(ReplyCode.NotAllowed, `frame_max=${frameMax} > ${serverFrameMax} max size`, 10, 31);
+      throw new AmqpError(ReplyCode.NotAllowed, `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${serverFrameMax})`, 10, 30);
     }
     if (serverChannelMax !== 0 && (channelMax === 0 || channelMax > serverChannelMax)) {
-      throw new AmqpError(ReplyCode.NotAllowed, `channel_max=${channelMax} > ${serverChannelMax} max channels`, 10, 31);
+      const detail = channelMax === 0 ? ' (no limit)' : '';
+      throw new AmqpError(ReplyCode.NotAllowed, `negotiated channel_max = ${channelMax}${detail} is higher than the maximum allowed value (${serverChannelMax})`, 10, 30);
     }
     this.frameMax = frameMax;
     this.channelMax = channelMax;

@@ -105,7 +105,10 @@ async function load(port: number, killAfterMs: number, kill: () => void): Promis
     });
   })();
 
+  // Kill at the chosen point, but only once there is something to check (a loaded machine starts slowly).
   await sleep(killAfterMs);
+  const deadline = Date.now() + 10_000;
+  while ((run.confirmed.size < 200 || run.ackedDurably.size === 0) && Date.now() < deadline) await sleep(10);
   kill();
   stop = true;
   await Promise.allSettled([...publishers, consumer]);

@@ -1,0 +1,92 @@
+/**
+ * Heartbeats with a 1 s interval: the server sends heartbeat frames when it
+ * has nothing else to send, an idle but heartbeating client stays connected
+ * for several intervals, and a peer silent for two intervals is dropped.
+ * The cases run concurrently (each has its own connection) to keep the file
+ * around five seconds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Broker } from '../../src/index.js';
+import { Constants, MethodId } from '../../src/protocol/index.js';
+import { roundTrip } from '../helpers/amqp-checks.js';
+import { connect, eventually, sleep, startBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+const HEARTBEAT_FRAME = Buffer.from([Constants.FRAME_HEARTBEAT, 0, 0, 0, 0, 0, 0, Constants.FRAME_END]);
+
+describe.concurrent('heartbeats', () => {
+  let broker: Broker;
+  beforeAll(async () => { broker = await startBroker(); });
+  afterAll(async () => { await broker.stop(); });
+
+  it('amqplib with heartbeat=1 stays connected while idle for over 4 intervals, and still works', async () => {
+    const conn = await connect(broker, { heartbeat: 1 });
+    const events: string[] = [];
+    conn.on('error', (err: Error) => events.push(`error: ${err.message}`));
+    conn.on('close', () => events.push('close'));
+    const server = [...broker['server'].connections].find((c) => c.heartbeat === 1 && c.clientProperties['product'] === 'amqplib');
+    expect(server).toBeDefined();
+    await sleep(4500);
+    expect(events).toEqual([]);
+    expect(await roundTrip(conn, 'still alive')).toBe('still alive');
+    await conn.close();
+  });
+
+  it('a raw client that goes silent after the handshake is dropped within ~2 intervals, after receiving heartbeats', async () => {
+    const c = await RawClient.open(broker.port, { heartbeat: 1 });
+    const silentSince = Date.now();
+    await c.waitClosed(5000);
+    const after = c.closedAt - silentSince;
+    // Two missed intervals (2 s), detected on a half-interval tick: 2–2.5 s after the last byte
+    // (measured here from open-ok, a little later); allow scheduling slack.
+    expect(after).toBeGreaterThanOrEqual(1500);
+    expect(after).toBeLessThanOrEqual(3500);
+    // It was sent heartbeats while idle, and the drop is a plain socket close (as RabbitMQ), no connection.close.
+    expect(c.heartbeats).toBeGreaterThanOrEqual(1);
+    expect(c.frames.every((f) => f.channel === 0)).toBe(true);
+    expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
+    await eventually(() => ![...broker['server'].connections].some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 1000, 'server forgot the dropped connection');
+  });
+
+  it('a raw client that only sends heartbeats stays connected, receives a heartbeat about every interval, then works', async () => {
+    const c = await RawClient.open(broker.port, { heartbeat: 1 });
+    const timer = setInterval(() => c.send(HEARTBEAT_FRAME), 400);
+    try {
+      await sleep(3600);
+      expect(c.closed).toBe(false);
+      // Nothing else was sent to it, so every ~1 s the server sent a heartbeat.
+      expect(c.heartbeats).toBeGreaterThanOrEqual(2);
+      expect(c.heartbeats).toBeLessThanOrEqual(5);
+      await c.openChannel(1);
+      await c.close();
+    } finally {
+      clearInterval(timer);
+      c.destroy();
+    }
+  });
+
+  it('heartbeat 0 in tune-ok disables heartbeats: a silent client is kept and sent none', async () => {
+    const c = await RawClient.open(broker.port, { heartbeat: 0 });
+    await sleep(3000);
+    expect(c.closed).toBe(false);
+    expect(c.heartbeats).toBe(0);
+    await c.openChannel(1);
+    await c.close();
+  });
+
+  it('the server offers its configured heartbeat in tune', async () => {
+    const other = await startBroker({ heartbeat: 1 });
+    try {
+      const c = await RawClient.connect(other.port);
+      const { tune } = await c.handshake({ until: 'tune-ok', heartbeat: 1 });
+      expect(tune?.heartbeat).toBe(1);
+      c.destroy();
+      // amqplib with no preference takes the server's value.
+      const conn = await connect(other);
+      await eventually(() => [...other['server'].connections].some((s) => s.state === 'open' && s.heartbeat === 1), 1000, 'heartbeat 1 negotiated');
+      await conn.close();
+    } finally {
+      await other.stop();
+    }
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * Broker lifecycle and resource limits: embedding several brokers in one
+ * process, maxConnections, handshakeTimeout, graceful shutdown (320
+ * CONNECTION_FORCED), the batched write path, and the pino log lines for
+ * connections.
+ */
+import { connect as netConnect } from 'node:net';
+import { Writable } from 'node:stream';
+import amqp from 'amqplib';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Broker } from '../../src/index.js';
+import { MethodId } from '../../src/protocol/index.js';
+import { closeEvent, roundTrip } from '../helpers/amqp-checks.js';
+import { connect, eventually, sleep, startBroker } from '../helpers/broker.js';
+import { RawClient, methodFrame } from '../helpers/raw-client.js';
+
+const SHUTDOWN_TEXT = "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'";
+
+describe('embedding', () => {
+  it('Broker.start({ port: 0 }) twice gives two independent working brokers', async () => {
+    const a = await Broker.start({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    const b = await Broker.start({ port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    try {
+      expect(a.port).toBeGreaterThan(0);
+      expect(b.port).toBeGreaterThan(0);
+      expect(a.port).not.toBe(b.port);
+      const ca = await connect(a);
+      const cb = await connect(b);
+      // Same queue name in both: they do not share state.
+      const cha = await ca.createChannel();
+      const chb = await cb.createChannel();
+      await cha.assertQueue('shared-name');
+      await chb.assertQueue('shared-name');
+      cha.sendToQueue('shared-name', Buffer.from('only in a'));
+      await eventually(async () => (await cha.checkQueue('shared-name')).messageCount === 1, 1000, 'message in a');
+      expect((await chb.checkQueue('shared-name')).messageCount).toBe(0);
+      expect(a.connectionCount).toBe(1);
+      expect(b.connectionCount).toBe(1);
+      // Stopping one leaves the other running.
+      const closedA = closeEvent(ca);
+      await a.stop();
+      expect((await closedA)?.message).toContain('320');
+      expect(await roundTrip(cb, 'b lives')).toBe('b lives');
+      await cb.close();
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('reports the bound address and an amqp URL', async () => {
+    const broker = await startBroker();
+    try {
+      expect(broker.host).toBe('127.0.0.1');
+      expect(broker.url('u s', 'p@ss')).toBe(`amqp://u%20s:p%40ss@127.0.0.1:${broker.port}`);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('rejects invalid options', async () => {
+    await expect(Broker.start({ port: 0, frameMax: 1000, logLevel: 'silent' })).rejects.toThrow(/frameMax 1000/);
+    await expect(Broker.start({ port: 70000, logLevel: 'silent' })).rejects.toThrow(/port 70000/);
+  });
+});
+
+describe('maxConnections', () => {
+  it('refuses connections beyond the limit and accepts again once one closes', async () => {
+    const broker = await startBroker({ maxConnections: 2 });
+    try {
+      const one = await connect(broker);
+      const two = await connect(broker);
+      // Refused at accept: the socket is closed before any byte is sent.
+      await expect(connect(broker)).rejects.toThrow('Socket closed abruptly during opening handshake');
+      const raw = await RawClient.connect(broker.port);
+      await raw.waitClosed();
+      expect(raw.received.length).toBe(0);
+      expect(broker.connectionCount).toBe(2);
+      // The two admitted connections are unaffected.
+      expect(await roundTrip(one)).toMatch(/^ping-/);
+      expect(await roundTrip(two)).toMatch(/^ping-/);
+      await one.close();
+      await eventually(() => broker.connectionCount === 1, 1000, 'slot freed');
+      const three = await connect(broker);
+      expect(await roundTrip(three, 'third')).toBe('third');
+      await Promise.all([two.close(), three.close()]);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('handshakeTimeout', () => {
+  it('closes a socket that sends nothing, and one that stalls mid-handshake; open connections stay', async () => {
+    const broker = await startBroker({ handshakeTimeout: 300 });
+    try {
+      const openConn = await connect(broker);
+      const t0 = Date.now();
+      const silent = await RawClient.connect(broker.port);
+      const stalled = await RawClient.connect(broker.port);
+      await stalled.handshake({ until: 'start' }); // header sent, start received, no start-ok
+      const tuning = await RawClient.connect(broker.port);
+      await tuning.handshake({ until: 'start-ok' }); // authenticated, never sends tune-ok
+      await Promise.all([silent.waitClosed(2000), stalled.waitClosed(2000), tuning.waitClosed(2000)]);
+      for (const c of [silent, stalled, tuning]) {
+        expect(c.closedAt - t0).toBeGreaterThanOrEqual(250);
+        expect(c.closedAt - t0).toBeLessThan(1500);
+        // A plain close, as RabbitMQ: no connection.close for a handshake timeout.
+        expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
+      }
+      expect(silent.received.length).toBe(0);
+      await sleep(100);
+      expect(await roundTrip(openConn, 'past the timeout')).toBe('past the timeout');
+      expect(broker.connectionCount).toBe(1);
+      await openConn.close();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('stop() sends every open connection 320 CONNECTION_FORCED and resolves once they close', async () => {
+    const broker = await startBroker({ closeTimeout: 1000 });
+    const a = await connect(broker);
+    const b = await connect(broker);
+    await a.createChannel();
+    const raw = await RawClient.open(broker.port);
+    await raw.openChannel(1);
+    const closedA = closeEvent(a);
+    const closedB = closeEvent(b);
+    // amqplib treats 320 as non-fatal: no 'error', only 'close' carrying the error.
+    const errors: Error[] = [];
+    a.on('error', (e: Error) => errors.push(e));
+    const rawClose = raw.expectConnectionClose();
+
+    const t0 = Date.now();
+    await broker.stop();
+    const took = Date.now() - t0;
+
+    const errA = await closedA;
+    expect(errA?.message).toBe(`Connection closed: 320 (CONNECTION-FORCED) with message "${SHUTDOWN_TEXT}"`);
+    expect(errA?.code).toBe(320);
+    expect((await closedB)?.code).toBe(320);
+    expect(errors).toEqual([]);
+    expect(await rawClose).toEqual({ replyCode: 320, replyText: SHUTDOWN_TEXT, classId: 0, methodId: 0 });
+    // Everyone answered close-ok promptly, so stop did not wait out closeTimeout.
+    expect(took).toBeLessThan(800);
+    expect(broker.connectionCount).toBe(0);
+    // The listener is gone.
+    await expect(new Promise((resolve, reject) => {
+      const s = netConnect({ port: broker.port, host: '127.0.0.1' });
+      s.once('connect', () => { s.destroy(); resolve('connected'); });
+      s.once('error', reject);
+    })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('a client that never answers close-ok delays stop() by at most ~closeTimeout; half-open handshakes are dropped', async () => {
+    const broker = await startBroker({ closeTimeout: 300 });
+    const mute = await RawClient.open(broker.port);
+    // Swallow the server's close without replying.
+    const handshaking = await RawClient.connect(broker.port);
+    handshaking.sendProtocolHeader();
+    await handshaking.waitForMethod(MethodId.ConnectionStart, 0);
+    const t0 = Date.now();
+    await broker.stop();
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(250);
+    expect(took).toBeLessThan(1500);
+    await mute.waitClosed();
+    await handshaking.waitClosed();
+    expect(mute.methods.find((m) => m.id === MethodId.ConnectionClose)?.args).toMatchObject({ replyCode: 320 });
+    expect(handshaking.methods.map((m) => m.id)).toEqual([MethodId.ConnectionStart]);
+  });
+
+  it('stop() is idempotent', async () => {
+    const broker = await startBroker();
+    const first = broker.stop();
+    expect(broker.stop()).toBe(first);
+    await first;
+  });
+});
+
+describe('write path', () => {
+  it('frames produced in one tick go out in one socket write', async () => {
+    const broker = await startBroker();
+    try {
+      const c = await RawClient.open(broker.port);
+      const [server] = [...broker['server'].connections];
+      const socket = server!.socket;
+      const original = socket.write.bind(socket);
+      let writes = 0;
+      socket.write = ((...args: Parameters<typeof original>) => {
+        writes++;
+        return original(...args);
+      }) as typeof socket.write;
+      const N = 50;
+      c.send(Buffer.concat(Array.from({ length: N }, (_, i) => methodFrame(i + 1, { id: MethodId.ChannelOpen, args: {} }))));
+      await eventually(() => c.methods.filter((m) => m.id === MethodId.ChannelOpenOk).length === N, 2000, `${N} open-oks`);
+      expect(writes).toBeLessThanOrEqual(2);
+      await c.close();
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('after connection.close nothing but close-ok is written, and nothing at all once the socket is gone', async () => {
+    const broker = await startBroker();
+    try {
+      const c = await RawClient.open(broker.port);
+      const [server] = [...broker['server'].connections];
+      const socket = server!.socket;
+      const original = socket.write.bind(socket);
+      let afterClose = 0;
+      let socketClosed = false;
+      socket.once('close', () => { socketClosed = true; });
+      socket.write = ((...args: Parameters<typeof original>) => {
+        if (socketClosed || socket.destroyed) afterClose++;
+        return original(...args);
+      }) as typeof socket.write;
+      // close, then more work in the same chunk: only close-ok comes back.
+      c.send(Buffer.concat([
+        methodFrame(0, { id: MethodId.ConnectionClose, args: { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 } }),
+        methodFrame(1, { id: MethodId.ChannelOpen, args: {} }),
+        methodFrame(0, { id: MethodId.ConnectionOpen, args: { virtualHost: '/' } }),
+      ]));
+      await c.waitClosed();
+      const after = c.frames.slice(c.frames.findIndex((f) => f.method?.id === MethodId.ConnectionOpenOk) + 1);
+      expect(after.map((f) => f.method?.id)).toEqual([MethodId.ConnectionCloseOk]);
+      // Give any stray timer (heartbeat, flush) a chance to misbehave.
+      server!.requestFlush();
+      server!.send(0, { id: MethodId.ConnectionCloseOk, args: {} });
+      await sleep(50);
+      expect(afterClose).toBe(0);
+      expect(broker.connectionCount).toBe(0);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('logging', () => {
+  it('logs the listening line, and each connection opened and closed with peer, user, vhost and reply code', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const broker = await Broker.start({ port: 0, host: '127.0.0.1', logger: pino({ level: 'info' }, sink) });
+    try {
+      expect(lines.find((l) => l.msg === 'Warren listening')).toMatchObject({ port: broker.port, host: '127.0.0.1' });
+      const conn = await amqp.connect(broker.url());
+      const local = `127.0.0.1:${(conn.connection as unknown as { stream: { localPort: number } }).stream.localPort}`;
+      await conn.close();
+      await eventually(() => lines.some((l) => l.msg === 'connection closed' && l.peer === local), 1000, 'close logged');
+      expect(lines.find((l) => l.msg === 'connection opened' && l.peer === local)).toMatchObject({ user: 'guest', vhost: '/' });
+      expect(lines.find((l) => l.msg === 'connection closed' && l.peer === local)).toMatchObject({ user: 'guest', vhost: '/', code: 200 });
+
+      // A connection error is logged with its code.
+      const bad = await RawClient.open(broker.port);
+      bad.sendMethod(3, { id: MethodId.BasicQos, args: {} });
+      await bad.expectConnectionClose();
+      await eventually(() => lines.some((l) => l.msg === 'connection closed' && l.code === 504), 1000, 'error close logged');
+    } finally {
+      await broker.stop();
+    }
+  });
+});

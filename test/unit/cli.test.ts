@@ -1,0 +1,304 @@
+/**
+ * The `warren` command: option parsing (flags > WARREN_* env > --config file >
+ * defaults) as a unit, then the real executable as a child process — the
+ * listening log line, serving an amqplib client, and a clean exit 0 on
+ * SIGTERM/SIGINT after closing clients with 320; usage errors exit 2.
+ *
+ * The child-process tests run bin/warren, which runs the compiled dist/
+ * (`npm run build`; `npm install` builds it through the prepare script).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageError, parseCli } from '../../src/cli.js';
+import { VERSION } from '../../src/version.js';
+import { closeEvent, roundTrip } from '../helpers/amqp-checks.js';
+import { startBroker } from '../helpers/broker.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'warren');
+const DIST_CLI = join(ROOT, 'dist', 'cli.js');
+
+describe('parseCli', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'warren-cli-')); });
+  afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  function config(name: string, content: unknown): string {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  }
+
+  const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof parseCli> => parseCli(argv, env, () => {});
+
+  it('no flags, no env: only the CLI\'s durable default (./data); the broker\'s defaults apply otherwise', () => {
+    expect(parse([])).toEqual({ dataDir: './data' });
+  });
+
+  it('reads every flag', () => {
+    expect(parse([
+      '--host', '127.0.0.1', '--port', '0', '--data-dir', '/tmp/w', '--log-level', 'debug', '--log-pretty',
+      '--user', 'alice:secret', '--user', 'bob:pa:ss', '--vhost', '/', '--vhost', 'prod',
+      '--max-connections', '10', '--frame-max', '8192', '--channel-max', '64', '--heartbeat', '5',
+      '--max-message-size', '1048576', '--handshake-timeout', '2000',
+    ])).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: '/tmp/w',
+      logLevel: 'debug',
+      logPretty: true,
+      users: [{ name: 'alice', password: 'secret' }, { name: 'bob', password: 'pa:ss' }],
+      vhosts: ['/', 'prod'],
+      maxConnections: 10,
+      frameMax: 8192,
+      channelMax: 64,
+      heartbeat: 5,
+      maxMessageSize: 1048576,
+      handshakeTimeout: 2000,
+    });
+  });
+
+  it('reads WARREN_* environment variables', () => {
+    expect(parse([], {
+      WARREN_HOST: '::1',
+      WARREN_PORT: '5673',
+      WARREN_DATA_DIR: '/var/lib/warren',
+      WARREN_LOG_LEVEL: 'warn',
+      WARREN_LOG_PRETTY: '1',
+      WARREN_MAX_CONNECTIONS: '3',
+      WARREN_FRAME_MAX: '4096',
+      WARREN_CHANNEL_MAX: '16',
+      WARREN_HEARTBEAT: '0',
+      WARREN_MAX_MESSAGE_SIZE: '100',
+      WARREN_HANDSHAKE_TIMEOUT: '500',
+      WARREN_USERS: 'a:1,b:2',
+      WARREN_VHOSTS: 'x,y',
+      UNRELATED: 'ignored',
+    })).toEqual({
+      host: '::1',
+      port: 5673,
+      dataDir: '/var/lib/warren',
+      logLevel: 'warn',
+      logPretty: true,
+      maxConnections: 3,
+      frameMax: 4096,
+      channelMax: 16,
+      heartbeat: 0,
+      maxMessageSize: 100,
+      handshakeTimeout: 500,
+      users: [{ name: 'a', password: '1' }, { name: 'b', password: '2' }],
+      vhosts: ['x', 'y'],
+    });
+    expect(parse([], { WARREN_LOG_PRETTY: 'false' })).toEqual({ logPretty: false, dataDir: './data' });
+    // Empty variables are ignored.
+    expect(parse([], { WARREN_PORT: '', WARREN_HOST: '' })).toEqual({ dataDir: './data' });
+  });
+
+  it('precedence: flags > env > config file > defaults', () => {
+    const file = config('prec.json', { port: 1111, host: '10.0.0.1', heartbeat: 7, dataDir: '/from/file', users: [{ name: 'f', password: 'f' }] });
+    const fromFile = { host: '10.0.0.1', heartbeat: 7 };
+    expect(parse(['--config', file])).toEqual({ ...fromFile, port: 1111, dataDir: '/from/file', users: [{ name: 'f', password: 'f' }] });
+    expect(parse(['--config', file], { WARREN_PORT: '2222', WARREN_DATA_DIR: '/from/env', WARREN_USERS: 'e:e' }))
+      .toEqual({ ...fromFile, port: 2222, dataDir: '/from/env', users: [{ name: 'e', password: 'e' }] });
+    expect(parse(['--config', file, '--port', '3333', '--data-dir', '/from/flag', '--user', 'g:g'], { WARREN_PORT: '2222', WARREN_DATA_DIR: '/from/env', WARREN_USERS: 'e:e' }))
+      .toEqual({ ...fromFile, port: 3333, dataDir: '/from/flag', users: [{ name: 'g', password: 'g' }] });
+    // The config file may also come from WARREN_CONFIG.
+    expect(parse([], { WARREN_CONFIG: file })).toMatchObject({ port: 1111 });
+  });
+
+  it('rejects bad config files with a UsageError naming the file', () => {
+    expect(() => parse(['--config', join(dir, 'missing.json')])).toThrow(UsageError);
+    expect(() => parse(['--config', join(dir, 'missing.json')])).toThrow(/cannot read config file .*missing\.json/);
+    expect(() => parse(['--config', config('bad.json', '{ nope')])).toThrow(/cannot read config file/);
+    expect(() => parse(['--config', config('array.json', [1, 2])])).toThrow(/must hold a JSON object/);
+    expect(() => parse(['--config', config('unknown.json', { port: 1, colour: 'blue' })])).toThrow(/unknown option 'colour'/);
+  });
+
+  it('rejects unknown flags, positionals and invalid values with a UsageError', () => {
+    expect(() => parse(['--bogus'])).toThrow(UsageError);
+    expect(() => parse(['--bogus'])).toThrow("Unknown option '--bogus'");
+    expect(() => parse(['extra'])).toThrow(UsageError);
+    expect(() => parse(['--port'])).toThrow(UsageError);
+    expect(() => parse(['--port', 'abc'])).toThrow("--port expects a non-negative integer, got 'abc'");
+    expect(() => parse(['--port=-1'])).toThrow("--port expects a non-negative integer, got '-1'");
+    expect(() => parse(['--heartbeat', '1.5'])).toThrow(UsageError);
+    expect(() => parse(['--log-level', 'loud'])).toThrow("--log-level expects one of fatal|error|warn|info|debug|trace|silent, got 'loud'");
+    expect(() => parse(['--user', 'nopassword'])).toThrow("--user expects name:password, got 'nopassword'");
+    expect(() => parse(['--user', ':pw'])).toThrow(UsageError);
+    expect(() => parse([], { WARREN_PORT: 'eighty' })).toThrow(UsageError);
+    expect(() => parse([], { WARREN_LOG_LEVEL: 'verbose' })).toThrow(UsageError);
+  });
+
+  it('--help and --version print and return null', () => {
+    let out = '';
+    expect(parseCli(['--help'], {}, (s) => { out += s; })).toBeNull();
+    expect(out).toContain('Usage: warren [options]');
+    for (const flag of ['--host', '--port', '--data-dir', '--config', '--log-level', '--log-pretty', '--user', '--max-connections', '--help', '--version']) {
+      expect(out).toContain(flag);
+    }
+    out = '';
+    expect(parseCli(['--version', '--port', '1'], {}, (s) => { out += s; })).toBeNull();
+    expect(out).toBe(`${VERSION}\n`);
+  });
+});
+
+// ---------------------------------------------------------------------------- the executable
+
+interface Run {
+  child: ChildProcessWithoutNullStreams;
+  stdout: string;
+  stderr: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Data directories made for child runs, removed after the tests. */
+const dataDirs: string[] = [];
+
+/**
+ * Runs bin/warren with a clean environment (no inherited WARREN_* variables)
+ * and, unless the test sets one, a fresh temporary data directory (the CLI
+ * defaults to ./data, which must not land in the source tree).
+ */
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WARREN_')));
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-cli-data-'));
+  dataDirs.push(dataDir);
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, WARREN_DATA_DIR: dataDir, ...env } });
+  const r: Run = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+  };
+  child.stdout.on('data', (d: Buffer) => { r.stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { r.stderr += d.toString(); });
+  return r;
+}
+
+/** Resolves with the parsed "Warren listening" log line. */
+async function listening(r: Run, timeout = 5000): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    for (const line of r.stdout.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg === 'Warren listening') return entry;
+    }
+    if (r.child.exitCode !== null) break;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  throw new Error(`no listening line; stdout: ${r.stdout} stderr: ${r.stderr}`);
+}
+
+async function exitOf(r: Run, timeout = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      r.child.kill('SIGKILL');
+      reject(new Error(`warren did not exit within ${timeout} ms; stdout: ${r.stdout} stderr: ${r.stderr}`));
+    }, timeout);
+  });
+  try {
+    return await Promise.race([r.exited, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('bin/warren', () => {
+  const running: Run[] = [];
+  beforeAll(() => {
+    if (!existsSync(DIST_CLI)) {
+      throw new Error(`${DIST_CLI} is missing: run \`npm run build\` before the CLI tests (npm install builds it via the prepare script)`);
+    }
+  });
+  afterAll(() => {
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  function start(args: string[], env?: NodeJS.ProcessEnv): Run {
+    const r = run(args, env);
+    running.push(r);
+    return r;
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`starts, logs one JSON listening line, serves amqplib, and exits 0 on ${signal} after a 320 close`, async () => {
+      const r = start(['--port', '0', '--host', '127.0.0.1', '--log-level', 'info']);
+      const line = await listening(r);
+      expect(line).toMatchObject({ level: 30, name: 'warren', msg: 'Warren listening', version: VERSION, host: '127.0.0.1' });
+      expect(typeof line.port).toBe('number');
+      expect(line.port).toBeGreaterThan(0);
+      expect(r.stdout.split('\n').filter((l) => l.includes('"Warren listening"'))).toHaveLength(1);
+
+      const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${line.port as number}`);
+      expect(await roundTrip(conn, 'through the cli')).toBe('through the cli');
+      const closed = closeEvent(conn);
+      r.child.kill(signal);
+      const err = await closed;
+      expect(err?.code).toBe(320);
+      expect(err?.message).toContain("CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'");
+      expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('"msg":"Warren stopped"');
+    });
+  }
+
+  it('takes its settings from WARREN_* variables (and the user list replaces guest)', async () => {
+    const r = start([], { WARREN_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_USERS: 'cli:pw' });
+    const line = await listening(r);
+    const conn = await amqp.connect(`amqp://cli:pw@127.0.0.1:${line.port as number}`);
+    expect(await roundTrip(conn)).toMatch(/^ping-/);
+    await conn.close();
+    await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${line.port as number}`)).rejects.toThrow(/403/);
+    r.child.kill('SIGTERM');
+    expect((await exitOf(r)).code).toBe(0);
+  });
+
+  it('--log-level warn suppresses the info lines', async () => {
+    const r = start(['--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--max-connections', '1']);
+    await new Promise((res) => setTimeout(res, 400));
+    expect(r.stdout).toBe('');
+    r.child.kill('SIGTERM');
+    expect((await exitOf(r)).code).toBe(0);
+  });
+
+  it('--help and --version print and exit 0', async () => {
+    const help = start(['--help']);
+    expect((await exitOf(help)).code).toBe(0);
+    expect(help.stdout).toContain('Usage: warren [options]');
+    const version = start(['--version']);
+    expect((await exitOf(version)).code).toBe(0);
+    expect(version.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it.each([
+    [['--bogus'], "warren: Unknown option '--bogus'"],
+    [['--port', 'abc'], "warren: --port expects a non-negative integer, got 'abc'"],
+    [['--log-level', 'loud'], "warren: --log-level expects one of"],
+    [['--port', '70000'], 'warren: invalid option: port 70000'],
+    [['--frame-max', '100'], 'warren: invalid option: frameMax 100'],
+  ])('%j exits 2 with a message', async (args, message) => {
+    const r = start(args);
+    expect((await exitOf(r)).code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits 1 when the port is taken', async () => {
+    const broker = await startBroker();
+    try {
+      const r = start(['--port', String(broker.port), '--host', '127.0.0.1', '--log-level', 'silent']);
+      expect((await exitOf(r)).code).toBe(1);
+      expect(r.stderr).toMatch(/^warren: cannot start: .*EADDRINUSE/);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
