@@ -3,7 +3,7 @@ import { VirtualHost } from './broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
-import { DurableState } from './store/durable-state.js';
+import { DurableState } from './broker/durability.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
 

@@ -4,14 +4,15 @@
  * each durable queue's unacked messages from the message log.
  */
 import { join } from 'node:path';
-import { Exchange } from '../broker/exchange.js';
-import { Queue } from '../broker/queue.js';
-import { isExchangeType } from '../broker/routing.js';
-import type { VirtualHost } from '../broker/virtual-host.js';
+import { compactSegment } from './compaction.js';
+import { Exchange } from './exchange.js';
+import { Queue } from './queue.js';
+import { isExchangeType } from './routing.js';
+import type { VirtualHost } from './virtual-host.js';
 import type { Logger } from '../observe/logger.js';
-import { DefinitionsJournal } from './definitions.js';
-import { DataDirLock } from './lock.js';
-import { MessageLog } from './message-log.js';
+import { DefinitionsJournal } from '../store/definitions.js';
+import { DataDirLock } from '../store/lock.js';
+import { MessageLog } from '../store/message-log.js';
 
 /** Restored queues get this placeholder owner: they have no exclusive owner. */
 const NO_OWNER = { id: 0 };
@@ -75,6 +76,7 @@ export class DurableState {
       log.onFlushed = () => {
         for (const vhost of vhosts.values()) vhost.logFlushed();
       };
+      log.onCompactable = (segment) => compactSegment(vhosts.values(), log, segment, logger);
       logger.info({ dataDir, ms: Date.now() - started }, 'durable state recovered');
       return new DurableState(lock, journal, log);
     } catch (err) {

@@ -30,6 +30,8 @@ interface Delivery {
   readonly entry: QueueEntry;
   readonly consumer: Consumer | null;
   settled: boolean;
+  /** Acked/rejected inside the open transaction: settled at commit, released again by rollback. */
+  inTx?: boolean;
 }
 
 const deliveryTag = (d: Delivery): number => d.tag;
@@ -37,7 +39,12 @@ const deliveryTag = (d: Delivery): number => d.tag;
 /** A transaction's deferred work (tx.select): publishes and settlements applied at commit. */
 interface Transaction {
   publishes: { exchange: string; routingKey: string; message: Message; mandatory: boolean }[];
-  settlements: { tag: number; multiple: boolean; requeue: boolean | null }[];
+  /**
+   * Deliveries acked or rejected in the transaction. They are claimed at once,
+   * as RabbitMQ takes them off the channel's unacked list at the ack, so a
+   * second ack of the same tag is a 406 right away rather than at commit.
+   */
+  settlements: { deliveries: Delivery[]; requeue: boolean | null }[];
 }
 
 export interface GetResult {
@@ -67,7 +74,14 @@ export class Session implements SyncWaiter {
   private readonly unacked = new Deque<Delivery>();
   private closed = false;
 
-  constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {}
+  constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {
+    vhost.sessions.add(this);
+  }
+
+  /** Every delivery still awaiting its ack, with its queue (compaction relocates their log records). */
+  *unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }> {
+    for (const d of this.unacked) if (!d.settled) yield { queue: d.queue, entry: d.entry };
+  }
 
   get inTransaction(): boolean {
     return this.tx !== null;
@@ -214,12 +228,23 @@ export class Session implements SyncWaiter {
       if (routed === 0 && p.mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', p.message);
       if (p.message.stored?.persistent) mustSync = true;
     }
-    for (const s of tx.settlements) this.settle(this.collect(s.tag, s.multiple), s.requeue);
+    for (const s of tx.settlements) {
+      // basic.recover may have requeued some of them since: those are settled already.
+      const live = s.deliveries.filter((d) => !d.settled);
+      for (const d of live) {
+        d.inTx = false;
+        d.settled = true;
+      }
+      this.compactFront();
+      this.settle(live, s.requeue);
+    }
     return mustSync;
   }
 
   rollback(): void {
     if (!this.tx) throw new AmqpError(ReplyCode.PreconditionFailed, 'channel is not transactional');
+    // Rolled-back acks leave their deliveries unacked (and ackable again).
+    for (const s of this.tx.settlements) for (const d of s.deliveries) d.inTx = false;
     this.tx = { publishes: [], settlements: [] };
   }
 
@@ -229,6 +254,7 @@ export class Session implements SyncWaiter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.vhost.sessions.delete(this);
     this.tx = null;
     const touched = new Set<Queue>();
     for (const d of this.unacked) {
@@ -246,24 +272,49 @@ export class Session implements SyncWaiter {
   // ------------------------------------------------------------- internals
 
   private defer(tag: number, multiple: boolean, requeue: boolean | null): void {
-    // Validate now so an unknown tag fails at once, as outside a transaction.
-    this.collect(tag, multiple, true);
-    this.tx!.settlements.push({ tag, multiple, requeue });
+    this.tx!.settlements.push({ deliveries: this.claim(tag, multiple), requeue });
+  }
+
+  /**
+   * For an ack/nack/reject inside a transaction: the outstanding deliveries it
+   * covers (same rules as collect(), an unknown tag fails at once), marked as
+   * claimed by the transaction but left in place until commit.
+   */
+  private claim(tag: number, multiple: boolean): Delivery[] {
+    const q = this.unacked;
+    if (!(multiple && tag === 0)) {
+      const d = q.at(q.lowerBound(tag, deliveryTag));
+      if (!d || d.tag !== tag || d.settled || d.inTx) {
+        throw new AmqpError(ReplyCode.PreconditionFailed, `unknown delivery tag ${tag}`);
+      }
+      if (!multiple) {
+        d.inTx = true;
+        return [d];
+      }
+    }
+    const maxTag = tag === 0 ? Number.MAX_SAFE_INTEGER : tag;
+    const out: Delivery[] = [];
+    for (const d of q) {
+      if (d.tag > maxTag) break;
+      if (d.settled || d.inTx) continue;
+      d.inTx = true;
+      out.push(d);
+    }
+    return out;
   }
 
   /**
    * The deliveries an ack/nack/reject covers. `multiple` with tag 0 means
    * every outstanding one; otherwise the tag itself must be outstanding.
    */
-  private collect(tag: number, multiple: boolean, dryRun = false): Delivery[] {
+  private collect(tag: number, multiple: boolean): Delivery[] {
     const q = this.unacked;
-    if (multiple && tag === 0) return dryRun ? [] : this.takeWhile(Number.MAX_SAFE_INTEGER);
+    if (multiple && tag === 0) return this.takeWhile(Number.MAX_SAFE_INTEGER);
     const at = q.lowerBound(tag, deliveryTag);
     const d = q.at(at);
     if (!d || d.tag !== tag || d.settled) {
       throw new AmqpError(ReplyCode.PreconditionFailed, `unknown delivery tag ${tag}`);
     }
-    if (dryRun) return [];
     if (multiple) return this.takeWhile(tag);
     d.settled = true;
     this.compactFront();

@@ -6,6 +6,7 @@ import { Exchange, type Binding } from './exchange.js';
 import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { Queue, type Owner } from './queue.js';
+import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 
 export interface ExchangeDeclare {
@@ -69,6 +70,8 @@ export class VirtualHost {
   log: MessageLog | null = null;
   /** Ready messages a durable queue keeps in memory before paging to the log. */
   memoryWindow = 10_000;
+  /** Open channels' sessions (their unacked deliveries hold log references). */
+  readonly sessions = new Set<Session>();
   /** Scratch list of durable queue ids for one publish. */
   private readonly logIds: number[] = [];
 
@@ -135,7 +138,7 @@ export class VirtualHost {
     const x = this.exchanges.get(name);
     if (!x) return; // deleting a missing exchange succeeds, as in RabbitMQ
     // RabbitMQ's if-unused looks only at bindings with the exchange as source
-    // (rabbit_db_exchange conditional_delete: has_for_source); bindings into it do not count.
+    // (rabbit_exchange:conditional_delete → rabbit_binding:has_for_source); bindings into it do not count.
     if (ifUnused && x.outgoing.size > 0) {
       throw new AmqpError(ReplyCode.PreconditionFailed, `${this.exchangeDesc(name)} in use`);
     }

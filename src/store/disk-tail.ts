@@ -62,6 +62,25 @@ export class DiskTail {
     return true;
   }
 
+  /** Calls `fn(index, ref)` for every entry in segment `segmentId`, oldest first. */
+  forEachIn(segmentId: number, fn: (index: number, ref: DiskRef) => void): void {
+    const ref: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false };
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.head + k) % this.seg.length;
+      if (this.seg[i] !== segmentId) continue;
+      this.peekInto(ref, k);
+      fn(k, ref);
+    }
+  }
+
+  /** Points entry `index` at a new record location (compaction moved it). */
+  relocate(index: number, segment: number, offset: number, length: number): void {
+    const i = (this.head + index) % this.seg.length;
+    this.seg[i] = segment;
+    this.off[i] = offset;
+    this.len[i] = length;
+  }
+
   clear(): void {
     this.head = 0;
     this.size = 0;

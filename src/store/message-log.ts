@@ -27,6 +27,10 @@ export class Segment {
   written: number;
   /** Live queue references to messages in this segment. */
   live = 0;
+  /** Compaction copied its live records forward: keep the file until the copies are synced. */
+  pinned = false;
+  /** Offered for compaction already (not again until it changes hands). */
+  compacting = false;
 
   constructor(readonly id: number, readonly path: string, public fd: number, size: number) {
     this.size = size;
@@ -67,6 +71,15 @@ interface PendingWrite {
 
 const segmentName = (id: number): string => `${String(id).padStart(8, '0')}.wlog`;
 
+/**
+ * A rolled-over segment this many segments behind the current one that holds
+ * at most COMPACT_MAX_LIVE live references is mostly dead: its few live
+ * records are copied forward so the file can go (a handful of long-unacked
+ * messages must not pin megabytes of disk).
+ */
+const COMPACT_MIN_AGE = 2;
+const COMPACT_MAX_LIVE = 64;
+
 export class MessageLog {
   private readonly segments = new Map<number, Segment>();
   private current!: Segment;
@@ -86,6 +99,8 @@ export class MessageLog {
   onFlushed: (() => void) | null = null;
   /** Called once if a write or sync fails: the broker cannot keep its promises any more. */
   onFailure: ((err: Error) => void) | null = null;
+  /** Called (asynchronously) with a mostly-dead segment; the owner of the references copies them forward. */
+  onCompactable: ((segment: Segment) => void) | null = null;
 
   private constructor(readonly dir: string, private readonly options: MessageLogOptions) {
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -191,7 +206,42 @@ export class MessageLog {
       const old = this.current;
       this.current = this.newSegment(old.id + 1);
       this.deleteIfDead(old);
+      this.offerCompaction();
     }
+  }
+
+  private offerCompaction(): void {
+    if (!this.onCompactable) return;
+    for (const s of this.segments.values()) {
+      if (s.compacting || s.pinned || s.live === 0 || s.live > COMPACT_MAX_LIVE || s.id > this.current.id - COMPACT_MIN_AGE) continue;
+      s.compacting = true;
+      setImmediate(() => {
+        if (this.segments.get(s.id) === s && !this.closed) this.onCompactable?.(s);
+      });
+    }
+  }
+
+  /**
+   * Copies a live record forward into the current segment for the queues that
+   * still hold it, moving their references; the old segment is deleted once the
+   * copy is durable. Returns the new location.
+   */
+  copyForward(old: StoredLocation, queueIds: readonly number[]): StoredLocation {
+    const rec = this.read(old.segment.id, old.offset, old.length);
+    const body = Buffer.from(rec.body);
+    const copy = encodePublish(old.msgId, old.persistent ? FLAG_PERSISTENT : 0, queueIds, rec.exchange, rec.routingKey, Buffer.from(rec.header), body, body.length);
+    this.rollIfFull(copy.length);
+    const segment = this.current;
+    const offset = segment.size;
+    this.append(segment, copy.head, copy.length);
+    if (body.length > 0) this.pendingFor(segment).buffers.push(body);
+    segment.live += queueIds.length;
+    old.segment.live -= queueIds.length;
+    if (!old.segment.pinned) {
+      old.segment.pinned = true;
+      this.whenSynced({ onSynced: () => { old.segment.pinned = false; this.deleteIfDead(old.segment); } }, 0);
+    }
+    return { msgId: old.msgId, segment, offset, length: copy.length, persistent: old.persistent };
   }
 
   // ------------------------------------------------------------------ appending
@@ -350,7 +400,7 @@ export class MessageLog {
   // ------------------------------------------------------------------ housekeeping
 
   private deleteIfDead(s: Segment): void {
-    if (s === this.current || s.live > 0) return;
+    if (s === this.current || s.live > 0 || s.pinned) return;
     if (this.pending.some((p) => p.segment === s)) return;
     if (this.flushing) {
       // A write to it may be in flight: look again after this flush.
