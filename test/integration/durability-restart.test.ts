@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, startBroker } from '../helpers/broker.js';
+import { txCommit, txSelect } from '../helpers/model.js';
 
 const dirs: string[] = [];
 function dataDir(): string {
@@ -107,6 +108,25 @@ describe('durability across restarts', () => {
     // Everything was acked (no-ack gets): a third start finds nothing.
     broker = await startBroker({ dataDir: dir });
     expect(await drain(broker, 'q')).toEqual([]);
+    await broker.stop();
+  });
+
+  it('commits persistent messages of a transaction to disk before tx.commit-ok', async () => {
+    const dir = dataDir();
+    let broker = await startBroker({ dataDir: dir });
+    const conn = await connect(broker);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('txq', { durable: true });
+    await txSelect(ch);
+    ch.sendToQueue('txq', Buffer.from('in-tx-1'), { persistent: true });
+    ch.sendToQueue('txq', Buffer.from('in-tx-2'), { persistent: true });
+    await txCommit(ch);
+    const log = broker.vhosts.get('/')!.log!;
+    expect(log.synced).toBe(true); // commit-ok came after the fdatasync
+    await conn.close();
+    await broker.stop();
+    broker = await startBroker({ dataDir: dir });
+    expect((await drain(broker, 'txq')).map((m) => m.body)).toEqual(['in-tx-1', 'in-tx-2']);
     await broker.stop();
   });
 
