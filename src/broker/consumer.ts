@@ -6,6 +6,8 @@ import type { Session } from './session.js';
 export class Consumer {
   /** Deliveries to this consumer not yet acked (ack-mode consumers only). */
   unacked = 0;
+  /** x-priority (consumer priorities): higher ones are served first while they have credit. */
+  readonly priority: number;
 
   constructor(
     readonly tag: string,
@@ -16,7 +18,10 @@ export class Consumer {
     /** Per-consumer prefetch (basic.qos global=false at consume time); 0 = unlimited. */
     readonly prefetch: number,
     readonly args: FieldTable,
-  ) {}
+  ) {
+    const p = args['x-priority'];
+    this.priority = typeof p === 'number' ? p : typeof p === 'bigint' ? Number(p) : 0;
+  }
 
   /** May the queue hand this consumer another message now? */
   canTake(): boolean {

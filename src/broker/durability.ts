@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { compactSegment } from './compaction.js';
 import { Exchange } from './exchange.js';
 import { Queue } from './queue.js';
+import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
 import { isExchangeType } from './routing.js';
 import type { VirtualHost } from './virtual-host.js';
 import type { Logger } from '../observe/logger.js';
@@ -39,9 +40,13 @@ export class DurableState {
       if (!options.fsync) logger.warn({ dataDir }, 'fsync disabled (--no-fsync): confirmed messages can be lost on a crash');
       const started = Date.now();
       const { journal, definitions } = DefinitionsJournal.open(join(dataDir, 'definitions.log'), options.fsync);
-      const queueIds = new Set<number>();
-      for (const v of definitions.vhosts.values()) for (const q of v.queues.values()) queueIds.add(q.id);
-      const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), queueIds, { fsync: options.fsync, segmentSize: options.segmentSize, logger });
+      const policies = new Map<number, QueuePolicy>();
+      for (const [vname, v] of definitions.vhosts) {
+        for (const q of v.queues.values()) {
+          policies.set(q.id, parseQueueArguments(q.arguments, `queue '${q.name}' in vhost '${vname}'`, { durable: true, exclusive: false, autoDelete: q.autoDelete }));
+        }
+      }
+      const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger });
 
       for (const [name, defs] of definitions.vhosts) {
         const vhost = vhosts.get(name);
@@ -54,7 +59,7 @@ export class DurableState {
           vhost.restoreExchange(new Exchange(x.name, x.type, { durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: x.arguments }));
         }
         for (const qd of defs.queues.values()) {
-          const q = new Queue(qd.name, { durable: true, exclusiveOwner: null, autoDelete: qd.autoDelete, arguments: qd.arguments });
+          const q = new Queue(qd.name, { durable: true, exclusiveOwner: null, autoDelete: qd.autoDelete, arguments: qd.arguments, policy: policies.get(qd.id)! });
           q.store = { log, id: qd.id, memoryWindow: options.queueMemoryWindow };
           const backlog = recovered.get(qd.id);
           if (backlog && backlog.tail.length > 0) q.tail = backlog.tail;

@@ -30,6 +30,8 @@ export class Exchange implements Destination {
   readonly outgoing = new Set<Binding>();
   /** Auto-delete exchanges go when their last binding goes, once they have had one. */
   hadBinding = false;
+  /** The alternate exchange (argument `alternate-exchange`): where messages this one cannot route go. */
+  readonly alternate: string | undefined;
 
   constructor(readonly name: string, readonly type: ExchangeType, options: ExchangeOptions) {
     this.router = createRouter(type);
@@ -37,5 +39,7 @@ export class Exchange implements Destination {
     this.autoDelete = options.autoDelete;
     this.internal = options.internal;
     this.arguments = options.arguments;
+    const ae = options.arguments['alternate-exchange'];
+    this.alternate = typeof ae === 'string' ? ae : Buffer.isBuffer(ae) ? ae.toString('utf8') : undefined;
   }
 }

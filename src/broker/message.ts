@@ -1,4 +1,4 @@
-import { decodeContentProperties, PropertyFlag, type BasicProperties } from '../protocol/index.js';
+import { decodeContentProperties, encodeContentHeader, PropertyFlag, type BasicProperties } from '../protocol/index.js';
 import type { StoredLocation } from '../store/message-log.js';
 
 /**
@@ -31,6 +31,13 @@ export class Message {
     return deliveryMode(this.header) === 2;
   }
 
+  /** The same body with rewritten properties (dead-lettering, reply-to, BCC): a new header, the body shared. */
+  withProperties(properties: BasicProperties, exchange = this.exchange, routingKey = this.routingKey): Message {
+    const m = new Message(exchange, routingKey, encodeContentHeader(this.bodySize, properties), this.body, this.bodySize);
+    m.decoded = properties;
+    return m;
+  }
+
   /** The body as one Buffer (concatenates chunked bodies: for tests and rare paths only). */
   bodyBuffer(): Buffer {
     return Buffer.isBuffer(this.body) ? this.body : Buffer.concat(this.body, this.bodySize);
@@ -45,6 +52,12 @@ export interface QueueEntry {
   redelivered: boolean;
   /** The message log holds a record of this message for this queue (ack it there when done). */
   readonly logged: boolean;
+  /** When the message expires in this queue (ms since the epoch), 0 for never. */
+  readonly expiresAt: number;
+  /** Priority level in a priority queue (0 elsewhere). */
+  readonly priority: number;
+  /** Deliveries that ended without an ack (quorum queues count them for x-delivery-limit). */
+  returns: number;
 }
 
 /**

@@ -1,9 +1,11 @@
-import type { FieldTable } from '../protocol/index.js';
+import { PropertyFlag, type FieldTable } from '../protocol/index.js';
 import { DiskTail, type DiskRef } from '../store/disk-tail.js';
 import type { MessageLog, StoredLocation } from '../store/message-log.js';
 import type { Consumer } from './consumer.js';
-import { Deque } from './deque.js';
+import type { DeathReason } from './dead-letter.js';
 import { Message, type QueueEntry } from './message.js';
+import { parseExpiration, type QueuePolicy } from './queue-arguments.js';
+import { FifoReadyList, PriorityReadyList, type ReadyList } from './ready-list.js';
 import type { Destination } from './routing.js';
 
 /** The connection that owns an exclusive queue (identity only). */
@@ -16,9 +18,9 @@ export interface QueueOptions {
   exclusiveOwner: Owner | null;
   autoDelete: boolean;
   arguments: FieldTable;
+  /** What the arguments ask for (validated by the vhost at declare). */
+  policy: QueuePolicy;
 }
-
-const entrySeq = (e: QueueEntry): number => e.seq;
 
 /** A durable queue's place in the message log. */
 export interface QueueStore {
@@ -29,14 +31,32 @@ export interface QueueStore {
   readonly memoryWindow: number;
 }
 
+/** What the queue needs from its vhost. */
+export interface QueueHost {
+  /** Republish a message that died in `queue` to its dead-letter exchange (if any). */
+  deadLetter(queue: Queue, message: Message, reason: DeathReason): void;
+  /** The queue is to go (auto-delete after its last consumer, or x-expires). */
+  removeQueue(queue: Queue): void;
+}
+
 /** Messages paged back in at a time when the in-memory head runs low. */
 const PAGE_IN_BATCH = 256;
-const scratchRef: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false };
+const scratchRef: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false, expiresAt: 0, bodySize: 0 };
+
+/** Outcome of offering a message to a queue. */
+export const enum Enqueued {
+  Accepted,
+  /** x-overflow reject-publish(-dlx): the queue is full; the publisher gets a nack. */
+  Rejected,
+}
 
 /**
- * A queue: ready messages in a ring-buffer deque (FIFO by seq), consumers
- * served round-robin among those with credit. Enqueue and dispatch are O(1)
- * per message; only a requeue landing between ready messages costs a shift.
+ * A queue: ready messages in delivery order (FIFO, or per priority level),
+ * consumers served round-robin among those with credit (highest x-priority
+ * first; a single active consumer when asked). Message TTL is checked at the
+ * head and on delivery with one timer per queue, never one per message;
+ * length limits drop from the head or refuse new messages; dead messages go
+ * to the vhost's dead-lettering. Enqueue and dispatch are O(1) per message.
  */
 export class Queue implements Destination {
   readonly kind = 'queue';
@@ -45,15 +65,18 @@ export class Queue implements Destination {
   readonly exclusiveOwner: Owner | null;
   readonly autoDelete: boolean;
   readonly arguments: FieldTable;
-  readonly ready = new Deque<QueueEntry>();
+  readonly policy: QueuePolicy;
+  readonly ready: ReadyList;
+  /** In subscription order; dispatch order is by priority (see nextConsumer). */
   readonly consumers: Consumer[] = [];
   /** Messages delivered and awaiting ack. */
   unackedCount = 0;
+  /** Body bytes of the ready messages (memory and disk), for x-max-length-bytes. */
+  readyBytes = 0;
   /** Auto-delete queues go when their last consumer leaves, once they have had one. */
   hadConsumer = false;
   deleted = false;
-  /** Set by the vhost: called when an auto-delete queue loses its last consumer. */
-  onUnused: ((queue: Queue) => void) | null = null;
+  host: QueueHost | null = null;
   /** Set for durable queues of a broker with a data directory. */
   store: QueueStore | null = null;
   /** The backlog beyond the memory window: on disk only, oldest first. */
@@ -62,13 +85,23 @@ export class Queue implements Destination {
   waitingForLog = false;
   private nextSeq = 1;
   private rr = 0;
+  /** Whether every consumer has the same x-priority (then plain round-robin applies). */
+  private uniformPriority = true;
+  private readonly rrByPriority = new Map<number, number>();
   private dispatching = false;
+  private ttlTimer: NodeJS.Timeout | null = null;
+  private ttlTimerAt = 0;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private lastUsed = Date.now();
 
   constructor(readonly name: string, options: QueueOptions) {
     this.durable = options.durable;
     this.exclusiveOwner = options.exclusiveOwner;
     this.autoDelete = options.autoDelete;
     this.arguments = options.arguments;
+    this.policy = options.policy;
+    this.ready = this.policy.maxPriority !== undefined ? new PriorityReadyList(this.policy.maxPriority) : new FifoReadyList();
+    this.armExpiry();
   }
 
   get messageCount(): number {
@@ -77,11 +110,12 @@ export class Queue implements Destination {
 
   /**
    * True when new messages must go to disk: the queue has a store and its
-   * in-memory head is full (or older messages already wait on disk).
+   * in-memory head is full (or older messages already wait on disk). Priority
+   * queues stay in memory: their order is not the disk's FIFO order.
    */
   get paging(): boolean {
     const store = this.store;
-    return store !== null && ((this.tail !== null && this.tail.length > 0) || this.ready.length >= store.memoryWindow);
+    return store !== null && this.policy.maxPriority === undefined && ((this.tail !== null && this.tail.length > 0) || this.ready.length >= store.memoryWindow);
   }
 
   /** Whether the log record of `message` (if any) counts this queue, decided the same way routing decided it. */
@@ -98,28 +132,160 @@ export class Queue implements Destination {
     return this.consumers.length === 1 && this.consumers[0]!.exclusive;
   }
 
-  enqueue(message: Message): void {
+  // ------------------------------------------------------------------ enqueue
+
+  /** When a message routed now expires here: the smaller of x-message-ttl and its own expiration; 0 for never. */
+  private expiryFor(message: Message, now: number): number {
+    let ttl = this.policy.messageTtl;
+    if ((message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0) {
+      const own = message.properties.expiration;
+      if (own !== undefined) {
+        const n = parseExpiration(own);
+        ttl = ttl === undefined ? n : Math.min(ttl, n);
+      }
+    }
+    return ttl === undefined ? 0 : now + ttl;
+  }
+
+  private priorityOf(message: Message): number {
+    const max = this.policy.maxPriority;
+    if (max === undefined) return 0;
+    const p = message.properties.priority ?? 0;
+    return p > max ? max : p;
+  }
+
+  /** Would one more message of `size` bytes exceed x-max-length / x-max-length-bytes? */
+  private isFull(size: number): boolean {
+    const { maxLength, maxLengthBytes } = this.policy;
+    return (maxLength !== undefined && this.messageCount >= maxLength) || (maxLengthBytes !== undefined && this.readyBytes + size > maxLengthBytes);
+  }
+
+  enqueue(message: Message): Enqueued {
     const logged = this.holdsRecord(message);
+    const policy = this.policy;
+    if (policy.overflow !== 'drop-head' && this.isFull(message.bodySize)) {
+      if (logged) this.releaseRecord(message.stored!);
+      if (policy.overflow === 'reject-publish-dlx') this.host?.deadLetter(this, message, 'maxlen');
+      return Enqueued.Rejected;
+    }
+    const hasTtl = policy.messageTtl !== undefined || (message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0;
+    const now = hasTtl ? Date.now() : 0;
+    const expiresAt = hasTtl ? this.expiryFor(message, now) : 0;
     if (logged && this.paging) {
       const loc = message.stored!;
-      (this.tail ??= new DiskTail()).push(loc.segment.id, loc.offset, loc.length, loc.msgId, false, loc.persistent);
-      return;
+      (this.tail ??= new DiskTail()).push(loc.segment.id, loc.offset, loc.length, loc.msgId, false, loc.persistent, expiresAt, message.bodySize);
+      this.readyBytes += message.bodySize;
+      this.enforceLimits();
+      return Enqueued.Accepted;
     }
-    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, logged };
+    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, logged, expiresAt, priority: this.priorityOf(message), returns: 0 };
     if (this.ready.length === 0 && this.consumers.length > 0 && !this.dispatching) {
       const consumer = this.nextConsumer();
       if (consumer) {
         this.handOut(consumer, entry);
-        return;
+        return Enqueued.Accepted;
       }
     }
+    if (expiresAt !== 0 && expiresAt <= now) {
+      // TTL 0 (or already past): only a consumer waiting right now could have had it.
+      this.die(entry, 'expired');
+      return Enqueued.Accepted;
+    }
     this.ready.push(entry);
+    this.readyBytes += message.bodySize;
+    if (expiresAt !== 0) this.armTtlTimer();
+    this.enforceLimits();
+    return Enqueued.Accepted;
   }
+
+  /** x-overflow drop-head: over the limit, the oldest ready messages die (reason maxlen). */
+  private enforceLimits(): void {
+    const { maxLength, maxLengthBytes } = this.policy;
+    if (maxLength === undefined && maxLengthBytes === undefined) return;
+    while ((maxLength !== undefined && this.messageCount > maxLength) || (maxLengthBytes !== undefined && this.readyBytes > maxLengthBytes)) {
+      const head = this.shiftReady();
+      if (!head) break;
+      this.die(head, 'maxlen');
+    }
+  }
+
+  // ------------------------------------------------------------------ delivery
 
   /** Gives an entry to a consumer; a persistent message's first delivery is noted in the log. */
   private handOut(consumer: Consumer, entry: QueueEntry): void {
     if (entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
     consumer.session.deliver(consumer, entry);
+  }
+
+  /** The next ready entry (paging in from disk when the memory head is empty), minus its bytes. */
+  private shiftReady(): QueueEntry | undefined {
+    if (this.ready.length === 0 && this.tail !== null && this.tail.length > 0) this.pageIn(PAGE_IN_BATCH);
+    const entry = this.ready.shift();
+    if (entry) this.readyBytes -= entry.message.bodySize;
+    return entry;
+  }
+
+  /** The next live ready entry: expired ones met on the way die (reason expired). */
+  private nextLive(now: number): QueueEntry | undefined {
+    for (;;) {
+      const entry = this.shiftReady();
+      if (!entry) return undefined;
+      if (entry.expiresAt === 0 || entry.expiresAt > now) return entry;
+      this.die(entry, 'expired');
+    }
+  }
+
+  /** Hands ready messages to consumers with credit until one side runs out. */
+  dispatch(): void {
+    if (this.dispatching || this.deleted) return;
+    this.dispatching = true;
+    try {
+      let now = 0;
+      while (this.messageCount > 0) {
+        const consumer = this.nextConsumer();
+        if (!consumer) break;
+        if (now === 0) now = Date.now();
+        const entry = this.nextLive(now);
+        if (!entry) break;
+        this.handOut(consumer, entry);
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    this.armTtlTimer();
+  }
+
+  /** Takes the next ready message (basic.get), counting it unacked when the caller keeps it. */
+  take(): QueueEntry | undefined {
+    this.touch();
+    const entry = this.nextLive(Date.now());
+    if (entry && entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
+    this.armTtlTimer();
+    return entry;
+  }
+
+  /** Drops expired messages waiting at the head (before reporting counts, as RabbitMQ does). */
+  dropExpired(): void {
+    const now = Date.now();
+    for (let head = this.ready.peek(); head && head.expiresAt !== 0 && head.expiresAt <= now; head = this.ready.peek()) {
+      this.die(this.shiftReady()!, 'expired');
+    }
+  }
+
+  /** One timer per queue, for the head's expiry (messages behind it are checked when they reach it). */
+  private armTtlTimer(): void {
+    const head = this.ready.peek();
+    const at = head?.expiresAt ?? 0;
+    if (at === 0 || this.deleted) return;
+    if (this.ttlTimer && this.ttlTimerAt <= at) return;
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    this.ttlTimerAt = at;
+    this.ttlTimer = setTimeout(() => {
+      this.ttlTimer = null;
+      this.dropExpired();
+      this.armTtlTimer();
+    }, Math.max(0, at - Date.now()));
+    this.ttlTimer.unref();
   }
 
   /**
@@ -142,7 +308,7 @@ export class Queue implements Destination {
       const message = new Message(rec.exchange, rec.routingKey, Buffer.from(rec.header), Buffer.from(rec.body), rec.body.length);
       const stored: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
       message.stored = stored;
-      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true });
+      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true, expiresAt: scratchRef.expiresAt, priority: 0, returns: 0 });
     }
   }
 
@@ -153,70 +319,58 @@ export class Queue implements Destination {
     this.dispatch();
   }
 
+  // ------------------------------------------------------------------ settling
+
+  private releaseRecord(loc: StoredLocation): void {
+    const store = this.store!;
+    if (this.deleted) store.log.release(loc.segment);
+    else store.log.ack(store.id, loc);
+  }
+
   /** Done with an entry that was not counted unacked (no-ack delivery, discarded): release its log record. */
   discard(entry: QueueEntry): void {
-    if (!entry.logged) return;
-    const store = this.store!;
-    if (this.deleted) store.log.release(entry.message.stored!.segment);
-    else store.log.ack(store.id, entry.message.stored!);
+    if (entry.logged) this.releaseRecord(entry.message.stored!);
   }
 
-  /** Puts a delivered message back at its original position, marked redelivered. Call dispatch() after a batch. */
+  /** A message leaves the queue dead: dead-lettered (if the queue has a DLX), then dropped here. */
+  private die(entry: QueueEntry, reason: DeathReason): void {
+    if (!this.deleted) this.host?.deadLetter(this, entry.message, reason);
+    this.discard(entry);
+  }
+
+  /**
+   * Puts a delivered message back at its original position, marked redelivered.
+   * A quorum queue counts the return and dead-letters past x-delivery-limit.
+   * Call dispatch() after a batch.
+   */
   requeue(entry: QueueEntry): void {
     this.unackedCount--;
-    if (this.deleted) return;
+    if (this.deleted) {
+      this.discard(entry);
+      return;
+    }
     entry.redelivered = true;
-    const last = this.ready.peekLast();
-    if (!last || last.seq < entry.seq) this.ready.push(entry);
-    else this.ready.insertAt(this.ready.lowerBound(entry.seq, entrySeq), entry);
+    entry.returns++;
+    const limit = this.policy.deliveryLimit;
+    if (this.policy.type === 'quorum' && limit !== undefined && entry.returns > limit) {
+      this.die(entry, 'delivery_limit');
+      return;
+    }
+    this.ready.requeue(entry);
+    this.readyBytes += entry.message.bodySize;
+    if (entry.expiresAt !== 0) this.armTtlTimer();
   }
 
-  /** An unacked message was acked (or otherwise settled without requeue). */
+  /** An unacked message was acked. */
   settle(entry: QueueEntry): void {
     this.unackedCount--;
     this.discard(entry);
   }
 
-  /** Takes the next ready message (basic.get), counting it unacked when the caller keeps it. */
-  take(): QueueEntry | undefined {
-    if (this.ready.length === 0 && this.tail !== null && this.tail.length > 0) this.pageIn(PAGE_IN_BATCH);
-    const entry = this.ready.shift();
-    if (entry && entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
-    return entry;
-  }
-
-  /** Hands ready messages to consumers with credit until one side runs out. */
-  dispatch(): void {
-    if (this.dispatching || this.deleted) return;
-    this.dispatching = true;
-    try {
-      for (;;) {
-        if (this.ready.length === 0) {
-          if (this.tail === null || this.tail.length === 0) break;
-          this.pageIn(PAGE_IN_BATCH);
-          if (this.ready.length === 0) break;
-        }
-        const consumer = this.nextConsumer();
-        if (!consumer) break;
-        this.handOut(consumer, this.ready.shift()!);
-      }
-    } finally {
-      this.dispatching = false;
-    }
-  }
-
-  addConsumer(consumer: Consumer): void {
-    this.consumers.push(consumer);
-    this.hadConsumer = true;
-    this.dispatch();
-  }
-
-  removeConsumer(consumer: Consumer): void {
-    const i = this.consumers.indexOf(consumer);
-    if (i < 0) return;
-    this.consumers.splice(i, 1);
-    if (this.rr > i) this.rr--;
-    if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer) this.onUnused?.(this);
+  /** An unacked message was rejected without requeue (basic.reject / basic.nack): it dies as 'rejected'. */
+  reject(entry: QueueEntry): void {
+    this.unackedCount--;
+    this.die(entry, 'rejected');
   }
 
   /** Drops every ready message (in memory and on disk); returns how many. */
@@ -224,27 +378,104 @@ export class Queue implements Destination {
     const n = this.messageCount;
     for (const entry of this.ready) this.discard(entry);
     this.ready.clear();
+    this.readyBytes = 0;
     const tail = this.tail;
     const store = this.store;
     if (tail && store) {
       while (tail.shiftInto(scratchRef)) {
         const segment = store.log.segmentById(scratchRef.segment)!;
-        if (this.deleted) store.log.release(segment);
-        else store.log.ack(store.id, { msgId: scratchRef.msgId, segment, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent });
+        this.releaseRecord({ msgId: scratchRef.msgId, segment, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent });
       }
     }
     return n;
   }
 
-  /** Round-robin: the next consumer, from where the last delivery left off, that can take a message. */
+  // ------------------------------------------------------------------ consumers
+
+  addConsumer(consumer: Consumer): void {
+    this.touch();
+    this.consumers.push(consumer);
+    this.uniformPriority = this.consumers.every((c) => c.priority === this.consumers[0]!.priority);
+    this.hadConsumer = true;
+    this.dispatch();
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i < 0) return;
+    this.touch();
+    this.consumers.splice(i, 1);
+    if (this.rr > i) this.rr--;
+    this.uniformPriority = this.consumers.every((c) => c.priority === this.consumers[0]!.priority);
+    if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer) this.host?.removeQueue(this);
+    // With a single active consumer, the next one in line takes over.
+    else if (this.policy.singleActiveConsumer && i === 0) this.dispatch();
+  }
+
+  /**
+   * The consumer to deliver to next. Single active consumer: only the first
+   * subscriber. Otherwise the highest x-priority among consumers with credit,
+   * round-robin among equals (plain round-robin when all are equal — the
+   * common case, O(1) per message).
+   */
   private nextConsumer(): Consumer | null {
     const list = this.consumers;
     const n = list.length;
-    for (let tries = 0; tries < n; tries++) {
-      if (this.rr >= n) this.rr = 0;
-      const c = list[this.rr++]!;
-      if (c.canTake()) return c;
+    if (n === 0) return null;
+    if (this.policy.singleActiveConsumer) return list[0]!.canTake() ? list[0]! : null;
+    if (this.uniformPriority) {
+      for (let tries = 0; tries < n; tries++) {
+        if (this.rr >= n) this.rr = 0;
+        const c = list[this.rr++]!;
+        if (c.canTake()) return c;
+      }
+      return null;
+    }
+    const priorities = [...new Set(list.map((c) => c.priority))].sort((a, b) => b - a);
+    for (const p of priorities) {
+      const group = list.filter((c) => c.priority === p);
+      let rr = this.rrByPriority.get(p) ?? 0;
+      for (let tries = 0; tries < group.length; tries++) {
+        if (rr >= group.length) rr = 0;
+        const c = group[rr++]!;
+        if (c.canTake()) {
+          this.rrByPriority.set(p, rr);
+          return c;
+        }
+      }
     }
     return null;
+  }
+
+  // ------------------------------------------------------------------ x-expires
+
+  /** The queue was used (consume, cancel, get, declare): an x-expires countdown starts again. */
+  touch(): void {
+    this.lastUsed = Date.now();
+  }
+
+  private armExpiry(): void {
+    const expires = this.policy.expires;
+    if (expires === undefined) return;
+    const wait = Math.max(0, this.lastUsed + expires - Date.now());
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      if (this.deleted) return;
+      if (this.consumers.length > 0) this.touch(); // in use: the countdown starts when the last consumer goes
+      else if (Date.now() - this.lastUsed >= expires) {
+        this.host?.removeQueue(this);
+        return;
+      }
+      this.armExpiry();
+    }, wait);
+    this.expiryTimer.unref();
+  }
+
+  /** The queue is gone: stop its timers. */
+  dispose(): void {
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.ttlTimer = null;
+    this.expiryTimer = null;
   }
 }

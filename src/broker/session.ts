@@ -1,11 +1,14 @@
-import { AmqpError, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { AmqpError, PropertyFlag, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { parseExpiration } from './queue-arguments.js';
 import { Consumer } from './consumer.js';
 import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
+import { typeName } from './queue-arguments.js';
 import type { Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
-import type { VirtualHost } from './virtual-host.js';
+import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VirtualHost } from './virtual-host.js';
+import { randomBytes } from 'node:crypto';
 
 /**
  * What a session needs from the transport: the server's channel implements
@@ -32,9 +35,18 @@ interface Delivery {
   settled: boolean;
   /** Acked/rejected inside the open transaction: settled at commit, released again by rollback. */
   inTx?: boolean;
+  /** When it was delivered (Date.now()), for the consumer acknowledgement timeout. */
+  readonly at: number;
 }
 
 const deliveryTag = (d: Delivery): number => d.tag;
+
+/** What a consumer receives: quorum queues add x-delivery-count to a message that was returned before. */
+function deliveredMessage(queue: Queue, entry: QueueEntry): Message {
+  if (entry.returns === 0 || queue.policy.type !== 'quorum') return entry.message;
+  const m = entry.message;
+  return m.withProperties({ ...m.properties, headers: { ...(m.properties.headers ?? {}), 'x-delivery-count': entry.returns } });
+}
 
 /** A transaction's deferred work (tx.select): publishes and settlements applied at commit. */
 interface Transaction {
@@ -60,7 +72,7 @@ export interface GetResult {
  * prefetch limits, publisher confirms and transaction. Pure model: it turns
  * requests into queue operations and tells its sink what to send.
  */
-export class Session implements SyncWaiter {
+export class Session implements SyncWaiter, ReplyTarget {
   readonly consumers = new Map<string, Consumer>();
   /** basic.qos global=false: prefetch given to consumers created from now on. */
   consumerPrefetch = 0;
@@ -73,6 +85,9 @@ export class Session implements SyncWaiter {
   private nextTag = 1;
   private readonly unacked = new Deque<Delivery>();
   private closed = false;
+  /** Direct reply-to: this channel's consumer of amq.rabbitmq.reply-to, and its reply address key. */
+  private replyConsumerTag: string | null = null;
+  private replyKey: string | null = null;
 
   constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {
     vhost.sessions.add(this);
@@ -81,6 +96,15 @@ export class Session implements SyncWaiter {
   /** Every delivery still awaiting its ack, with its queue (compaction relocates their log records). */
   *unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }> {
     for (const d of this.unacked) if (!d.settled) yield { queue: d.queue, entry: d.entry };
+  }
+
+  /**
+   * When the oldest delivery still awaiting ack was made (Date.now()), or -1.
+   * Deliveries are kept in tag order, so this looks at the front only.
+   */
+  oldestUnackedAt(): number {
+    for (const d of this.unacked) if (!d.settled) return d.at;
+    return -1;
   }
 
   get inTransaction(): boolean {
@@ -93,14 +117,20 @@ export class Session implements SyncWaiter {
   publish(exchange: string, routingKey: string, message: Message, mandatory: boolean): void {
     // The exchange must exist now, even in a transaction (404 closes the channel at once, as RabbitMQ).
     const target = this.vhost.exchangeForPublish(exchange);
+    const flags = message.header.readUInt16BE(12);
+    if ((flags & PropertyFlag.Expiration) !== 0 && message.properties.expiration !== undefined) parseExpiration(message.properties.expiration);
+    if ((flags & PropertyFlag.ReplyTo) !== 0 && message.properties.replyTo === REPLY_TO_QUEUE) message = this.withReplyAddress(message);
     if (this.tx) {
       this.tx.publishes.push({ exchange, routingKey, message, mandatory });
       return;
     }
     const seq = this.confirmMode ? ++this.publishSeq : 0;
     const routed = this.vhost.route(target, routingKey, message);
-    if (routed === 0 && mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', message);
+    const rejected = this.vhost.lastRouteRejected;
+    if (routed === 0 && mandatory && !rejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', message);
     if (seq === 0) return;
+    // A full queue with x-overflow reject-publish refused it: the publisher learns by a nack.
+    if (rejected) return this.sink.confirm(seq, false);
     // A persistent message on a durable queue is confirmed once it is on disk (fdatasync'd).
     if (message.stored !== null && message.stored.persistent) this.vhost.log!.whenSynced(this, seq);
     else this.sink.confirm(seq, true);
@@ -114,13 +144,18 @@ export class Session implements SyncWaiter {
   // ------------------------------------------------------------- consuming
 
   consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, args: FieldTable): string {
-    const queue = this.vhost.queueForUse(queueName, this.owner);
     const consumerTag = tag === '' ? generatedConsumerTag() : tag;
-    if (this.consumers.has(consumerTag)) {
+    if (this.consumers.has(consumerTag) || this.replyConsumerTag === consumerTag) {
       throw new AmqpError(ReplyCode.NotAllowed, `attempt to reuse consumer tag '${consumerTag}'`);
     }
-    if (queue.hasExclusiveConsumer || (exclusive && queue.consumerCount > 0)) {
+    if (queueName === REPLY_TO_QUEUE) return this.consumeReplies(consumerTag, noAck);
+    const queue = this.vhost.queueForUse(queueName, this.owner);
+    if (queue.hasExclusiveConsumer || (exclusive && (queue.consumerCount > 0 || queue.policy.singleActiveConsumer))) {
       throw new AmqpError(ReplyCode.AccessRefused, `queue '${queue.name}' in vhost '${this.vhost.name}' in exclusive use`);
+    }
+    const priority = args['x-priority'];
+    if (priority !== undefined && typeof priority !== 'number' && typeof priority !== 'bigint') {
+      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid arg 'x-priority' for queue '${queue.name}' in vhost '${this.vhost.name}': {unacceptable_type,${typeName(priority)}}`);
     }
     const consumer = new Consumer(consumerTag, queue, this, noAck, exclusive, this.consumerPrefetch, args);
     this.consumers.set(consumerTag, consumer);
@@ -136,6 +171,7 @@ export class Session implements SyncWaiter {
 
   /** basic.cancel: unknown tags are fine (RabbitMQ answers cancel-ok). Unacked deliveries stay unacked. */
   cancel(consumerTag: string): void {
+    if (consumerTag === this.replyConsumerTag) return this.stopReplies();
     const c = this.consumers.get(consumerTag);
     if (!c) return;
     this.consumers.delete(consumerTag);
@@ -153,12 +189,12 @@ export class Session implements SyncWaiter {
   deliver(consumer: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
     if (!consumer.noAck) {
-      this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false });
+      this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false, at: Date.now() });
       consumer.unacked++;
       consumer.queue.unackedCount++;
       this.unackedCount++;
     }
-    this.sink.deliver(consumer.tag, tag, entry.redelivered, entry.message);
+    this.sink.deliver(consumer.tag, tag, entry.redelivered, deliveredMessage(consumer.queue, entry));
     if (consumer.noAck) consumer.queue.discard(entry);
   }
 
@@ -168,17 +204,47 @@ export class Session implements SyncWaiter {
     if (!entry) return null;
     const tag = this.nextTag++;
     if (!noAck) {
-      this.unacked.push({ tag, queue, entry, consumer: null, settled: false });
+      this.unacked.push({ tag, queue, entry, consumer: null, settled: false, at: Date.now() });
       queue.unackedCount++;
       this.unackedCount++;
     } else queue.discard(entry);
-    return { deliveryTag: tag, redelivered: entry.redelivered, message: entry.message, messageCount: queue.messageCount };
+    return { deliveryTag: tag, redelivered: entry.redelivered, message: deliveredMessage(queue, entry), messageCount: queue.messageCount };
   }
 
   qos(prefetchCount: number, global: boolean): void {
     if (global) this.channelPrefetch = prefetchCount;
     else this.consumerPrefetch = prefetchCount;
     this.resume();
+  }
+
+  // ------------------------------------------------------------- direct reply-to
+
+  /** basic.consume from amq.rabbitmq.reply-to: no queue, replies come straight to this channel (no-ack only). */
+  private consumeReplies(consumerTag: string, noAck: boolean): string {
+    if (!noAck) throw new AmqpError(ReplyCode.PreconditionFailed, 'reply consumer cannot acknowledge');
+    if (this.replyConsumerTag !== null) throw new AmqpError(ReplyCode.PreconditionFailed, 'reply consumer already set');
+    this.replyConsumerTag = consumerTag;
+    this.replyKey = randomBytes(18).toString('base64url');
+    this.vhost.registerReplyTarget(this.replyKey, this);
+    return consumerTag;
+  }
+
+  private stopReplies(): void {
+    if (this.replyKey) this.vhost.unregisterReplyTarget(this.replyKey);
+    this.replyConsumerTag = null;
+    this.replyKey = null;
+  }
+
+  /** A request's reply_to amq.rabbitmq.reply-to becomes this channel's own reply address. */
+  private withReplyAddress(message: Message): Message {
+    if (this.replyKey === null) throw new AmqpError(ReplyCode.PreconditionFailed, 'fast reply consumer does not exist');
+    return message.withProperties({ ...message.properties, replyTo: `${REPLY_TO_PREFIX}${this.replyKey}` });
+  }
+
+  /** A reply published to this channel's reply address: delivered at once, no ack expected. */
+  deliverReply(message: Message): void {
+    if (this.closed || this.replyConsumerTag === null) return;
+    this.sink.deliver(this.replyConsumerTag, this.nextTag++, false, message);
   }
 
   // ------------------------------------------------------------- acknowledgements
@@ -255,6 +321,7 @@ export class Session implements SyncWaiter {
     if (this.closed) return;
     this.closed = true;
     this.vhost.sessions.delete(this);
+    this.stopReplies();
     this.tx = null;
     const touched = new Set<Queue>();
     for (const d of this.unacked) {
@@ -340,14 +407,15 @@ export class Session implements SyncWaiter {
     while (q.length > 0 && q.peek()!.settled) q.shift();
   }
 
-  /** Applies an ack (requeue null), a requeue, or a discard to deliveries, then lets their queues deliver again. */
+  /** Applies an ack (requeue null), a requeue, or a rejection (dead-lettered) to deliveries, then lets their queues deliver again. */
   private settle(deliveries: Delivery[], requeue: boolean | null): void {
     if (deliveries.length === 0) return;
     for (const d of deliveries) {
       this.unackedCount--;
       if (d.consumer) d.consumer.unacked--;
-      if (requeue) d.queue.requeue(d.entry);
-      else d.queue.settle(d.entry);
+      if (requeue === null) d.queue.settle(d.entry);
+      else if (requeue) d.queue.requeue(d.entry);
+      else d.queue.reject(d.entry);
     }
     if (requeue) {
       let last: Queue | null = null;

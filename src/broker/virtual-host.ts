@@ -1,11 +1,13 @@
-import { AmqpError, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { AmqpError, PropertyFlag, ReplyCode, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
 import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
-import { Queue, type Owner } from './queue.js';
+import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
+import { Enqueued, Queue, type Owner, type QueueHost } from './queue.js';
+import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
 import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 
@@ -26,6 +28,32 @@ export interface QueueDeclare {
   arguments: FieldTable;
 }
 
+/** The pseudo-queue of direct reply-to, and the prefix of the reply addresses it hands out. */
+export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
+export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+
+/** A channel consuming from amq.rabbitmq.reply-to. */
+export interface ReplyTarget {
+  deliverReply(message: Message): void;
+}
+
+/**
+ * Cheap pre-check on raw header bytes: could the headers table hold a "CC" or
+ * "BCC" key? Only then are the properties decoded.
+ */
+const CC_KEY = Buffer.from([2, 0x43, 0x43]);
+const BCC_KEY = Buffer.from([3, 0x42, 0x43, 0x43]);
+function mayCarryCcOrBcc(header: Buffer): boolean {
+  if (header.length < 14 || (header.readUInt16BE(12) & PropertyFlag.Headers) === 0) return false;
+  return header.indexOf(CC_KEY, 14) >= 0 || header.indexOf(BCC_KEY, 14) >= 0;
+}
+
+/** CC/BCC values: an array of routing keys (anything else is ignored, as RabbitMQ does). */
+function routingKeyList(v: unknown): string[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter((k): k is string | Buffer => typeof k === 'string' || Buffer.isBuffer(k)).map((k) => (typeof k === 'string' ? k : k.toString('utf8')));
+}
+
 /** Exchanges every vhost has, as RabbitMQ pre-declares them. */
 const STANDARD_EXCHANGES: [string, 'direct' | 'fanout' | 'topic' | 'headers'][] = [
   ['amq.direct', 'direct'],
@@ -40,8 +68,18 @@ const STANDARD_EXCHANGES: [string, 'direct' | 'fanout' | 'topic' | 'headers'][] 
  * visit (exchange-to-exchange bindings). Reused for every publish: routing
  * allocates nothing.
  */
+let routeEpochs = 0;
+
 class Collector implements RouteCollector {
+  /** Routing passes are numbered across all collectors, so a mark from one never fools another. */
   epoch = 0;
+
+  begin(): void {
+    this.epoch = ++routeEpochs;
+    this.queues.length = 0;
+    this.exchanges.length = 0;
+  }
+
   readonly queues: Queue[] = [];
   readonly exchanges: Exchange[] = [];
 
@@ -57,7 +95,7 @@ class Collector implements RouteCollector {
  * A virtual host: its exchanges, queues and bindings, and the rules (with
  * RabbitMQ's reply codes) for declaring, binding, deleting and publishing.
  */
-export class VirtualHost {
+export class VirtualHost implements QueueHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   private readonly bindings = new Map<string, Binding>();
@@ -181,7 +219,12 @@ export class VirtualHost {
   }
 
   declareQueue(requestedName: string, d: QueueDeclare, owner: Owner): Queue {
-    if (d.passive) return this.queueForUse(requestedName, owner);
+    if (d.passive) {
+      const q = this.queueForUse(requestedName, owner);
+      q.touch(); // a passive declare renews x-expires too
+      q.dropExpired();
+      return q;
+    }
     let name = requestedName;
     if (name === '') {
       do name = generatedQueueName(); while (this.queues.has(name));
@@ -195,9 +238,12 @@ export class VirtualHost {
       assertFlagEquivalent('durable', existing.durable, d.durable, what);
       assertFlagEquivalent('auto_delete', existing.autoDelete, d.autoDelete, what);
       assertArgsEquivalent(existing.arguments, d.arguments, QUEUE_EQUIVALENCE_KEYS, what);
+      existing.touch();
+      existing.dropExpired();
       return existing;
     }
-    const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments });
+    const policy = parseQueueArguments(d.arguments, this.queueDesc(name), d);
+    const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments, policy });
     // Exclusive queues die with their connection: nothing of them outlives a restart.
     if (q.durable && !d.exclusive && this.journal && this.log) {
       const id = this.journal.allocateQueueId();
@@ -210,7 +256,7 @@ export class VirtualHost {
 
   /** Registers a queue (declared now, or restored at start-up). */
   addQueue(q: Queue): void {
-    q.onUnused = (unused) => this.removeQueue(unused);
+    q.host = this;
     this.queues.set(q.name, q);
   }
 
@@ -251,6 +297,7 @@ export class VirtualHost {
     for (const c of [...q.consumers]) c.session.consumerGone(c);
     q.consumers.length = 0;
     q.purge();
+    q.dispose();
   }
 
   /** A connection closed: its exclusive queues go with it. */
@@ -338,28 +385,67 @@ export class VirtualHost {
   }
 
   /**
-   * Routes a message from `exchange` (following exchange-to-exchange bindings,
-   * each exchange visited once) and enqueues it on every queue reached, once.
-   * Returns how many queues took it.
+   * Routes a message from `exchange` — following exchange-to-exchange
+   * bindings (each exchange visited once), the alternate exchange when nothing
+   * matched, CC/BCC routing keys, and direct reply-to addresses — and enqueues
+   * it on every queue reached, once. Returns how many queues took it;
+   * `lastRouteRejected` tells whether a full queue (x-overflow reject-publish)
+   * refused it, so the publisher gets a nack.
    */
   route(exchange: Exchange, routingKey: string, message: Message): number {
+    this.lastRouteRejected = false;
+    if (exchange.name === '' && routingKey.startsWith(REPLY_TO_PREFIX)) return this.routeReply(routingKey, message);
+    let extraKeys: string[] | null = null;
+    if (mayCarryCcOrBcc(message.header)) {
+      const headers = message.properties.headers;
+      const cc = routingKeyList(headers?.['CC']);
+      const bcc = routingKeyList(headers?.['BCC']);
+      if (cc.length > 0 || bcc.length > 0) extraKeys = [...cc, ...bcc];
+      if (headers && headers['BCC'] !== undefined) {
+        // BCC is for routing only: it never reaches consumers.
+        const { BCC: _bcc, ...kept } = headers;
+        message = message.withProperties({ ...message.properties, headers: kept });
+      }
+    }
     const c = this.collector;
-    c.epoch++;
-    c.queues.length = 0;
-    c.exchanges.length = 0;
-    if (exchange.name === '') {
+    c.begin();
+    this.collect(exchange, routingKey, message, c);
+    if (extraKeys) for (const key of extraKeys) this.collect(exchange, key, message, c, true);
+    // Alternate exchanges: while nothing matched, try the next one in the chain.
+    for (let x: Exchange | undefined = exchange; c.queues.length === 0 && x?.alternate !== undefined; ) {
+      x = this.exchanges.get(x.alternate);
+      if (!x || x.routeMark === c.epoch) break;
+      this.collect(x, routingKey, message, c);
+      if (extraKeys) for (const key of extraKeys) this.collect(x, key, message, c, true);
+    }
+    return this.enqueueAll(c.queues, message);
+  }
+
+  /** Set by route(): some queue refused the message (x-overflow reject-publish). */
+  lastRouteRejected = false;
+
+  /** Adds the queues `routingKey` reaches from `x` (and from exchanges bound to it) to the collector. */
+  private collect(x: Exchange, routingKey: string, message: Message, c: Collector, again = false): void {
+    if (x.name === '') {
       const q = this.queues.get(routingKey);
       if (q) c.add(q);
-    } else {
-      exchange.routeMark = c.epoch;
-      this.routeVia(exchange, routingKey, message, c);
-      for (let i = 0; i < c.exchanges.length; i++) this.routeVia(c.exchanges[i]!, routingKey, message, c);
+      return;
     }
-    const queues = c.queues;
+    if (!again) x.routeMark = c.epoch;
+    const start = c.exchanges.length;
+    this.routeVia(x, routingKey, message, c);
+    for (let i = start; i < c.exchanges.length; i++) this.routeVia(c.exchanges[i]!, routingKey, message, c);
+  }
+
+  private enqueueAll(queues: readonly Queue[], message: Message): number {
     const n = queues.length;
     if (this.log !== null && n > 0) this.logMessage(message, queues);
-    for (let i = 0; i < n; i++) queues[i]!.enqueue(message);
-    return n;
+    let accepted = 0;
+    for (let i = 0; i < n; i++) {
+      if (queues[i]!.enqueue(message) === Enqueued.Accepted) accepted++;
+      else this.lastRouteRejected = true;
+    }
+    return accepted;
   }
 
   /**
@@ -373,7 +459,53 @@ export class VirtualHost {
     ids.length = 0;
     for (const q of queues) if (q.store !== null && (persistent || q.paging)) ids.push(q.store.id);
     if (ids.length === 0) return;
-    message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, persistent);
+    const expiration = (message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0 ? message.properties.expiration : undefined;
+    const ttl = expiration === undefined ? undefined : parseExpiration(expiration);
+    message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, persistent, Date.now(), ttl);
+  }
+
+  // ------------------------------------------------------------------ dead-lettering
+
+  /**
+   * A message died in `queue` (rejected, expired, over the length limit,
+   * past the delivery limit): republish it to the queue's dead-letter
+   * exchange, unless that would be an automatic cycle back into a queue it
+   * already died in. Without a DLX (or with a missing one) it is dropped.
+   */
+  deadLetter(queue: Queue, message: Message, reason: DeathReason): void {
+    const dlxName = queue.policy.deadLetterExchange;
+    if (dlxName === undefined) return;
+    const dlx = this.exchanges.get(dlxName);
+    if (!dlx) return; // RabbitMQ drops it too (and logs nothing per message)
+    const keys = queue.policy.deadLetterRoutingKey !== undefined ? [queue.policy.deadLetterRoutingKey] : originalRoutingKeys(message);
+    const dead = deadLetteredMessage(message, queue.name, reason, dlxName, keys[0]!);
+    const deaths = deathsOf(dead.properties.headers);
+    const c = new Collector(); // not the shared one: this can run in the middle of a route()
+    c.begin();
+    for (const key of keys) this.collect(dlx, key, dead, c, true);
+    const targets = c.queues.filter((q) => !isDeadLetterCycle(q.name, deaths));
+    if (targets.length > 0) this.enqueueAll(targets, dead);
+  }
+
+  // ------------------------------------------------------------------ direct reply-to
+
+  /** Channels consuming from amq.rabbitmq.reply-to, by the opaque part of their reply address. */
+  private readonly replyTargets = new Map<string, ReplyTarget>();
+
+  registerReplyTarget(key: string, target: ReplyTarget): void {
+    this.replyTargets.set(key, target);
+  }
+
+  unregisterReplyTarget(key: string): void {
+    this.replyTargets.delete(key);
+  }
+
+  /** A reply to `amq.rabbitmq.reply-to.<key>` goes straight to that channel; a gone channel's replies are dropped. */
+  private routeReply(routingKey: string, message: Message): number {
+    const target = this.replyTargets.get(routingKey.slice(REPLY_TO_PREFIX.length));
+    if (!target) return 0;
+    target.deliverReply(message);
+    return 1;
   }
 
   private routeVia(x: Exchange, routingKey: string, message: Message, c: Collector): void {

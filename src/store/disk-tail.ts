@@ -1,6 +1,6 @@
 /**
  * The part of a deep queue that lives only on disk: a FIFO of record
- * locations in typed-array columns (about 21 bytes per message, no object
+ * locations in typed-array columns (about 33 bytes per message, no object
  * per message), paged back into memory as the queue's head drains.
  */
 export interface DiskRef {
@@ -11,6 +11,10 @@ export interface DiskRef {
   redelivered: boolean;
   /** A persistent message (else a transient one paged out to save memory). */
   persistent: boolean;
+  /** Expiry in this queue (ms since the epoch), 0 for never. */
+  expiresAt: number;
+  /** Body size, for x-max-length-bytes. */
+  bodySize: number;
 }
 
 const REDELIVERED = 1;
@@ -22,6 +26,8 @@ export class DiskTail {
   private len = new Uint32Array(1024);
   private ids = new Float64Array(1024);
   private flags = new Uint8Array(1024);
+  private exp = new Float64Array(1024);
+  private bytes = new Uint32Array(1024);
   private head = 0;
   private size = 0;
 
@@ -29,7 +35,7 @@ export class DiskTail {
     return this.size;
   }
 
-  push(segment: number, offset: number, length: number, msgId: number, redelivered: boolean, persistent: boolean): void {
+  push(segment: number, offset: number, length: number, msgId: number, redelivered: boolean, persistent: boolean, expiresAt: number, bodySize: number): void {
     if (this.size === this.seg.length) this.grow();
     const i = (this.head + this.size) % this.seg.length;
     this.seg[i] = segment;
@@ -37,6 +43,8 @@ export class DiskTail {
     this.len[i] = length;
     this.ids[i] = msgId;
     this.flags[i] = (redelivered ? REDELIVERED : 0) | (persistent ? PERSISTENT : 0);
+    this.exp[i] = expiresAt;
+    this.bytes[i] = bodySize;
     this.size++;
   }
 
@@ -59,12 +67,14 @@ export class DiskTail {
     out.msgId = this.ids[i]!;
     out.redelivered = (this.flags[i]! & REDELIVERED) !== 0;
     out.persistent = (this.flags[i]! & PERSISTENT) !== 0;
+    out.expiresAt = this.exp[i]!;
+    out.bodySize = this.bytes[i]!;
     return true;
   }
 
   /** Calls `fn(index, ref)` for every entry in segment `segmentId`, oldest first. */
   forEachIn(segmentId: number, fn: (index: number, ref: DiskRef) => void): void {
-    const ref: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false };
+    const ref: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false, expiresAt: 0, bodySize: 0 };
     for (let k = 0; k < this.size; k++) {
       const i = (this.head + k) % this.seg.length;
       if (this.seg[i] !== segmentId) continue;
@@ -98,6 +108,8 @@ export class DiskTail {
     this.len = copy(this.len, (n) => new Uint32Array(n));
     this.ids = copy(this.ids, (n) => new Float64Array(n));
     this.flags = copy(this.flags, (n) => new Uint8Array(n));
+    this.exp = copy(this.exp, (n) => new Float64Array(n));
+    this.bytes = copy(this.bytes, (n) => new Uint32Array(n));
     this.head = 0;
   }
 }

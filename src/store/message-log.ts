@@ -15,7 +15,7 @@ import { closeSync, existsSync, fdatasync, ftruncateSync, mkdirSync, openSync, r
 import { join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
 import { DiskTail } from './disk-tail.js';
-import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, readU64, RecordType, scanRecords, type DecodedPublish } from './records.js';
+import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, readU64, RecordType, scanRecords, type DecodedPublish } from './records.js';
 
 export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
 const READ_AHEAD = 256 * 1024;
@@ -50,6 +50,12 @@ export interface StoredLocation {
 /** Told when everything appended before the call to `whenSynced` is durable. */
 export interface SyncWaiter {
   onSynced(token: number): void;
+}
+
+/** What recovery needs to know of a durable queue. */
+export interface RecoverableQueue {
+  /** x-message-ttl, to compute each recovered message's expiry from its publish time. */
+  messageTtl: number | undefined;
 }
 
 /** A durable queue's backlog after recovery, oldest first. */
@@ -110,19 +116,19 @@ export class MessageLog {
    * Opens the log, replaying every segment. `queueIds` are the durable queues
    * that still exist; messages for any other id are dropped.
    */
-  static open(dir: string, queueIds: ReadonlySet<number>, options: MessageLogOptions): { log: MessageLog; recovered: Map<number, RecoveredQueue> } {
+  static open(dir: string, queues: ReadonlyMap<number, RecoverableQueue>, options: MessageLogOptions): { log: MessageLog; recovered: Map<number, RecoveredQueue> } {
     mkdirSync(dir, { recursive: true });
     const log = new MessageLog(dir, options);
-    const recovered = log.recover(queueIds);
+    const recovered = log.recover(queues);
     return { log, recovered };
   }
 
-  private recover(queueIds: ReadonlySet<number>): Map<number, RecoveredQueue> {
+  private recover(queues: ReadonlyMap<number, RecoverableQueue>): Map<number, RecoveredQueue> {
     const files = readdirSync(this.dir).filter((f) => /^\d{8}\.wlog$/.test(f)).sort();
     // Per queue: record locations in publish order, plus index by msgId for acks.
-    interface Building { seg: number[]; off: number[]; len: number[]; ids: number[]; delivered: boolean[]; alive: boolean[]; index: Map<number, number> }
+    interface Building { ttl: number; seg: number[]; off: number[]; len: number[]; ids: number[]; exp: number[]; size: number[]; delivered: boolean[]; alive: boolean[]; index: Map<number, number> }
     const building = new Map<number, Building>();
-    for (const id of queueIds) building.set(id, { seg: [], off: [], len: [], ids: [], delivered: [], alive: [], index: new Map() });
+    for (const [id, q] of queues) building.set(id, { ttl: q.messageTtl ?? NO_TTL, seg: [], off: [], len: [], ids: [], exp: [], size: [], delivered: [], alive: [], index: new Map() });
     const logger = this.options.logger;
 
     files.forEach((file, i) => {
@@ -136,14 +142,25 @@ export class MessageLog {
           const msgId = readU64(payload, 2);
           this.nextMsgId = Math.max(this.nextMsgId, msgId + 1);
           const n = payload.readUInt16BE(10);
+          const at = 12 + 4 * n;
+          const publishedAt = readU64(payload, at);
+          const msgTtl = payload.readUInt32BE(at + 8);
+          // Body size: the last field (u32 length + body) ends the payload.
+          const exLen = payload[at + 12]!;
+          const rkLen = payload[at + 13 + exLen]!;
+          const hLenAt = at + 14 + exLen + rkLen;
+          const bodySize = payload.readUInt32BE(hLenAt + 4 + payload.readUInt32BE(hLenAt));
           for (let k = 0; k < n; k++) {
             const b = building.get(payload.readUInt32BE(12 + 4 * k));
             if (!b) continue;
+            const ttl = Math.min(b.ttl, msgTtl);
             b.index.set(msgId, b.ids.length);
             b.seg.push(id);
             b.off.push(offset);
             b.len.push(payload.length + 8);
             b.ids.push(msgId);
+            b.exp.push(ttl === NO_TTL ? 0 : publishedAt + ttl);
+            b.size.push(bodySize);
             b.delivered.push(false);
             b.alive.push(true);
           }
@@ -180,7 +197,7 @@ export class MessageLog {
       const tail = new DiskTail();
       for (let k = 0; k < b.ids.length; k++) {
         if (!b.alive[k]) continue;
-        tail.push(b.seg[k]!, b.off[k]!, b.len[k]!, b.ids[k]!, b.delivered[k]!, true);
+        tail.push(b.seg[k]!, b.off[k]!, b.len[k]!, b.ids[k]!, b.delivered[k]!, true, b.exp[k]!, b.size[k]!);
         this.segments.get(b.seg[k]!)!.live++;
         messages++;
       }
@@ -229,7 +246,8 @@ export class MessageLog {
   copyForward(old: StoredLocation, queueIds: readonly number[]): StoredLocation {
     const rec = this.read(old.segment.id, old.offset, old.length);
     const body = Buffer.from(rec.body);
-    const copy = encodePublish(old.msgId, old.persistent ? FLAG_PERSISTENT : 0, queueIds, rec.exchange, rec.routingKey, Buffer.from(rec.header), body, body.length);
+    const meta = { msgId: old.msgId, flags: old.persistent ? FLAG_PERSISTENT : 0, queueIds, publishedAt: rec.publishedAt, ttl: rec.ttl };
+    const copy = encodePublish(meta, rec.exchange, rec.routingKey, Buffer.from(rec.header), body, body.length);
     this.rollIfFull(copy.length);
     const segment = this.current;
     const offset = segment.size;
@@ -246,10 +264,11 @@ export class MessageLog {
 
   // ------------------------------------------------------------------ appending
 
-  /** Logs a message for the given durable queues; returns where it is. */
-  publish(exchange: string, routingKey: string, header: Buffer, body: Buffer | readonly Buffer[], bodySize: number, queueIds: readonly number[], persistent: boolean): StoredLocation {
+  /** Logs a message for the given durable queues; returns where it is. `ttl` is its own TTL (ms) or undefined. */
+  publish(exchange: string, routingKey: string, header: Buffer, body: Buffer | readonly Buffer[], bodySize: number, queueIds: readonly number[], persistent: boolean, publishedAt: number, ttl: number | undefined): StoredLocation {
     const msgId = this.nextMsgId++;
-    const rec = encodePublish(msgId, persistent ? FLAG_PERSISTENT : 0, queueIds, exchange, routingKey, header, body, bodySize);
+    const meta = { msgId, flags: persistent ? FLAG_PERSISTENT : 0, queueIds, publishedAt, ttl: ttl ?? NO_TTL };
+    const rec = encodePublish(meta, exchange, routingKey, header, body, bodySize);
     this.rollIfFull(rec.length);
     const segment = this.current;
     const offset = segment.size;

@@ -5,8 +5,9 @@
  *
  * and the payload starts with a type octet:
  *
- *   PUBLISH   1 · u8 flags · u64 msgId · u16 n · n × u32 queueId ·
- *               shortstr exchange · shortstr routingKey · u32 len + content header · u32 len + body
+ *   PUBLISH   1 · u8 flags · u64 msgId · u16 n · n × u32 queueId · u64 publishedAt (ms) ·
+ *               u32 message TTL (ms, 0xffffffff = none) · shortstr exchange · shortstr routingKey ·
+ *               u32 len + content header · u32 len + body
  *   ACK       2 · u32 queueId · u64 msgId
  *   DELIVERED 3 · u32 queueId · u64 msgId
  *
@@ -18,6 +19,8 @@ export const RecordType = { Publish: 1, Ack: 2, Delivered: 3 } as const;
 /** PUBLISH flag: the message is persistent (recovered after restart); otherwise only paged to disk. */
 export const FLAG_PERSISTENT = 1;
 export const RECORD_FRAME = 8;
+/** No per-message TTL (the `expiration` property was absent). */
+export const NO_TTL = 0xffff_ffff;
 
 function writeU64(b: Buffer, v: number, at: number): void {
   b.writeUInt32BE(Math.floor(v / 0x1_0000_0000), at);
@@ -39,10 +42,21 @@ export interface EncodedPublish {
   bodyOffset: number;
 }
 
-export function encodePublish(msgId: number, flags: number, queueIds: readonly number[], exchange: string, routingKey: string, header: Buffer, body: Buffer | readonly Buffer[], bodySize: number): EncodedPublish {
+export interface PublishMeta {
+  msgId: number;
+  flags: number;
+  queueIds: readonly number[];
+  /** When the broker received it (ms since the epoch): TTLs count from here, also after a restart. */
+  publishedAt: number;
+  /** The message's own TTL in ms, or NO_TTL. */
+  ttl: number;
+}
+
+export function encodePublish(meta: PublishMeta, exchange: string, routingKey: string, header: Buffer, body: Buffer | readonly Buffer[], bodySize: number): EncodedPublish {
+  const { msgId, flags, queueIds } = meta;
   const exLen = Buffer.byteLength(exchange);
   const rkLen = Buffer.byteLength(routingKey);
-  const headLen = RECORD_FRAME + 1 + 1 + 8 + 2 + 4 * queueIds.length + 1 + exLen + 1 + rkLen + 4 + header.length + 4;
+  const headLen = RECORD_FRAME + 1 + 1 + 8 + 2 + 4 * queueIds.length + 8 + 4 + 1 + exLen + 1 + rkLen + 4 + header.length + 4;
   const head = Buffer.allocUnsafe(headLen);
   let p = RECORD_FRAME;
   head[p++] = RecordType.Publish;
@@ -52,6 +66,9 @@ export function encodePublish(msgId: number, flags: number, queueIds: readonly n
   head.writeUInt16BE(queueIds.length, p);
   p += 2;
   for (const id of queueIds) p = head.writeUInt32BE(id, p);
+  writeU64(head, meta.publishedAt, p);
+  p += 8;
+  p = head.writeUInt32BE(meta.ttl, p);
   head[p++] = exLen;
   p += head.write(exchange, p, 'utf8');
   head[p++] = rkLen;
@@ -82,6 +99,8 @@ export interface DecodedPublish {
   flags: number;
   msgId: number;
   queueIds: number[];
+  publishedAt: number;
+  ttl: number;
   exchange: string;
   routingKey: string;
   header: Buffer;
@@ -98,6 +117,10 @@ export function decodePublish(payload: Buffer): DecodedPublish {
   p += 2;
   const queueIds: number[] = [];
   for (let i = 0; i < n; i++, p += 4) queueIds.push(payload.readUInt32BE(p));
+  const publishedAt = readU64(payload, p);
+  p += 8;
+  const ttl = payload.readUInt32BE(p);
+  p += 4;
   const exLen = payload[p++]!;
   const exchange = payload.toString('utf8', p, p + exLen);
   p += exLen;
@@ -110,7 +133,7 @@ export function decodePublish(payload: Buffer): DecodedPublish {
   p += hLen;
   const bLen = payload.readUInt32BE(p);
   p += 4;
-  return { flags, msgId, queueIds, exchange, routingKey, header, body: payload.subarray(p, p + bLen) };
+  return { flags, msgId, queueIds, publishedAt, ttl, exchange, routingKey, header, body: payload.subarray(p, p + bLen) };
 }
 
 export type ScanResult = { ok: true } | { ok: false; offset: number; reason: string };
