@@ -1,4 +1,7 @@
-const DEFAULT_SLAB = 16 * 1024;
+/** First slab: small, so an idle connection costs little memory. */
+const DEFAULT_SLAB = 1024;
+/** Each new slab doubles up to this, so a busy connection refills rarely. */
+const MAX_SLAB = 64 * 1024;
 
 /**
  * The encoder's output: a slab of bytes plus, in between, references to
@@ -18,7 +21,7 @@ export class ByteWriter {
   private chunks: Buffer[] = [];
   /** Bytes in `chunks` (closed segments and refs). */
   private chunkBytes = 0;
-  private readonly slabSize: number;
+  private slabSize: number;
 
   constructor(slabSize = DEFAULT_SLAB) {
     this.slabSize = slabSize;
@@ -28,6 +31,7 @@ export class ByteWriter {
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const live = this.pos - this.segStart;
+    this.slabSize = Math.min(this.slabSize * 2, MAX_SLAB);
     const grown = Buffer.allocUnsafe(Math.max(this.slabSize, 2 * (live + n)));
     this.buf.copy(grown, 0, this.segStart, this.pos);
     this.buf = grown;
