@@ -204,14 +204,5 @@ export async function sync(ch: Channel): Promise<void> {
   await ch.checkExchange('amq.direct');
 }
 
-/** Small deterministic PRNG (mulberry32) for seeded random tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG for seeded random tests. */
+export { mulberry32 as prng } from './prng.js';

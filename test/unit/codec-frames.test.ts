@@ -17,21 +17,10 @@ import {
   writeMethodFrame,
   writeRawHeaderFrame,
 } from '../../src/protocol/index.js';
+import { mulberry32, int, type Rng } from '../helpers/prng.js';
 
 // ------------------------------------------------------------------ helpers
 
-type Rng = () => number;
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 
 interface Frame { type: number; channel: number; payload: Buffer }
 interface Recorder {

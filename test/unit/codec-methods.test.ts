@@ -23,6 +23,7 @@ import {
   type FieldValue,
   type MethodInit,
 } from '../../src/protocol/index.js';
+import { mulberry32, int, type Rng } from '../helpers/prng.js';
 
 // ------------------------------------------------------------------ spec
 
@@ -49,18 +50,6 @@ const HOT = ['basic.publish', 'basic.deliver', 'basic.ack', 'basic.nack', 'basic
 
 // ------------------------------------------------------------------ seeded randomness
 
-type Rng = () => number;
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const chance = (r: Rng, p: number): boolean => r() < p;
 /** Uniform-ish in [0, 2^53 - 1], with the boundaries often. */

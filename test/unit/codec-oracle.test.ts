@@ -28,6 +28,7 @@ import {
   type FieldValue,
   type MethodInit,
 } from '../../src/protocol/index.js';
+import { mulberry32, int, type Rng } from '../helpers/prng.js';
 
 interface AmqplibArg { name: string; type: string; default?: unknown }
 interface AmqplibDefs {
@@ -228,18 +229,6 @@ describe('amqplib oracle: methods', () => {
 
 // ------------------------------------------------------------------ every method, random arguments
 
-type Rng = () => number;
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const randStr = (r: Rng, max: number): string => {
   let s = '';
   const n = int(r, 0, max);
