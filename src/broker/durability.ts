@@ -60,7 +60,7 @@ export class DurableState {
         }
         for (const qd of defs.queues.values()) {
           const q = new Queue(qd.name, { durable: true, exclusiveOwner: null, autoDelete: qd.autoDelete, arguments: qd.arguments, policy: policies.get(qd.id)! });
-          q.store = { log, id: qd.id, memoryWindow: options.queueMemoryWindow };
+          q.store = { log, id: qd.id, memoryWindow: options.queueMemoryWindow, durable: true };
           const backlog = recovered.get(qd.id);
           if (backlog && backlog.tail.length > 0) q.tail = backlog.tail;
           vhost.addQueue(q);

@@ -27,6 +27,11 @@ export interface QueueStore {
   readonly log: MessageLog;
   /** The queue's stable id in log records. */
   readonly id: number;
+  /**
+   * Durable queues keep persistent messages across restarts. Other queues use
+   * the log only to page a deep backlog out of memory (recovery ignores them).
+   */
+  readonly durable: boolean;
   /** Ready messages kept in memory; beyond this the backlog is paged to the log's files. */
   readonly memoryWindow: number;
 }
@@ -121,7 +126,8 @@ export class Queue implements Destination {
   /** Whether the log record of `message` (if any) counts this queue, decided the same way routing decided it. */
   holdsRecord(message: Message): boolean {
     const stored = message.stored;
-    return stored !== null && this.store !== null && (stored.persistent || this.paging);
+    const store = this.store;
+    return stored !== null && store !== null && ((stored.persistent && store.durable) || this.paging);
   }
 
   get consumerCount(): number {

@@ -245,10 +245,12 @@ export class VirtualHost implements QueueHost {
     const policy = parseQueueArguments(d.arguments, this.queueDesc(name), d);
     const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments, policy });
     // Exclusive queues die with their connection: nothing of them outlives a restart.
-    if (q.durable && !d.exclusive && this.journal && this.log) {
+    if (this.journal && this.log) {
       const id = this.journal.allocateQueueId();
-      this.journal.queueDeclared(this.name, { name, id, autoDelete: d.autoDelete, arguments: d.arguments });
-      q.store = { log: this.log, id, memoryWindow: this.memoryWindow };
+      const durable = q.durable && !d.exclusive;
+      if (durable) this.journal.queueDeclared(this.name, { name, id, autoDelete: d.autoDelete, arguments: d.arguments });
+      // Every queue may page a deep backlog to the log; only durable ones keep messages across restarts.
+      q.store = { log: this.log, id, memoryWindow: this.memoryWindow, durable };
     }
     this.addQueue(q);
     return q;
@@ -291,7 +293,7 @@ export class VirtualHost implements QueueHost {
     if (q.deleted) return;
     q.deleted = true;
     this.queues.delete(q.name);
-    if (q.store) this.journal?.queueDeleted(this.name, q.name);
+    if (q.store?.durable) this.journal?.queueDeleted(this.name, q.name);
     for (const b of [...(this.incoming.get(q) ?? [])]) this.removeBinding(b);
     this.incoming.delete(q);
     for (const c of [...q.consumers]) c.session.consumerGone(c);
@@ -359,7 +361,7 @@ export class VirtualHost implements QueueHost {
   /** Bindings between durable ends survive restarts (the implicit ones of the default exchange are not stored). */
   private isDurableBinding(b: Binding): boolean {
     if (!b.source.durable) return false;
-    return b.destination.kind === 'queue' ? (b.destination as Queue).store !== null : (b.destination as Exchange).durable;
+    return b.destination.kind === 'queue' ? (b.destination as Queue).store?.durable === true : (b.destination as Exchange).durable;
   }
 
   private removeBinding(b: Binding): void {
@@ -449,19 +451,27 @@ export class VirtualHost implements QueueHost {
   }
 
   /**
-   * Writes the message once to the log for every durable queue that must
-   * hold it: all of them when it is persistent, and those paging to disk
-   * when it is transient (so the queue's on-disk backlog stays in order).
+   * Writes the message once to the log for every queue that must hold it
+   * there: durable queues when it is persistent, and any queue paging its
+   * backlog to disk (so that backlog stays in order).
    */
   private logMessage(message: Message, queues: readonly Queue[]): void {
     const persistent = message.persistent;
     const ids = this.logIds;
     ids.length = 0;
-    for (const q of queues) if (q.store !== null && (persistent || q.paging)) ids.push(q.store.id);
+    let durable = false;
+    for (const q of queues) {
+      const store = q.store;
+      if (store === null) continue;
+      const keep = persistent && store.durable;
+      if (keep || q.paging) ids.push(store.id);
+      durable ||= keep;
+    }
     if (ids.length === 0) return;
     const expiration = (message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0 ? message.properties.expiration : undefined;
     const ttl = expiration === undefined ? undefined : parseExpiration(expiration);
-    message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, persistent, Date.now(), ttl);
+    // The record is "persistent" (recovered, confirmed after fdatasync) only when a durable queue keeps it.
+    message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, durable, Date.now(), ttl);
   }
 
   // ------------------------------------------------------------------ dead-lettering

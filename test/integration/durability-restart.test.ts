@@ -173,4 +173,27 @@ describe('durability across restarts', () => {
     expect((await drain(broker, 'deep')).map((m) => m.body)).toEqual(bodies);
     await broker.stop();
   });
+
+  it('pages the transient backlog of a non-durable queue too, and never recovers it', async () => {
+    const dir = dataDir();
+    let broker = await startBroker({ dataDir: dir, queueMemoryWindow: 40, fsync: false });
+    const conn = await connect(broker);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('scratch', { durable: false });
+    await ch.assertQueue('keep', { durable: true });
+    await conn.close();
+    const bodies = Array.from({ length: 300 }, (_, i) => `t${i}`);
+    await publishConfirmed(broker, 'scratch', bodies, false);
+    await publishConfirmed(broker, 'keep', ['k1'], false);
+    const q = broker.vhosts.get('/')!.queues.get('scratch')!;
+    expect(q.ready.length).toBe(40);
+    expect(q.tail?.length).toBe(260);
+    expect((await drain(broker, 'scratch')).map((m) => m.body)).toEqual(bodies);
+    await publishConfirmed(broker, 'scratch', ['left-behind'], true);
+    await broker.stop();
+    broker = await startBroker({ dataDir: dir });
+    expect(broker.vhosts.get('/')!.queues.has('scratch')).toBe(false);
+    expect(await drain(broker, 'keep')).toEqual([]); // transient: gone
+    await broker.stop();
+  });
 });
