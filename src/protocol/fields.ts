@@ -85,6 +85,7 @@ export function decodeFieldValue(c: Cursor): FieldValue {
     case 0x75 /* u */: return c.u16();
     case 0x49 /* I */: return c.i32();
     case 0x69 /* i */: return c.u32();
+    case 0x4c /* L */: // RabbitMQ reads 'L' as a signed 64-bit int, like 'l'; py-amqp writes it for ints beyond int32
     case 0x6c /* l */: {
       const v = c.i64();
       return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
