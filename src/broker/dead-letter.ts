@@ -36,40 +36,66 @@ export function deathsOf(headers: FieldTable | undefined): Death[] {
   return xdeath.filter(isTable).map((d) => ({ queue: asString(d['queue'] ?? ''), reason: asString(d['reason'] ?? '') }));
 }
 
+/** A count as stored in an x-death entry: a number, a bigint, or (for an entry we built) a Typed long. */
+function countOf(v: FieldValue): number {
+  const raw = v instanceof Typed ? v.value : v;
+  return typeof raw === 'number' || typeof raw === 'bigint' ? Number(raw) : 0;
+}
+
+/** A table with its keys in sorted order (RabbitMQ's rabbit_misc:sort_field_table). */
+function sortedTable(t: FieldTable): FieldTable {
+  const out: FieldTable = {};
+  for (const k of Object.keys(t).sort()) out[k] = t[k]!;
+  return out;
+}
+
 /**
  * The message as it leaves `queue` for the dead-letter exchange `dlx` with
- * routing key `routingKey`: same body, headers updated with the death.
+ * routing key `routingKey`: same body, headers updated with the death, as
+ * RabbitMQ 3.x's rabbit_dead_letter:make_msg / update_x_death_header do:
+ * - no x-death yet: a first entry {count 1, reason, queue, time, exchange,
+ *   routing-keys[, original-expiration]} and the x-first-death-* headers;
+ * - an entry for the same queue and reason: its count goes up by one and it
+ *   moves first (the rest of it, `time` included, stays as it was);
+ * - otherwise a new entry (count 1) goes first.
+ * With a dead-letter routing key (`stripCc`) the CC header goes, and the
+ * per-message expiration always goes (kept in the entry as original-expiration).
  */
-export function deadLetteredMessage(message: Message, queue: string, reason: DeathReason, dlx: string, routingKey: string, now = Date.now()): Message {
+export function deadLetteredMessage(message: Message, queue: string, reason: DeathReason, dlx: string, routingKey: string, stripCc = false, now = Date.now()): Message {
   const props = { ...message.properties };
   const headers: FieldTable = { ...(props.headers ?? {}) };
-  const previous = Array.isArray(headers['x-death']) ? (headers['x-death'] as FieldValue[]).filter(isTable) : [];
-  const same = previous.findIndex((d) => asString(d['queue'] ?? '') === queue && asString(d['reason'] ?? '') === reason);
-  let entry: FieldTable;
-  if (same >= 0) {
-    const old = previous[same]!;
-    previous.splice(same, 1);
-    const count = old['count'];
-    entry = { ...old, count: new Typed('l', (typeof count === 'number' || typeof count === 'bigint' ? Number(count) : 0) + 1), time: new Date(now) };
+  const info: FieldTable = {
+    reason,
+    queue,
+    time: new Date(now),
+    exchange: message.exchange,
+    'routing-keys': originalRoutingKeys(message),
+  };
+  if (props.expiration !== undefined) info['original-expiration'] = props.expiration;
+  const existing = headers['x-death'];
+  if (!Array.isArray(existing)) {
+    // The first death (or an x-death a client mangled into another type, which RabbitMQ resets).
+    headers['x-death'] = [{ count: new Typed('l', 1), ...info }];
+    if (existing === undefined) {
+      headers['x-first-death-reason'] = reason;
+      headers['x-first-death-queue'] = queue;
+      headers['x-first-death-exchange'] = message.exchange;
+    }
   } else {
-    entry = {
-      count: new Typed('l', 1),
-      reason,
-      queue,
-      time: new Date(now),
-      exchange: message.exchange,
-      'routing-keys': originalRoutingKeys(message),
-    };
-    if (props.expiration !== undefined) entry['original-expiration'] = props.expiration;
+    // Counts decode as plain numbers: keep them long (RabbitMQ writes them so) when re-encoding.
+    const previous = existing.filter(isTable).map((d) => (typeof d['count'] === 'number' ? { ...d, count: new Typed('l', d['count']) } : d));
+    const same = previous.findIndex((d) => asString(d['queue'] ?? '') === queue && asString(d['reason'] ?? '') === reason);
+    let entry: FieldTable;
+    if (same >= 0) {
+      // Only the count changes (increment_xdeath_event_count): the first time of this death stays.
+      const old = previous.splice(same, 1)[0]!;
+      entry = sortedTable({ ...old, count: new Typed('l', countOf(old['count'] ?? 0) + 1) });
+    } else {
+      entry = sortedTable({ count: new Typed('l', 1), ...info });
+    }
+    headers['x-death'] = [entry, ...previous];
   }
-  // Normalise the counts of older entries to long, as RabbitMQ writes them.
-  const history = previous.map((d) => (typeof d['count'] === 'number' ? { ...d, count: new Typed('l', d['count']) } : d));
-  headers['x-death'] = [entry, ...history];
-  if (headers['x-first-death-reason'] === undefined) {
-    headers['x-first-death-reason'] = reason;
-    headers['x-first-death-queue'] = queue;
-    headers['x-first-death-exchange'] = message.exchange;
-  }
+  if (stripCc) delete headers['CC'];
   props.headers = headers;
   delete props.expiration; // the TTL must not kill it again in the next queue
   return message.withProperties(props, dlx, routingKey);

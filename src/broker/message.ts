@@ -10,6 +10,12 @@ export class Message {
   private decoded: BasicProperties | undefined;
   /** Where the message log holds it, once logged for a durable queue. */
   stored: StoredLocation | null = null;
+  /**
+   * The BCC routing keys of the publish, kept after the BCC header is stripped:
+   * RabbitMQ's routing keys include them, and a message dead-lettered without a
+   * dead-letter routing key is routed with all of them again. (In memory only.)
+   */
+  bccKeys: readonly string[] | null = null;
 
   constructor(
     /** The exchange it was published to. */
@@ -35,6 +41,7 @@ export class Message {
   withProperties(properties: BasicProperties, exchange = this.exchange, routingKey = this.routingKey): Message {
     const m = new Message(exchange, routingKey, encodeContentHeader(this.bodySize, properties), this.body, this.bodySize);
     m.decoded = properties;
+    m.bccKeys = this.bccKeys;
     return m;
   }
 

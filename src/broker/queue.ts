@@ -225,7 +225,11 @@ export class Queue implements Destination {
 
   /** The next ready entry (paging in from disk when the memory head is empty), minus its bytes. */
   private shiftReady(): QueueEntry | undefined {
-    if (this.ready.length === 0 && this.tail !== null && this.tail.length > 0) this.pageIn(PAGE_IN_BATCH);
+    if (this.ready.length === 0 && this.tail !== null && this.tail.length > 0) {
+      // A priority queue only has a disk tail after a restart: take all of it, or a later batch's
+      // higher priorities would wait behind this batch's lower ones.
+      this.pageIn(this.policy.maxPriority !== undefined ? this.tail.length : PAGE_IN_BATCH);
+    }
     const entry = this.ready.shift();
     if (entry) this.readyBytes -= entry.message.bodySize;
     return entry;
@@ -314,7 +318,8 @@ export class Queue implements Destination {
       const message = new Message(rec.exchange, rec.routingKey, Buffer.from(rec.header), Buffer.from(rec.body), rec.body.length);
       const stored: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
       message.stored = stored;
-      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true, expiresAt: scratchRef.expiresAt, priority: 0, returns: 0 });
+      // Its priority level again (restored priority queues), from the message's own property.
+      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true, expiresAt: scratchRef.expiresAt, priority: this.priorityOf(message), returns: 0 });
     }
   }
 
@@ -365,6 +370,9 @@ export class Queue implements Destination {
     this.ready.requeue(entry);
     this.readyBytes += entry.message.bodySize;
     if (entry.expiresAt !== 0) this.armTtlTimer();
+    // RabbitMQ drops from the head after a requeue too (requeue_and_run → maybe_drop_head),
+    // for drop-head only: a requeue never refuses anything under reject-publish.
+    if (this.policy.overflow === 'drop-head') this.enforceLimits();
   }
 
   /** An unacked message was acked. */

@@ -1,4 +1,4 @@
-import { AmqpError, PropertyFlag, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { AmqpError, PropertyFlag, ReplyCode, Typed, type FieldTable } from '../protocol/index.js';
 import { parseExpiration } from './queue-arguments.js';
 import { Consumer } from './consumer.js';
 import { Deque } from './deque.js';
@@ -7,7 +7,7 @@ import { generatedConsumerTag } from './names.js';
 import { typeName } from './queue-arguments.js';
 import type { Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
-import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VirtualHost } from './virtual-host.js';
+import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, assertRoutingHeaders, withoutBcc, type ReplyTarget, type VirtualHost } from './virtual-host.js';
 import { randomBytes } from 'node:crypto';
 
 /**
@@ -45,7 +45,8 @@ const deliveryTag = (d: Delivery): number => d.tag;
 function deliveredMessage(queue: Queue, entry: QueueEntry): Message {
   if (entry.returns === 0 || queue.policy.type !== 'quorum') return entry.message;
   const m = entry.message;
-  return m.withProperties({ ...m.properties, headers: { ...(m.properties.headers ?? {}), 'x-delivery-count': entry.returns } });
+  // A long, as RabbitMQ writes it (rabbit_basic:add_header(<<"x-delivery-count">>, long, …)).
+  return m.withProperties({ ...m.properties, headers: { ...(m.properties.headers ?? {}), 'x-delivery-count': new Typed('l', entry.returns) } });
 }
 
 /** A transaction's deferred work (tx.select): publishes and settlements applied at commit. */
@@ -118,8 +119,11 @@ export class Session implements SyncWaiter, ReplyTarget {
     // The exchange must exist now, even in a transaction (404 closes the channel at once, as RabbitMQ).
     const target = this.vhost.exchangeForPublish(exchange);
     const flags = message.header.readUInt16BE(12);
-    if ((flags & PropertyFlag.Expiration) !== 0 && message.properties.expiration !== undefined) parseExpiration(message.properties.expiration);
+    // RabbitMQ's order: the reply-to address first (maybe_set_fast_reply_to), then the expiration.
     if ((flags & PropertyFlag.ReplyTo) !== 0 && message.properties.replyTo === REPLY_TO_QUEUE) message = this.withReplyAddress(message);
+    if ((flags & PropertyFlag.Expiration) !== 0 && message.properties.expiration !== undefined) parseExpiration(message.properties.expiration);
+    // CC/BCC must be arrays (a 406 at publish, even in a transaction, as RabbitMQ's rabbit_basic:message).
+    assertRoutingHeaders(message);
     if (this.tx) {
       this.tx.publishes.push({ exchange, routingKey, message, mandatory });
       return;
@@ -127,7 +131,8 @@ export class Session implements SyncWaiter, ReplyTarget {
     const seq = this.confirmMode ? ++this.publishSeq : 0;
     const routed = this.vhost.route(target, routingKey, message);
     const rejected = this.vhost.lastRouteRejected;
-    if (routed === 0 && mandatory && !rejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', message);
+    // A returned message has lost its BCC header too (RabbitMQ strips it at publish).
+    if (routed === 0 && mandatory && !rejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(message));
     if (seq === 0) return;
     // A full queue with x-overflow reject-publish refused it: the publisher learns by a nack.
     if (rejected) return this.sink.confirm(seq, false);
@@ -291,7 +296,8 @@ export class Session implements SyncWaiter, ReplyTarget {
     for (const p of tx.publishes) {
       const target = this.vhost.findExchange(p.exchange);
       const routed = target ? this.vhost.route(target, p.routingKey, p.message) : 0;
-      if (routed === 0 && p.mandatory) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', p.message);
+      // Refused by a full queue (reject-publish) is still routed: no basic.return (as outside a transaction).
+      if (routed === 0 && p.mandatory && !this.vhost.lastRouteRejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(p.message));
       if (p.message.stored?.persistent) mustSync = true;
     }
     for (const s of tx.settlements) {

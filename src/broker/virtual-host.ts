@@ -7,7 +7,7 @@ import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
 import { Enqueued, Queue, type Owner, type QueueHost } from './queue.js';
-import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
+import { parseExpiration, parseQueueArguments, typeName } from './queue-arguments.js';
 import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 
@@ -48,10 +48,37 @@ function mayCarryCcOrBcc(header: Buffer): boolean {
   return header.indexOf(CC_KEY, 14) >= 0 || header.indexOf(BCC_KEY, 14) >= 0;
 }
 
-/** CC/BCC values: an array of routing keys (anything else is ignored, as RabbitMQ does). */
+/** CC/BCC values: the longstr elements of an array (other elements are skipped, as RabbitMQ's header_routes does). */
 function routingKeyList(v: unknown): string[] {
   if (!Array.isArray(v)) return [];
-  return v.filter((k): k is string | Buffer => typeof k === 'string' || Buffer.isBuffer(k)).map((k) => (typeof k === 'string' ? k : k.toString('utf8')));
+  return v.filter((k): k is string => typeof k === 'string');
+}
+
+/**
+ * basic.publish check (rabbit_basic:header_routes): a CC or BCC header that is
+ * not an array is a 406 channel error, "invalid message:
+ * {unacceptable_type_in_header,"CC",longstr}".
+ */
+export function assertRoutingHeaders(message: Message): void {
+  if (!mayCarryCcOrBcc(message.header)) return;
+  const headers = message.properties.headers;
+  for (const key of ['CC', 'BCC']) {
+    const v = headers?.[key];
+    if (v !== undefined && !Array.isArray(v)) {
+      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid message: {unacceptable_type_in_header,"${key}",${typeName(v)}}`);
+    }
+  }
+}
+
+/** The message without its BCC header (BCC routes, but no consumer nor basic.return ever sees it). */
+export function withoutBcc(message: Message): Message {
+  if (!mayCarryCcOrBcc(message.header)) return message;
+  const headers = message.properties.headers;
+  if (!headers || headers['BCC'] === undefined) return message;
+  const { BCC: bcc, ...kept } = headers;
+  const m = message.withProperties({ ...message.properties, headers: kept });
+  m.bccKeys = routingKeyList(bcc);
+  return m;
 }
 
 /** Exchanges every vhost has, as RabbitMQ pre-declares them. */
@@ -82,8 +109,11 @@ class Collector implements RouteCollector {
 
   readonly queues: Queue[] = [];
   readonly exchanges: Exchange[] = [];
+  /** add() calls, repeats included: an exchange matched something when its routing called add(). */
+  hits = 0;
 
   add(d: Destination): void {
+    this.hits++;
     if (d.routeMark === this.epoch) return;
     d.routeMark = this.epoch;
     if (d.kind === 'queue') this.queues.push(d as Queue);
@@ -155,6 +185,11 @@ export class VirtualHost implements QueueHost {
     if (!x) {
       if (name.startsWith('amq.')) {
         throw new AmqpError(ReplyCode.AccessRefused, `exchange name '${name}' contains reserved prefix 'amq.*'`);
+      }
+      // rabbit_channel's exchange.declare (rabbit_misc:r_arg): the AE name must be a longstr.
+      const ae = d.arguments['alternate-exchange'];
+      if (ae !== undefined && typeof ae !== 'string') {
+        throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${typeName(ae)}' for arg 'alternate-exchange' in ${this.exchangeDesc(name)}`);
       }
       x = new Exchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
       if (x.durable) this.journal?.exchangeDeclared(this.name, { name, type: d.type, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
@@ -403,40 +438,30 @@ export class VirtualHost implements QueueHost {
       const cc = routingKeyList(headers?.['CC']);
       const bcc = routingKeyList(headers?.['BCC']);
       if (cc.length > 0 || bcc.length > 0) extraKeys = [...cc, ...bcc];
-      if (headers && headers['BCC'] !== undefined) {
-        // BCC is for routing only: it never reaches consumers.
-        const { BCC: _bcc, ...kept } = headers;
-        message = message.withProperties({ ...message.properties, headers: kept });
-      }
+      // BCC is for routing only: it never reaches consumers.
+      message = withoutBcc(message);
     }
     const c = this.collector;
     c.begin();
-    this.collect(exchange, routingKey, message, c);
-    if (extraKeys) for (const key of extraKeys) this.collect(exchange, key, message, c, true);
-    // Alternate exchanges: while nothing matched, try the next one in the chain.
-    for (let x: Exchange | undefined = exchange; c.queues.length === 0 && x?.alternate !== undefined; ) {
-      x = this.exchanges.get(x.alternate);
-      if (!x || x.routeMark === c.epoch) break;
-      this.collect(x, routingKey, message, c);
-      if (extraKeys) for (const key of extraKeys) this.collect(x, key, message, c, true);
-    }
+    this.collect(exchange, routingKey, extraKeys, message, c);
     return this.enqueueAll(c.queues, message);
   }
 
   /** Set by route(): some queue refused the message (x-overflow reject-publish). */
   lastRouteRejected = false;
 
-  /** Adds the queues `routingKey` reaches from `x` (and from exchanges bound to it) to the collector. */
-  private collect(x: Exchange, routingKey: string, message: Message, c: Collector, again = false): void {
-    if (x.name === '') {
-      const q = this.queues.get(routingKey);
-      if (q) c.add(q);
-      return;
-    }
-    if (!again) x.routeMark = c.epoch;
+  /**
+   * Adds the queues a message reaches from `x` to the collector, as RabbitMQ's
+   * rabbit_exchange:route does: every exchange reached (`x`, exchanges bound
+   * to it, alternate exchanges) is visited once and routes with the routing
+   * key and the CC/BCC keys; an exchange that itself matched nothing (no queue
+   * and no exchange binding) passes the message to its alternate exchange.
+   * Visiting each exchange once ends AE cycles.
+   */
+  private collect(x: Exchange, routingKey: string, extraKeys: readonly string[] | null, message: Message, c: Collector): void {
     const start = c.exchanges.length;
-    this.routeVia(x, routingKey, message, c);
-    for (let i = start; i < c.exchanges.length; i++) this.routeVia(c.exchanges[i]!, routingKey, message, c);
+    c.add(x);
+    for (let i = start; i < c.exchanges.length; i++) this.routeVia(c.exchanges[i]!, routingKey, extraKeys, message, c);
   }
 
   private enqueueAll(queues: readonly Queue[], message: Message): number {
@@ -487,14 +512,23 @@ export class VirtualHost implements QueueHost {
     if (dlxName === undefined) return;
     const dlx = this.exchanges.get(dlxName);
     if (!dlx) return; // RabbitMQ drops it too (and logs nothing per message)
-    const keys = queue.policy.deadLetterRoutingKey !== undefined ? [queue.policy.deadLetterRoutingKey] : originalRoutingKeys(message);
-    const dead = deadLetteredMessage(message, queue.name, reason, dlxName, keys[0]!);
+    const dlrk = queue.policy.deadLetterRoutingKey;
+    // Without a dead-letter routing key: the publish's key, its CC keys and its (stripped) BCC keys.
+    const keys = dlrk !== undefined ? [dlrk] : message.bccKeys ? [...originalRoutingKeys(message), ...message.bccKeys] : originalRoutingKeys(message);
+    // With a dead-letter routing key RabbitMQ also drops the CC header (its keys were the old routing).
+    const dead = deadLetteredMessage(message, queue.name, reason, dlxName, keys[0]!, dlrk !== undefined);
+    if (dlrk !== undefined) dead.bccKeys = null;
     const deaths = deathsOf(dead.properties.headers);
     const c = new Collector(); // not the shared one: this can run in the middle of a route()
     c.begin();
-    for (const key of keys) this.collect(dlx, key, dead, c, true);
+    this.collect(dlx, keys[0]!, keys.length > 1 ? keys.slice(1) : null, dead, c);
     const targets = c.queues.filter((q) => !isDeadLetterCycle(q.name, deaths));
-    if (targets.length > 0) this.enqueueAll(targets, dead);
+    if (targets.length === 0) return;
+    // Dead-letter publishes have no publisher to confirm to: a DLQ refusing the copy (reject-publish)
+    // must not turn the publish being routed right now (if any) into a nack.
+    const rejected = this.lastRouteRejected;
+    this.enqueueAll(targets, dead);
+    this.lastRouteRejected = rejected;
   }
 
   // ------------------------------------------------------------------ direct reply-to
@@ -510,6 +544,16 @@ export class VirtualHost implements QueueHost {
     this.replyTargets.delete(key);
   }
 
+  /**
+   * queue.declare of the direct reply-to pseudo-queue (RabbitMQ answers any
+   * declare of it as a passive one): "amq.rabbitmq.reply-to" always exists, a
+   * reply address while its channel still consumes replies.
+   */
+  replyQueueExists(name: string): boolean {
+    if (name === REPLY_TO_QUEUE) return true;
+    return name.startsWith(REPLY_TO_PREFIX) && this.replyTargets.has(name.slice(REPLY_TO_PREFIX.length));
+  }
+
   /** A reply to `amq.rabbitmq.reply-to.<key>` goes straight to that channel; a gone channel's replies are dropped. */
   private routeReply(routingKey: string, message: Message): number {
     const target = this.replyTargets.get(routingKey.slice(REPLY_TO_PREFIX.length));
@@ -518,9 +562,27 @@ export class VirtualHost implements QueueHost {
     return 1;
   }
 
-  private routeVia(x: Exchange, routingKey: string, message: Message, c: Collector): void {
+  /** Routes through one exchange; when it matched nothing, its alternate exchange (if any) is visited next. */
+  private routeVia(x: Exchange, routingKey: string, extraKeys: readonly string[] | null, message: Message, c: Collector): void {
+    const before = c.hits;
+    if (x.name === '') {
+      // The default exchange: a queue of that name (it has no alternate exchange).
+      const q = this.queues.get(routingKey);
+      if (q) c.add(q);
+      if (extraKeys) for (const key of extraKeys) {
+        const cq = this.queues.get(key);
+        if (cq) c.add(cq);
+      }
+      return;
+    }
     const router = x.router;
-    router.route(routingKey, router.needsHeaders ? message.properties.headers : undefined, c);
+    const headers = router.needsHeaders ? message.properties.headers : undefined;
+    router.route(routingKey, headers, c);
+    if (extraKeys) for (const key of extraKeys) router.route(key, headers, c);
+    if (c.hits === before && x.alternate !== undefined) {
+      const ae = this.exchanges.get(x.alternate);
+      if (ae) c.add(ae);
+    }
   }
 }
 
