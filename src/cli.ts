@@ -27,6 +27,11 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --heartbeat <seconds>      heartbeat interval offered (default 60, 0 disables)
   --max-message-size <bytes> largest message body (default 134217728)
   --handshake-timeout <ms>   close sockets that do not open a connection in time (default 10000)
+  --memory-high-watermark <x>
+                             block publishers above this memory use: a fraction of
+                             RAM (≤ 1, default 0.4) or bytes
+  --consumer-timeout <ms>    close a channel whose delivery stays unacked this long (406;
+                             default 1800000 = 30 min, 0 disables)
   --help                     show this help
   --version                  print the version
 `;
@@ -46,6 +51,8 @@ const FLAGS = {
   'handshake-timeout': ['handshakeTimeout', 'int'],
   'no-fsync': ['noFsync', 'bool'],
   'queue-memory-window': ['queueMemoryWindow', 'int'],
+  'memory-high-watermark': ['memoryHighWatermark', 'number'],
+  'consumer-timeout': ['consumerTimeout', 'int'],
 } as const;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -61,6 +68,10 @@ function convert(flag: string, kind: string, raw: string | boolean): unknown {
   const text = String(raw);
   if (kind === 'int') {
     if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} expects a non-negative integer, got '${text}'`);
+    return Number(text);
+  }
+  if (kind === 'number') {
+    if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new UsageError(`--${flag} expects a non-negative number, got '${text}'`);
     return Number(text);
   }
   if (kind === 'level' && !LEVELS.includes(text)) throw new UsageError(`--${flag} expects one of ${LEVELS.join('|')}, got '${text}'`);
@@ -141,6 +152,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
 }
 
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  if (argv[0] === 'perf') {
+    const { perfMain } = await import('./perf/index.js');
+    process.exit(await perfMain(argv.slice(1)));
+  }
   let options: CliOptions | null;
   try {
     options = parseCli(argv, env);

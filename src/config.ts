@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import type { Logger } from './observe/logger.js';
 
 export interface UserDefinition {
@@ -28,6 +29,21 @@ export interface BrokerOptions {
   maxConnections?: number;
   /** Largest message body accepted, in bytes (default 128 MiB, as RabbitMQ). */
   maxMessageSize?: number;
+  /**
+   * Memory high watermark (RabbitMQ's vm_memory_high_watermark): above it,
+   * connections that publish are blocked (connection.blocked, socket no longer
+   * read) until memory falls back. A value ≤ 1 is a fraction of the machine's
+   * RAM (or of the cgroup limit, when lower); a larger value is bytes. Default 0.4.
+   */
+  memoryHighWatermark?: number;
+  /** How often the broker's resident memory is compared with the watermark, in ms (default 250). */
+  memoryCheckInterval?: number;
+  /**
+   * Consumer acknowledgement timeout (RabbitMQ's consumer_timeout), in ms: a
+   * delivery left unacked longer than this closes its channel with 406 and its
+   * messages are requeued. Default 1800000 (30 minutes); 0 disables.
+   */
+  consumerTimeout?: number;
   /** Users (default: guest/guest). */
   users?: UserDefinition[];
   /** Users that may only connect from loopback addresses (default ['guest'], as RabbitMQ's loopback_users). */
@@ -63,6 +79,11 @@ export interface ResolvedOptions {
   closeTimeout: number;
   maxConnections: number;
   maxMessageSize: number;
+  /** The watermark in bytes (a fraction given in the options is resolved against the RAM available). */
+  memoryHighWatermark: number;
+  memoryCheckInterval: number;
+  /** 0 = disabled. */
+  consumerTimeout: number;
   users: UserDefinition[];
   loopbackUsers: string[];
   vhosts: string[];
@@ -85,7 +106,22 @@ export const DEFAULTS = {
   closeTimeout: 3_000,
   maxConnections: Infinity,
   maxMessageSize: 128 * 1024 * 1024,
+  memoryHighWatermark: 0.4,
+  memoryCheckInterval: 250,
+  consumerTimeout: 1_800_000,
 } as const;
+
+/** RAM the process may use: the machine's, or the cgroup limit when one is set and lower. */
+export function availableMemory(): number {
+  const total = totalmem();
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+}
+
+/** A watermark ≤ 1 is a fraction of the available RAM; above 1 it is an absolute number of bytes. */
+export function resolveWatermark(value: number): number {
+  return value <= 1 ? Math.floor(value * availableMemory()) : Math.floor(value);
+}
 
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const r: ResolvedOptions = {
@@ -98,6 +134,9 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     closeTimeout: o.closeTimeout ?? DEFAULTS.closeTimeout,
     maxConnections: o.maxConnections ?? DEFAULTS.maxConnections,
     maxMessageSize: o.maxMessageSize ?? DEFAULTS.maxMessageSize,
+    memoryHighWatermark: 0,
+    memoryCheckInterval: o.memoryCheckInterval ?? DEFAULTS.memoryCheckInterval,
+    consumerTimeout: o.consumerTimeout ?? DEFAULTS.consumerTimeout,
     users: o.users ?? [{ name: 'guest', password: 'guest' }],
     loopbackUsers: o.loopbackUsers ?? ['guest'],
     vhosts: o.vhosts ?? ['/'],
@@ -115,6 +154,11 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!(r.handshakeTimeout > 0)) bad(`handshakeTimeout ${r.handshakeTimeout}`);
   if (!(r.maxConnections > 0)) bad(`maxConnections ${r.maxConnections}`);
   if (!(r.maxMessageSize > 0)) bad(`maxMessageSize ${r.maxMessageSize}`);
+  const watermark = o.memoryHighWatermark ?? DEFAULTS.memoryHighWatermark;
+  if (!(watermark > 0) || !Number.isFinite(watermark)) bad(`memoryHighWatermark ${watermark} (a fraction of RAM ≤ 1, or bytes)`);
+  r.memoryHighWatermark = resolveWatermark(watermark);
+  if (!(r.memoryCheckInterval >= 10) || !Number.isFinite(r.memoryCheckInterval)) bad(`memoryCheckInterval ${r.memoryCheckInterval} (minimum 10 ms)`);
+  if (!(r.consumerTimeout >= 0)) bad(`consumerTimeout ${r.consumerTimeout} (ms; 0 disables)`);
   if (!Number.isInteger(r.queueMemoryWindow) || r.queueMemoryWindow < 1) bad(`queueMemoryWindow ${r.queueMemoryWindow}`);
   if (!(r.segmentSize >= 64 * 1024)) bad(`segmentSize ${r.segmentSize} (minimum 65536)`);
   return r;

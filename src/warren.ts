@@ -3,6 +3,7 @@ import { VirtualHost } from './broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
+import { MemoryAlarm } from './server/memory-alarm.js';
 import { DurableState } from './broker/durability.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
@@ -21,6 +22,7 @@ export class Broker {
   private boundHost = '';
   private stopping: Promise<void> | null = null;
   private durable: DurableState | null = null;
+  private readonly memory: MemoryAlarm;
 
   private constructor(options: BrokerOptions) {
     this.options = resolveOptions(options);
@@ -33,6 +35,12 @@ export class Broker {
       vhosts: this.vhosts,
       logger: this.logger,
       serverProperties: serverProperties(this.options.clusterName),
+    });
+    this.memory = new MemoryAlarm(this.options.memoryHighWatermark, this.options.memoryCheckInterval, (on, used, limit) => {
+      // RabbitMQ's wording: "memory resource limit alarm set on node ... Publishers will be blocked until this alarm clears".
+      if (on) this.logger.warn({ used, limit }, 'memory resource limit alarm set: publishers will be blocked until this alarm clears');
+      else this.logger.info({ used, limit }, 'memory resource limit alarm cleared');
+      this.server.setMemoryAlarm(on);
     });
   }
 
@@ -60,6 +68,7 @@ export class Broker {
       await broker.durable?.close();
       throw err;
     }
+    broker.memory.start();
     broker.boundPort = address.port;
     broker.boundHost = address.address;
     broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');
@@ -84,10 +93,25 @@ export class Broker {
     return this.server.connections.size;
   }
 
+  /** True while the memory alarm is set (publishing connections are being blocked). */
+  get memoryAlarm(): boolean {
+    return this.memory.alarmed;
+  }
+
+  /**
+   * Holds the memory alarm set (true) or clear (false) whatever the memory
+   * use, or (null) goes back to comparing it with memoryHighWatermark. For
+   * tests and operators (RabbitMQ's `rabbitmqctl set_vm_memory_high_watermark`).
+   */
+  setMemoryAlarm(on: boolean | null): void {
+    this.memory.force(on);
+  }
+
   /** Closes every connection with 320 CONNECTION_FORCED and stops listening. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ connections: this.server.connections.size }, 'Warren stopping');
+      this.memory.stop();
       await this.server.stop();
       // Everything acked before the stop is recorded, everything confirmed is synced.
       await this.durable?.close();

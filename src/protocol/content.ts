@@ -36,3 +36,72 @@ export function encodeContentHeader(bodySize: number, properties: BasicPropertie
   encodeProperties(w, properties);
   return Buffer.from(w.take());
 }
+
+/**
+ * Checks that a content header's property list decodes — exactly what
+ * `decodeContentProperties` accepts — without building it: flags (and
+ * continuation words), then every present property skipped by its length,
+ * field tables walked value by value (type tags, nested tables and arrays).
+ * Throws the decoder's 502 SYNTAX_ERROR. No allocation: it runs for every
+ * published message, so that bytes a consumer could not decode are never
+ * stored or relayed (properties themselves stay lazily decoded).
+ */
+export function checkContentProperties(payload: Buffer): void {
+  const c = scratch;
+  c.buf = payload;
+  c.pos = 12;
+  c.end = payload.length;
+  try {
+    let flags = c.u16();
+    const first = flags;
+    while (flags & 1) flags = c.u16();
+    if (first & 0x8000) skipShortstr(c); // content-type
+    if (first & 0x4000) skipShortstr(c); // content-encoding
+    if (first & 0x2000) skipTable(c); // headers
+    if (first & 0x1000) c.need(1); // delivery-mode
+    if (first & 0x0800) c.need(1); // priority
+    for (let bit = 0x0400; bit >= 0x0080; bit >>= 1) if (first & bit) skipShortstr(c); // correlation-id, reply-to, expiration, message-id
+    if (first & 0x0040) c.need(8); // timestamp
+    for (let bit = 0x0020; bit >= 0x0004; bit >>= 1) if (first & bit) skipShortstr(c); // type, user-id, app-id, cluster-id
+  } finally {
+    c.buf = EMPTY;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const scratch = new Cursor(EMPTY);
+
+function skipShortstr(c: Cursor): void {
+  c.need(c.u8());
+}
+
+/** Skips a table (or, with `array`, an array): a u32 length, then key/value pairs (values only for arrays) filling it exactly. */
+function skipTable(c: Cursor, array = false): void {
+  const len = c.u32();
+  const start = c.need(len);
+  const outerEnd = c.end;
+  c.pos = start;
+  c.end = start + len;
+  while (c.pos < c.end) {
+    if (!array) skipShortstr(c);
+    skipFieldValue(c);
+  }
+  c.end = outerEnd;
+}
+
+function skipFieldValue(c: Cursor): void {
+  const tag = c.u8();
+  switch (tag) {
+    case 0x74 /* t */: case 0x62 /* b */: case 0x42 /* B */: c.need(1); return;
+    case 0x73 /* s */: case 0x75 /* u */: c.need(2); return;
+    case 0x49 /* I */: case 0x69 /* i */: case 0x66 /* f */: c.need(4); return;
+    case 0x6c /* l */: case 0x4c /* L */: case 0x64 /* d */: case 0x54 /* T */: c.need(8); return; // 'L' = 'l' (RabbitMQ; py-amqp writes it)
+    case 0x44 /* D */: c.need(5); return;
+    case 0x53 /* S */: case 0x78 /* x */: c.need(c.u32()); return;
+    case 0x41 /* A */: skipTable(c, true); return;
+    case 0x46 /* F */: skipTable(c); return;
+    case 0x56 /* V */: return;
+    default:
+      throw syntaxError(`unknown field-table value type 0x${tag.toString(16).padStart(2, '0')} at offset ${c.pos - 1}`);
+  }
+}

@@ -1,12 +1,13 @@
 import { Message } from '../broker/message.js';
 import { Session, type SessionSink } from '../broker/session.js';
-import type { VirtualHost } from '../broker/virtual-host.js';
+import { REPLY_TO_QUEUE, type VirtualHost } from '../broker/virtual-host.js';
 import {
   AmqpError,
   Constants,
   MethodId,
   PropertyFlag,
   ReplyCode,
+  checkContentProperties,
   contentBodySize,
   contentClassId,
   writeBodyFrames,
@@ -14,6 +15,7 @@ import {
   writeRawHeaderFrame,
   type Method,
 } from '../protocol/index.js';
+import { AckTimeout } from './ack-timeout.js';
 import { idsOf, type Connection } from './connection.js';
 
 /** A basic.publish waiting for its content header and body. */
@@ -46,8 +48,12 @@ export class Channel implements SessionSink {
   private readonly nacked = new Set<number>();
   private confirmsQueued = false;
 
+  /** consumer_timeout: closes the channel when a delivery stays unacked too long. */
+  private readonly ackTimeout: AckTimeout;
+
   constructor(private readonly conn: Connection, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
+    this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout());
   }
 
   // ------------------------------------------------------------------ input
@@ -118,6 +124,17 @@ export class Channel implements SessionSink {
     this.publishing = null;
     const body = p.chunks.length === 1 ? p.chunks[0]! : p.chunks.length === 0 ? EMPTY : p.chunks;
     const header = p.header!;
+    // Found by fuzzing: a malformed property list used to be stored and relayed to consumers
+    // (whose clients cannot parse it), and could throw a RangeError in the raw-header readers
+    // (541 via the internal-error path). RabbitMQ decodes every published message's properties
+    // (rabbit_channel, basic.publish) and a failure crashes the channel: 541 INTERNAL_ERROR on
+    // the connection. Checked here without decoding (no allocation).
+    try {
+      checkContentProperties(header);
+    } catch (err) {
+      const detail = err instanceof AmqpError ? err.replyText.replace(/^SYNTAX_ERROR - /, '') : String(err);
+      throw new AmqpError(ReplyCode.InternalError, `could not decode the message's content properties: ${detail}`);
+    }
     try {
       // user_id, when present, must name the authenticated user (checked without decoding otherwise).
       if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0) {
@@ -191,6 +208,7 @@ export class Channel implements SessionSink {
           args: { deliveryTag: got.deliveryTag, redelivered: got.redelivered, exchange: m.exchange, routingKey: m.routingKey, messageCount: got.messageCount },
         });
         this.writeContent(m);
+        if (!method.args.noAck) this.ackTimeout.arm();
         return;
       }
       case MethodId.BasicRecover:
@@ -226,6 +244,13 @@ export class Channel implements SessionSink {
       case MethodId.QueueDeclare: {
         const a = method.args;
         const name = a.passive ? this.queueName(a.queue) : a.queue;
+        if (name.startsWith(REPLY_TO_QUEUE)) {
+          // Direct reply-to: every declare of it is passive; it exists with one consumer (RabbitMQ's rabbit_channel).
+          if (!vhost.replyQueueExists(name)) throw new AmqpError(ReplyCode.NotFound, `no queue '${name}' in vhost '${vhost.name}'`);
+          this.lastQueue = name;
+          if (!a.nowait) this.reply({ id: MethodId.QueueDeclareOk, args: { queue: name, messageCount: 0, consumerCount: 1 } });
+          return;
+        }
         const q = vhost.declareQueue(name, { passive: a.passive, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments }, owner);
         this.lastQueue = q.name;
         if (!a.nowait) this.reply({ id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
@@ -312,6 +337,14 @@ export class Channel implements SessionSink {
       args: { consumerTag, deliveryTag, redelivered, exchange: message.exchange, routingKey: message.routingKey },
     });
     this.writeContent(message);
+    if (this.session.unackedCount > 0) this.ackTimeout.arm();
+  }
+
+  /** A delivery stayed unacked for consumerTimeout ms: RabbitMQ's 406, and its messages are requeued. */
+  private onAckTimeout(): void {
+    const ms = this.conn.options.consumerTimeout;
+    this.conn.logger.warn({ conn: this.conn.id, channel: this.id, timeout: ms }, `consumer on channel ${this.id} timed out waiting for a delivery acknowledgement (${ms} ms)`);
+    this.closeWithError(new AmqpError(ReplyCode.PreconditionFailed, `delivery acknowledgement on channel ${this.id} timed out. Timeout value used: ${ms} ms. This timeout value can be configured, see consumers doc guide to learn more`));
   }
 
   returnMessage(replyCode: number, replyText: string, message: Message): void {
@@ -386,6 +419,7 @@ export class Channel implements SessionSink {
     this.writeConfirms();
     this.state = 'closing';
     this.publishing = null;
+    this.ackTimeout.cancel();
     this.session.close();
     this.conn.send(this.id, { id: MethodId.ChannelClose, args: { replyCode: err.replyCode, replyText: err.replyText, classId: err.classId, methodId: err.methodId } });
   }
@@ -393,6 +427,7 @@ export class Channel implements SessionSink {
   private finishClose(): void {
     this.state = 'closed';
     this.publishing = null;
+    this.ackTimeout.cancel();
     this.conn.channelClosed(this.id);
   }
 
@@ -400,6 +435,7 @@ export class Channel implements SessionSink {
   connectionClosed(): void {
     this.state = 'closed';
     this.publishing = null;
+    this.ackTimeout.cancel();
     this.session.close();
   }
 }

@@ -35,13 +35,24 @@ export interface ConnectionContext {
   readonly vhosts: ReadonlyMap<string, VirtualHost>;
   readonly logger: Logger;
   readonly serverProperties: FieldTable;
+  /** Resource alarms in force (the server flips these; a connection reads them when its client publishes). */
+  readonly alarms: { readonly memory: boolean };
   connectionClosed(connection: Connection): void;
 }
 
 type State = 'awaiting-header' | 'awaiting-start-ok' | 'awaiting-tune-ok' | 'awaiting-open' | 'open' | 'closing' | 'closed';
 
 /** Outbound bytes (socket buffer + not yet flushed) above which deliveries pause until the socket drains. */
-const OUTBOUND_HIGH_WATER = 512 * 1024;
+export const OUTBOUND_HIGH_WATER = 512 * 1024;
+/**
+ * Unsent bytes in the socket buffer above which the client's input is no
+ * longer read until the buffer drains. Deliveries stop at OUTBOUND_HIGH_WATER,
+ * so only replies can pile up this far (a client sending basic.get or declares
+ * without reading the answers): not reading its requests bounds them.
+ */
+export const INPUT_PAUSE_BACKLOG = 4 * 1024 * 1024;
+/** basic.publish's class and method ids as the first 4 bytes of a method frame payload. */
+const BASIC_PUBLISH_IDS = (60 << 16) | 40;
 
 let nextConnectionId = 1;
 
@@ -94,6 +105,16 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private quietTicks = 0;
   /** Channels with publisher confirms to send at the next flush. */
   private readonly confirmPending: Channel[] = [];
+  /** Blocked by a resource alarm (it published while one was in force): its socket is not read. */
+  private blockedByAlarm = false;
+  /** connection.blocked was sent (the client has the capability): connection.unblocked is owed. */
+  private blockedNotified = false;
+  /** The client does not read: INPUT_PAUSE_BACKLOG bytes wait in the socket buffer. */
+  private backlogged = false;
+  /** socket.pause() is in effect (for either reason above). */
+  private readPaused = false;
+  /** socket.writableLength at the last heartbeat tick (a paused reader is alive while its output drains). */
+  private lastWritable = 0;
 
   constructor(readonly socket: Socket, private readonly ctx: ConnectionContext) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
@@ -182,6 +203,9 @@ export class Connection implements FrameHandler, Flushable, Owner {
     const channel = this.channels.get(channelId);
     if (channel) {
       channel.onFrame(type, payload);
+      // A basic.publish while a resource alarm is in force blocks the connection
+      // (RabbitMQ's publish_received): consumer-only connections keep flowing.
+      if (this.ctx.alarms.memory && type === Constants.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === BASIC_PUBLISH_IDS) this.blockPublisher();
       return;
     }
     if (type !== Constants.FRAME_METHOD) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`);
@@ -191,6 +215,9 @@ export class Connection implements FrameHandler, Flushable, Owner {
       const ids = idsOf(method.id);
       throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`, ids.classId, ids.methodId);
     }
+    // Channel numbers run 1..channel_max (the issue's rule). RabbitMQ itself counts open
+    // channels instead (530 "number of channels opened ... has reached the negotiated
+    // channel_max"); with numbers bounded by channel_max the count never exceeds it either.
     if (channelId > this.effectiveChannelMax) {
       throw new AmqpError(ReplyCode.ChannelError, `channel number ${channelId} exceeds the negotiated channel_max ${this.effectiveChannelMax}`, 20, 10);
     }
@@ -371,23 +398,85 @@ export class Connection implements FrameHandler, Flushable, Owner {
       for (let i = 0; i < chunks.length; i++) s.write(chunks[i]!);
       s.uncork();
     }
-    if (s.writableLength >= OUTBOUND_HIGH_WATER) this.waitingForDrain = true;
-    else if (this.stalled) this.resumeDeliveries();
+    if (s.writableLength >= OUTBOUND_HIGH_WATER) {
+      this.waitingForDrain = true;
+      if (s.writableLength >= INPUT_PAUSE_BACKLOG && !this.backlogged && this.state === 'open') {
+        this.logger.info({ conn: this.id, peer: this.peer, buffered: s.writableLength }, 'client is not reading its socket: input paused until the output drains');
+        this.backlogged = true;
+        this.updateReading();
+      }
+    } else if (this.stalled) this.resumeDeliveries();
   }
 
   /** Room for more deliveries? False once the socket and the unflushed output pass the high-water mark. */
   get writable(): boolean {
     if (this.destroyed) return false;
     if (this.waitingForDrain || this.socket.writableLength + this.out.pendingBytes >= OUTBOUND_HIGH_WATER) {
+      if (!this.stalled) this.logger.debug({ conn: this.id, peer: this.peer, buffered: this.outboundBytes }, 'client socket backed up: deliveries paused until it drains');
       this.stalled = true;
       return false;
     }
     return true;
   }
 
+  /** Bytes written but not yet taken by the kernel, plus those encoded and not yet flushed. */
+  get outboundBytes(): number {
+    return this.socket.writableLength + this.out.pendingBytes;
+  }
+
   private onDrain(): void {
     this.waitingForDrain = false;
+    if (this.backlogged) {
+      this.backlogged = false;
+      this.updateReading();
+    }
     if (this.stalled) this.resumeDeliveries();
+  }
+
+  // ------------------------------------------------------------------ flow control (resource alarms)
+
+  /** True while the connection is blocked by a resource alarm (its socket is not read). */
+  get blocked(): boolean {
+    return this.blockedByAlarm;
+  }
+
+  /** True while the socket is not being read (blocked, or the client does not read its output). */
+  get readingPaused(): boolean {
+    return this.readPaused;
+  }
+
+  /**
+   * The client published while the memory alarm is set: stop reading its
+   * socket and, if it advertised the capability, tell it why. Frames already
+   * received in the current chunk are still handled.
+   */
+  private blockPublisher(): void {
+    if (this.blockedByAlarm || this.state !== 'open') return;
+    this.blockedByAlarm = true;
+    if (this.hasCapability('connection.blocked')) {
+      this.send(0, { id: MethodId.ConnectionBlocked, args: { reason: 'low on memory' } });
+      this.blockedNotified = true;
+    }
+    this.logger.info({ conn: this.id, peer: this.peer }, 'connection blocked: publishing while low on memory');
+    this.updateReading();
+  }
+
+  /** The resource alarm cleared: a blocked connection is told (connection.unblocked) and read again. */
+  resourceAlarmCleared(): void {
+    if (!this.blockedByAlarm) return;
+    this.blockedByAlarm = false;
+    if (this.blockedNotified && this.state === 'open') this.send(0, { id: MethodId.ConnectionUnblocked, args: {} });
+    this.blockedNotified = false;
+    this.logger.info({ conn: this.id, peer: this.peer }, 'connection unblocked');
+    this.updateReading();
+  }
+
+  private updateReading(): void {
+    const pause = (this.blockedByAlarm || this.backlogged) && !this.destroyed;
+    if (pause === this.readPaused) return;
+    this.readPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   private resumeDeliveries(): void {
@@ -408,9 +497,15 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private onHeartbeatTick(seconds: number): void {
     if (this.destroyed) return;
     const read = this.socket.bytesRead;
-    if (read === this.lastBytesRead) this.silentTicks++;
-    else this.silentTicks = 0;
+    const writable = this.socket.writableLength;
+    // A socket we do not read cannot be heard. Blocked by an alarm: the peer counts as
+    // alive (RabbitMQ pauses its heartbeat monitor). Paused because it does not read:
+    // alive while its output drains, so a peer that vanished is still dropped.
+    const heard = read !== this.lastBytesRead || this.blockedByAlarm || (this.backlogged && writable < this.lastWritable);
+    if (heard) this.silentTicks = 0;
+    else this.silentTicks++;
     this.lastBytesRead = read;
+    this.lastWritable = writable;
     if (this.silentTicks >= 4) {
       this.logger.warn({ conn: this.id, peer: this.peer, heartbeat: seconds }, `missed heartbeats from client, timeout: ${seconds}s`);
       this.closeReason = { code: 0, text: 'heartbeat timeout' };
@@ -478,6 +573,11 @@ export class Connection implements FrameHandler, Flushable, Owner {
     this.closeReason = { code, text };
     const handshakeDone = this.state !== 'awaiting-header';
     this.state = 'closing';
+    // A blocked connection must be read again, or its close-ok would never arrive.
+    if (this.blockedByAlarm) {
+      this.blockedByAlarm = false;
+      this.updateReading();
+    }
     this.closeChannels();
     if (!handshakeDone) {
       this.finish();
@@ -495,7 +595,11 @@ export class Connection implements FrameHandler, Flushable, Owner {
     this.flush();
     this.socket.end();
     // A peer that never reads would keep the socket half-open: destroy after a grace period.
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    // The timer goes as soon as the socket closes, so it does not hold the connection (and its
+    // buffers) for that second: under churn, thousands of closed connections would pile up.
+    const grace = setTimeout(() => this.socket.destroy(), 1000);
+    grace.unref();
+    this.socket.once('close', () => clearTimeout(grace));
     this.cleanup('closed');
   }
 

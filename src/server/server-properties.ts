@@ -14,6 +14,8 @@ export const CAPABILITIES: FieldTable = {
   consumer_cancel_notify: true,
   authentication_failure_close: true,
   per_consumer_qos: true,
+  // Memory alarm: publishers are sent connection.blocked / connection.unblocked.
+  'connection.blocked': true,
   consumer_priorities: true,
   direct_reply_to: true,
 };

@@ -10,8 +10,11 @@ export class Server {
   readonly connections = new Set<Connection>();
   private readonly context: ConnectionContext;
 
-  constructor(context: Omit<ConnectionContext, 'connectionClosed'>) {
-    this.context = { ...context, connectionClosed: (c) => this.connections.delete(c) };
+  /** Resource alarms in force, shared with every connection (read when a client publishes). */
+  private readonly alarms = { memory: false };
+
+  constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms'>) {
+    this.context = { ...context, alarms: this.alarms, connectionClosed: (c) => this.connections.delete(c) };
     this.net = createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
@@ -34,6 +37,16 @@ export class Server {
       return;
     }
     this.connections.add(new Connection(socket, this.context));
+  }
+
+  /**
+   * The memory alarm was set or cleared. Setting it blocks nobody yet: as in
+   * RabbitMQ, a connection is blocked when it next publishes. Clearing it
+   * unblocks every blocked connection.
+   */
+  setMemoryAlarm(on: boolean): void {
+    this.alarms.memory = on;
+    if (!on) for (const c of this.connections) c.resourceAlarmCleared();
   }
 
   /** Stops accepting, asks every client to close (320), and waits up to closeTimeout for them. */

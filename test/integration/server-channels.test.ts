@@ -112,6 +112,15 @@ describe('channels', () => {
     expect([close.classId, close.methodId]).toEqual([20, 10]);
   });
 
+  it('a closed channel frees its number for reuse', async () => {
+    const c = await RawClient.open(broker.port, { channelMax: 1 });
+    await c.openChannel(1);
+    c.sendMethod(1, { id: MethodId.ChannelClose, args: { replyCode: 200, replyText: '', classId: 0, methodId: 0 } });
+    await c.waitForMethod(MethodId.ChannelCloseOk, 1);
+    await c.openChannel(1);
+    await c.close();
+  });
+
   it('reopening an open channel is 504 "second \'channel.open\' seen"', async () => {
     const c = await open();
     await c.openChannel(5);

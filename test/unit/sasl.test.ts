@@ -141,6 +141,7 @@ describe('loopback-only users (over a fake non-loopback socket)', () => {
       vhosts: new Map([['/', new VirtualHost('/')]]),
       logger: pino({ level: 'silent' }),
       serverProperties: serverProperties('test'),
+      alarms: { memory: false },
       connectionClosed: () => {},
     });
     open.push(connection);
