@@ -25,9 +25,13 @@ export class Consumer {
 
   /** May the queue hand this consumer another message now? */
   canTake(): boolean {
-    const s = this.session;
-    if (!s.sink.writable) return false;
+    return this.session.sink.writable && this.hasCredit();
+  }
+
+  /** Prefetch allows another delivery (whatever the state of the socket). */
+  hasCredit(): boolean {
     if (this.noAck) return true;
+    const s = this.session;
     return (this.prefetch === 0 || this.unacked < this.prefetch) && (s.channelPrefetch === 0 || s.unackedCount < s.channelPrefetch);
   }
 }

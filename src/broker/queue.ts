@@ -48,6 +48,22 @@ export interface QueueHost {
 const PAGE_IN_BATCH = 256;
 const scratchRef: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false, expiresAt: 0, bodySize: 0 };
 
+/**
+ * Flow control between publishers and a queue whose consumers fall behind:
+ * above FLOW_HIGH ready messages (while a consumer has prefetch credit, so the
+ * backlog is a matter of speed, not of consumers holding back), publishers to
+ * it stop being read until it is down to FLOW_LOW. This plays the part of
+ * RabbitMQ's credit flow in a single-threaded broker: reading publishers
+ * cannot starve delivery.
+ */
+export const FLOW_HIGH = 4096;
+export const FLOW_LOW = 1024;
+
+/** A publisher paused by flow control (the server's connection). */
+export interface FlowWaiter {
+  flowResumed(): void;
+}
+
 /** Outcome of offering a message to a queue. */
 export const enum Enqueued {
   Accepted,
@@ -98,6 +114,8 @@ export class Queue implements Destination {
   private ttlTimerAt = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
   private lastUsed = Date.now();
+  /** Publishers paused because this queue is congested. */
+  private flowWaiters: FlowWaiter[] = [];
 
   constructor(readonly name: string, options: QueueOptions) {
     this.durable = options.durable;
@@ -245,6 +263,27 @@ export class Queue implements Destination {
     }
   }
 
+  /**
+   * True when publishers should pause: the backlog is above FLOW_HIGH and a
+   * consumer could take more if only delivery kept up.
+   */
+  get congested(): boolean {
+    if (this.messageCount <= FLOW_HIGH || this.consumers.length === 0) return false;
+    for (const c of this.consumers) if (c.hasCredit()) return true;
+    return false;
+  }
+
+  /** Pause `waiter` until this queue has caught up (or is gone). */
+  addFlowWaiter(waiter: FlowWaiter): void {
+    this.flowWaiters.push(waiter);
+  }
+
+  private releaseFlow(): void {
+    const waiters = this.flowWaiters;
+    this.flowWaiters = [];
+    for (const w of waiters) w.flowResumed();
+  }
+
   /** Hands ready messages to consumers with credit until one side runs out. */
   dispatch(): void {
     if (this.dispatching || this.deleted) return;
@@ -262,6 +301,7 @@ export class Queue implements Destination {
     } finally {
       this.dispatching = false;
     }
+    if (this.flowWaiters.length > 0 && this.messageCount <= FLOW_LOW) this.releaseFlow();
     this.armTtlTimer();
   }
 
@@ -487,6 +527,7 @@ export class Queue implements Destination {
 
   /** The queue is gone: stop its timers. */
   dispose(): void {
+    this.releaseFlow();
     if (this.ttlTimer) clearTimeout(this.ttlTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.ttlTimer = null;

@@ -24,6 +24,8 @@ export interface SessionSink {
   confirm(seq: number, ok: boolean): void;
   /** The broker cancelled a consumer (its queue was deleted). */
   consumerCancelled(consumerTag: string): void;
+  /** The publisher is feeding a congested queue: stop reading it until the queue catches up. */
+  throttle(queue: Queue): void;
 }
 
 /** One delivery awaiting ack, keyed by its channel-wide delivery tag. */
@@ -131,6 +133,8 @@ export class Session implements SyncWaiter, ReplyTarget {
     const seq = this.confirmMode ? ++this.publishSeq : 0;
     const routed = this.vhost.route(target, routingKey, message);
     const rejected = this.vhost.lastRouteRejected;
+    const congested = this.vhost.lastRouteCongested;
+    if (congested !== null) this.sink.throttle(congested);
     // A returned message has lost its BCC header too (RabbitMQ strips it at publish).
     if (routed === 0 && mandatory && !rejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(message));
     if (seq === 0) return;

@@ -6,7 +6,7 @@ import { Exchange, type Binding } from './exchange.js';
 import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
-import { Enqueued, Queue, type Owner, type QueueHost } from './queue.js';
+import { Enqueued, FLOW_HIGH, Queue, type Owner, type QueueHost } from './queue.js';
 import { parseExpiration, parseQueueArguments, typeName } from './queue-arguments.js';
 import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
@@ -431,6 +431,7 @@ export class VirtualHost implements QueueHost {
    */
   route(exchange: Exchange, routingKey: string, message: Message): number {
     this.lastRouteRejected = false;
+    this.lastRouteCongested = null;
     if (exchange.name === '' && routingKey.startsWith(REPLY_TO_PREFIX)) return this.routeReply(routingKey, message);
     let extraKeys: string[] | null = null;
     if (mayCarryCcOrBcc(message.header)) {
@@ -469,11 +470,16 @@ export class VirtualHost implements QueueHost {
     if (this.log !== null && n > 0) this.logMessage(message, queues);
     let accepted = 0;
     for (let i = 0; i < n; i++) {
-      if (queues[i]!.enqueue(message) === Enqueued.Accepted) accepted++;
+      const q = queues[i]!;
+      if (q.enqueue(message) === Enqueued.Accepted) accepted++;
       else this.lastRouteRejected = true;
+      if (this.lastRouteCongested === null && q.messageCount > FLOW_HIGH && q.congested) this.lastRouteCongested = q;
     }
     return accepted;
   }
+
+  /** Set by route(): a queue the message reached is congested (its publisher should pause). */
+  lastRouteCongested: Queue | null = null;
 
   /**
    * Writes the message once to the log for every queue that must hold it

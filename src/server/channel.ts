@@ -1,5 +1,6 @@
 import { Message } from '../broker/message.js';
 import { Session, type SessionSink } from '../broker/session.js';
+import type { Queue } from '../broker/queue.js';
 import { REPLY_TO_QUEUE, type VirtualHost } from '../broker/virtual-host.js';
 import {
   AmqpError,
@@ -390,6 +391,10 @@ export class Channel implements SessionSink {
     }
     if (from <= upTo) writeMethodFrame(w, this.id, { id: MethodId.BasicAck, args: { deliveryTag: upTo, multiple: upTo > from } });
     this.confirmFloor = upTo + 1;
+  }
+
+  throttle(queue: Queue): void {
+    this.conn.throttle(queue);
   }
 
   consumerCancelled(consumerTag: string): void {

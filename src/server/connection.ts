@@ -42,6 +42,14 @@ export interface ConnectionContext {
 
 type State = 'awaiting-header' | 'awaiting-start-ok' | 'awaiting-tune-ok' | 'awaiting-open' | 'open' | 'closing' | 'closed';
 
+/** Longest a flow-controlled publisher waits before it is read again. */
+const FLOW_PAUSE_MAX = 50;
+
+/** What flow control needs of a congested queue. */
+interface FlowQueue {
+  addFlowWaiter(waiter: { flowResumed(): void }): void;
+}
+
 /** Outbound bytes (socket buffer + not yet flushed) above which deliveries pause until the socket drains. */
 export const OUTBOUND_HIGH_WATER = 512 * 1024;
 /**
@@ -111,7 +119,10 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private blockedNotified = false;
   /** The client does not read: INPUT_PAUSE_BACKLOG bytes wait in the socket buffer. */
   private backlogged = false;
-  /** socket.pause() is in effect (for either reason above). */
+  /** Flow control paused reading: a queue this connection publishes to is congested. */
+  private throttled = false;
+  private throttleTimer: NodeJS.Timeout | null = null;
+  /** socket.pause() is in effect (for any reason above). */
   private readPaused = false;
   /** socket.writableLength at the last heartbeat tick (a paused reader is alive while its output drains). */
   private lastWritable = 0;
@@ -471,8 +482,29 @@ export class Connection implements FrameHandler, Flushable, Owner {
     this.updateReading();
   }
 
+  /**
+   * Flow control: this connection published to a congested queue. Stop
+   * reading it until the queue catches up, or FLOW_PAUSE_MAX ms pass (so a
+   * slow but steady consumer slows a publisher down without stopping it).
+   */
+  throttle(queue: FlowQueue): void {
+    if (this.throttled || this.destroyed) return;
+    this.throttled = true;
+    queue.addFlowWaiter(this);
+    this.throttleTimer = setTimeout(() => this.flowResumed(), FLOW_PAUSE_MAX);
+    this.updateReading();
+  }
+
+  flowResumed(): void {
+    if (!this.throttled) return;
+    this.throttled = false;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
+    this.updateReading();
+  }
+
   private updateReading(): void {
-    const pause = (this.blockedByAlarm || this.backlogged) && !this.destroyed;
+    const pause = (this.blockedByAlarm || this.backlogged || this.throttled) && !this.destroyed;
     if (pause === this.readPaused) return;
     this.readPaused = pause;
     if (pause) this.socket.pause();
@@ -622,6 +654,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     this.clearHandshakeTimer();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
     this.closeChannels();
     this.vhost?.ownerClosed(this);
     const reason = this.closeReason;
