@@ -64,6 +64,11 @@ export interface FlowWaiter {
   flowResumed(): void;
 }
 
+/** Something a publisher can be paused on: a congested queue, or a message log behind on writes. */
+export interface FlowSource {
+  addFlowWaiter(waiter: FlowWaiter): void;
+}
+
 /** Outcome of offering a message to a queue. */
 export const enum Enqueued {
   Accepted,

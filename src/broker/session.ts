@@ -5,7 +5,7 @@ import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
 import { typeName } from './queue-arguments.js';
-import type { Owner, Queue } from './queue.js';
+import type { FlowSource, Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, assertRoutingHeaders, withoutBcc, type ReplyTarget, type VirtualHost } from './virtual-host.js';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +25,7 @@ export interface SessionSink {
   /** The broker cancelled a consumer (its queue was deleted). */
   consumerCancelled(consumerTag: string): void;
   /** The publisher is feeding a congested queue: stop reading it until the queue catches up. */
-  throttle(queue: Queue): void;
+  throttle(source: FlowSource): void;
 }
 
 /** One delivery awaiting ack, keyed by its channel-wide delivery tag. */

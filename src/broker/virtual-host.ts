@@ -6,7 +6,7 @@ import { Exchange, type Binding } from './exchange.js';
 import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
-import { Enqueued, FLOW_HIGH, Queue, type Owner, type QueueHost } from './queue.js';
+import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
 import { parseExpiration, parseQueueArguments, typeName } from './queue-arguments.js';
 import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
@@ -475,11 +475,12 @@ export class VirtualHost implements QueueHost {
       else this.lastRouteRejected = true;
       if (this.lastRouteCongested === null && q.messageCount > FLOW_HIGH && q.congested) this.lastRouteCongested = q;
     }
+    if (this.lastRouteCongested === null && this.log?.behind) this.lastRouteCongested = this.log;
     return accepted;
   }
 
-  /** Set by route(): a queue the message reached is congested (its publisher should pause). */
-  lastRouteCongested: Queue | null = null;
+  /** Set by route(): a queue the message reached is congested, or the log is behind (its publisher should pause). */
+  lastRouteCongested: FlowSource | null = null;
 
   /**
    * Writes the message once to the log for every queue that must hold it

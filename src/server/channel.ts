@@ -1,6 +1,6 @@
 import { Message } from '../broker/message.js';
 import { Session, type SessionSink } from '../broker/session.js';
-import type { Queue } from '../broker/queue.js';
+import type { FlowSource } from '../broker/queue.js';
 import { REPLY_TO_QUEUE, type VirtualHost } from '../broker/virtual-host.js';
 import {
   AmqpError,
@@ -393,8 +393,8 @@ export class Channel implements SessionSink {
     this.confirmFloor = upTo + 1;
   }
 
-  throttle(queue: Queue): void {
-    this.conn.throttle(queue);
+  throttle(source: FlowSource): void {
+    this.conn.throttle(source);
   }
 
   consumerCancelled(consumerTag: string): void {

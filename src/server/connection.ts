@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ResolvedOptions } from '../config.js';
-import type { Owner } from '../broker/queue.js';
+import type { FlowSource, Owner } from '../broker/queue.js';
 import type { User, UserRegistry } from '../broker/users.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { Logger } from '../observe/logger.js';
@@ -45,10 +45,6 @@ type State = 'awaiting-header' | 'awaiting-start-ok' | 'awaiting-tune-ok' | 'awa
 /** Longest a flow-controlled publisher waits before it is read again. */
 const FLOW_PAUSE_MAX = 50;
 
-/** What flow control needs of a congested queue. */
-interface FlowQueue {
-  addFlowWaiter(waiter: { flowResumed(): void }): void;
-}
 
 /** Outbound bytes (socket buffer + not yet flushed) above which deliveries pause until the socket drains. */
 export const OUTBOUND_HIGH_WATER = 512 * 1024;
@@ -483,14 +479,15 @@ export class Connection implements FrameHandler, Flushable, Owner {
   }
 
   /**
-   * Flow control: this connection published to a congested queue. Stop
-   * reading it until the queue catches up, or FLOW_PAUSE_MAX ms pass (so a
-   * slow but steady consumer slows a publisher down without stopping it).
+   * Flow control: this connection published to a congested queue (or while
+   * the message log is behind). Stop reading it until the source catches up,
+   * or FLOW_PAUSE_MAX ms pass (so a slow but steady consumer slows a
+   * publisher down without stopping it).
    */
-  throttle(queue: FlowQueue): void {
+  throttle(source: FlowSource): void {
     if (this.throttled || this.destroyed) return;
     this.throttled = true;
-    queue.addFlowWaiter(this);
+    source.addFlowWaiter(this);
     this.throttleTimer = setTimeout(() => this.flowResumed(), FLOW_PAUSE_MAX);
     this.updateReading();
   }

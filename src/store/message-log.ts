@@ -19,6 +19,8 @@ import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, read
 
 export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
 const READ_AHEAD = 256 * 1024;
+const LOG_BEHIND_HIGH = 32 * 1024 * 1024;
+const LOG_BEHIND_LOW = 8 * 1024 * 1024;
 
 export class Segment {
   /** Bytes appended (written or waiting to be). */
@@ -105,6 +107,10 @@ export class MessageLog {
   onFlushed: (() => void) | null = null;
   /** Called once if a write or sync fails: the broker cannot keep its promises any more. */
   onFailure: ((err: Error) => void) | null = null;
+  /** Bytes appended but not yet written and synced. */
+  private unsyncedBytes = 0;
+  /** Publishers paused because the log is behind (flow control). */
+  private flowWaiters: { flowResumed(): void }[] = [];
   /** Called (asynchronously) with a mostly-dead segment; the owner of the references copies them forward. */
   onCompactable: ((segment: Segment) => void) | null = null;
 
@@ -319,7 +325,22 @@ export class MessageLog {
     p.buffers.push(head);
     p.bytes += recordLength;
     segment.size += recordLength;
+    this.unsyncedBytes += recordLength;
     this.scheduleFlush();
+  }
+
+  /**
+   * Flow control: the disk is falling behind the publishers (more than
+   * LOG_BEHIND_HIGH bytes waiting to be written and synced). Publishers are
+   * paused until the backlog of writes is down to LOG_BEHIND_LOW, so memory
+   * held by unwritten records stays bounded.
+   */
+  get behind(): boolean {
+    return this.unsyncedBytes > LOG_BEHIND_HIGH;
+  }
+
+  addFlowWaiter(waiter: { flowResumed(): void }): void {
+    this.flowWaiters.push(waiter);
   }
 
   /** True when everything appended so far is durable. */
@@ -349,12 +370,14 @@ export class MessageLog {
     this.flushing = true;
     const batch = this.pending;
     const waiters = this.waiters;
+    let batchBytes = 0;
+    for (const w of batch) batchBytes += w.bytes;
     this.pending = [];
     this.waiters = [];
     let i = 0;
     const next = (err: Error | null): void => {
       if (err) return this.fail(err);
-      if (i === batch.length) return this.flushDone(waiters);
+      if (i === batch.length) return this.flushDone(waiters, batchBytes);
       const w = batch[i++]!;
       const position = w.segment.written;
       writevAll(w.segment.fd, w.buffers, position, (werr) => {
@@ -369,8 +392,14 @@ export class MessageLog {
     next(null);
   }
 
-  private flushDone(waiters: (SyncWaiter | number)[]): void {
+  private flushDone(waiters: (SyncWaiter | number)[], bytes: number): void {
     this.flushing = false;
+    this.unsyncedBytes -= bytes;
+    if (this.flowWaiters.length > 0 && this.unsyncedBytes <= LOG_BEHIND_LOW) {
+      const paused = this.flowWaiters;
+      this.flowWaiters = [];
+      for (const w of paused) w.flowResumed();
+    }
     for (let k = 0; k < waiters.length; k += 2) (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
     this.onFlushed?.();
     // Segments that died while a write was in flight are deleted now.
