@@ -58,6 +58,8 @@ const scratchRef: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redeli
  */
 export const FLOW_HIGH = 4096;
 export const FLOW_LOW = 1024;
+/** A consumer that acked within this many ms counts as active for flow control. */
+const ACTIVE_CONSUMER_MS = 200;
 
 /** A publisher paused by flow control (the server's connection). */
 export interface FlowWaiter {
@@ -121,6 +123,8 @@ export class Queue implements Destination {
   private lastUsed = Date.now();
   /** Publishers paused because this queue is congested. */
   private flowWaiters: FlowWaiter[] = [];
+  /** When a consumer last acked a message (flow control tells busy consumers from stuck ones). */
+  private lastSettledAt = 0;
 
   constructor(readonly name: string, options: QueueOptions) {
     this.durable = options.durable;
@@ -275,7 +279,9 @@ export class Queue implements Destination {
   get congested(): boolean {
     if (this.messageCount <= FLOW_HIGH || this.consumers.length === 0) return false;
     for (const c of this.consumers) if (c.hasCredit()) return true;
-    return false;
+    // Consumers at their prefetch limit but acking steadily are still keeping up as fast
+    // as they can: the backlog is about speed. Consumers that stopped acking are not.
+    return Date.now() - this.lastSettledAt < ACTIVE_CONSUMER_MS;
   }
 
   /** Pause `waiter` until this queue has caught up (or is gone). */
@@ -423,6 +429,7 @@ export class Queue implements Destination {
   /** An unacked message was acked. */
   settle(entry: QueueEntry): void {
     this.unackedCount--;
+    this.lastSettledAt = Date.now();
     this.discard(entry);
   }
 

@@ -79,13 +79,8 @@ export class Channel implements SessionSink {
       try {
         this.onMethod(method);
       } catch (err) {
-        if (err instanceof AmqpError && err.classId === 0) {
-          const ids = idsOf(method.id);
-          err.classId = ids.classId;
-          err.methodId = ids.methodId;
-        }
-        if (err instanceof AmqpError && !err.isConnectionError) this.closeWithError(err);
-        else throw err;
+        const ids = idsOf(method.id);
+        this.fail(err, ids.classId, ids.methodId);
       }
       return;
     }
@@ -136,27 +131,31 @@ export class Channel implements SessionSink {
       const detail = err instanceof AmqpError ? err.replyText.replace(/^SYNTAX_ERROR - /, '') : String(err);
       throw new AmqpError(ReplyCode.InternalError, `could not decode the message's content properties: ${detail}`);
     }
+    const message = new Message(p.exchange, p.routingKey, header, body, p.bodySize);
     try {
       // user_id, when present, must name the authenticated user (checked without decoding otherwise).
-      if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0) {
-        const message = new Message(p.exchange, p.routingKey, header, body, p.bodySize);
-        const userId = message.properties.userId;
-        if (userId !== this.session.username) {
-          throw new AmqpError(ReplyCode.PreconditionFailed, `user_id property set to '${userId}' but authenticated user was '${this.session.username}'`, 60, 40);
-        }
-        this.session.publish(p.exchange, p.routingKey, message, p.mandatory);
-        return;
+      if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0 && message.properties.userId !== this.session.username) {
+        throw new AmqpError(ReplyCode.PreconditionFailed, `user_id property set to '${message.properties.userId}' but authenticated user was '${this.session.username}'`);
       }
-      this.session.publish(p.exchange, p.routingKey, new Message(p.exchange, p.routingKey, header, body, p.bodySize), p.mandatory);
+      this.session.publish(p.exchange, p.routingKey, message, p.mandatory);
     } catch (err) {
-      if (err instanceof AmqpError && !err.isConnectionError) {
-        if (err.classId === 0) {
-          err.classId = 60;
-          err.methodId = 40;
-        }
-        this.closeWithError(err);
-      } else throw err;
+      this.fail(err, 60, 40);
     }
+  }
+
+  /**
+   * An error while handling a method (class/method ids given): a channel error
+   * closes this channel; anything else (a connection error, a bug) goes up to
+   * the connection.
+   */
+  private fail(err: unknown, classId: number, methodId: number): void {
+    if (!(err instanceof AmqpError)) throw err;
+    if (err.classId === 0) {
+      err.classId = classId;
+      err.methodId = methodId;
+    }
+    if (err.isConnectionError) throw err;
+    this.closeWithError(err);
   }
 
   private queueName(name: string): string {
