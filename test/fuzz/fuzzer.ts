@@ -41,19 +41,9 @@ import { amqplainResponse, frameBytes, headerFrame, methodFrame, plainResponse }
 
 // ---------------------------------------------------------------- randomness
 
-export type Rng = () => number;
+import { mulberry32 as prng, type Rng } from '../helpers/prng.js';
 
-/** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng, type Rng };
 
 /** The generator of case `index` under `seed` (independent of every other case). */
 export function caseRng(seed: number, index: number): Rng {

@@ -378,3 +378,30 @@ export class RawClient {
     this.socket.destroy();
   }
 }
+
+/**
+ * basic.get (no-ack) over a raw socket: the content-header payload exactly as
+ * the broker sent it (class id, weight, body size, property flags, property
+ * list) and the body. Null when the queue is empty.
+ */
+export async function rawGet(port: number, queue: string): Promise<{ header: Buffer; body: Buffer } | null> {
+  const c = await RawClient.open(port);
+  try {
+    await c.openChannel(1);
+    c.sendMethod(1, { id: MethodId.BasicGet, args: { queue, noAck: true } });
+    const reply = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_METHOD && (f.method?.id === MethodId.BasicGetOk || f.method?.id === MethodId.BasicGetEmpty), 2000, 'basic.get-ok');
+    if (reply.method?.id === MethodId.BasicGetEmpty) return null;
+    const header = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_HEADER, 2000, 'content header');
+    const size = Number(header.payload.readBigUInt64BE(4));
+    const chunks: Buffer[] = [];
+    let got = 0;
+    while (got < size) {
+      const f = await c.waitFor((fr) => fr.channel === 1 && fr.type === Constants.FRAME_BODY, 2000, 'body frame');
+      chunks.push(f.payload);
+      got += f.payload.length;
+    }
+    return { header: header.payload, body: Buffer.concat(chunks) };
+  } finally {
+    await c.close().catch(() => c.destroy());
+  }
+}

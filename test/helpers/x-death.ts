@@ -5,8 +5,6 @@
  * which amqplib's decoder folds into plain numbers).
  */
 import { expect } from 'vitest';
-import { Constants, MethodId } from '../../src/protocol/index.js';
-import { RawClient } from './raw-client.js';
 
 /** One x-death entry as expected, without its `time` (checked against a window instead). */
 export interface Death {
@@ -49,33 +47,10 @@ export function firstDeath(headers: Headers): { reason: unknown; queue: unknown;
   return { reason: headers?.['x-first-death-reason'], queue: headers?.['x-first-death-queue'], exchange: headers?.['x-first-death-exchange'] };
 }
 
-/**
- * basic.get (no-ack) over a raw socket: the content-header payload exactly as
- * the broker sent it, and the body. Null when the queue is empty.
- */
-export async function rawGet(port: number, queue: string): Promise<{ header: Buffer; body: Buffer } | null> {
-  const c = await RawClient.open(port);
-  try {
-    await c.openChannel(1);
-    c.sendMethod(1, { id: MethodId.BasicGet, args: { queue, noAck: true } });
-    const reply = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_METHOD && (f.method?.id === MethodId.BasicGetOk || f.method?.id === MethodId.BasicGetEmpty), 2000, 'basic.get-ok');
-    if (reply.method?.id === MethodId.BasicGetEmpty) return null;
-    const header = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_HEADER, 2000, 'content header');
-    const size = Number(header.payload.readBigUInt64BE(4));
-    const chunks: Buffer[] = [];
-    let got = 0;
-    while (got < size) {
-      const f = await c.waitFor((fr) => fr.channel === 1 && fr.type === Constants.FRAME_BODY, 2000, 'body frame');
-      chunks.push(f.payload);
-      got += f.payload.length;
-    }
-    return { header: header.payload, body: Buffer.concat(chunks) };
-  } finally {
-    await c.close().catch(() => c.destroy());
-  }
-}
 
 /** Does the raw header hold the field `key` with type tag `tag` (e.g. 'count' as 'l')? */
 export function hasField(header: Buffer, key: string, tag: string): boolean {
   return header.indexOf(Buffer.concat([Buffer.from([key.length]), Buffer.from(key, 'latin1'), Buffer.from(tag, 'latin1')])) >= 0;
 }
+
+export { rawGet } from './raw-client.js';

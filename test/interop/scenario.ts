@@ -27,8 +27,6 @@
  */
 import { spawn } from 'node:child_process';
 import amqp, { type MessageProperties, type Options } from 'amqplib';
-import { Constants, MethodId } from '../../src/protocol/index.js';
-import { RawClient } from '../helpers/raw-client.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -208,32 +206,6 @@ export function messageCount(conn: AmqplibConnection, queue: string): Promise<nu
   return withChannel(conn, async (ch) => (await ch.checkQueue(queue)).messageCount);
 }
 
-/**
- * basic.get over a raw socket: the content-header frame payload exactly as the
- * broker sent it (class id, weight, body size, property flags, property list)
- * and the body.
- */
-export async function rawGet(port: number, queue: string): Promise<{ header: Buffer; body: Buffer } | null> {
-  const c = await RawClient.open(port);
-  try {
-    await c.openChannel(1);
-    c.sendMethod(1, { id: MethodId.BasicGet, args: { queue, noAck: true } });
-    const reply = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_METHOD && (f.method?.id === MethodId.BasicGetOk || f.method?.id === MethodId.BasicGetEmpty), 2000, 'basic.get-ok');
-    if (reply.method?.id === MethodId.BasicGetEmpty) return null;
-    const header = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_HEADER, 2000, 'content header');
-    const size = Number(header.payload.readBigUInt64BE(4));
-    const chunks: Buffer[] = [];
-    let got = 0;
-    while (got < size) {
-      const f = await c.waitFor((fr) => fr.channel === 1 && fr.type === Constants.FRAME_BODY, 2000, 'body frame');
-      chunks.push(f.payload);
-      got += f.payload.length;
-    }
-    return { header: header.payload, body: Buffer.concat(chunks) };
-  } finally {
-    await c.close().catch(() => c.destroy());
-  }
-}
 
 // ---------------------------------------------------------------- running a client script
 
@@ -304,3 +276,5 @@ export function stepOf(run: ClientRun, name: string): Step {
 export function topicResult(run: ClientRun): Record<string, unknown> {
   return Object.fromEntries(stepsOf(run, 'topic').map((s) => [s.queue as string, s.routing_keys]));
 }
+
+export { rawGet } from '../helpers/raw-client.js';
