@@ -44,11 +44,6 @@ export class Message {
     m.bccKeys = this.bccKeys;
     return m;
   }
-
-  /** The body as one Buffer (concatenates chunked bodies: for tests and rare paths only). */
-  bodyBuffer(): Buffer {
-    return Buffer.isBuffer(this.body) ? this.body : Buffer.concat(this.body, this.bodySize);
-  }
 }
 
 /** One message's place in one queue. */

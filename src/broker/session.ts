@@ -110,10 +110,6 @@ export class Session implements SyncWaiter, ReplyTarget {
     return -1;
   }
 
-  get inTransaction(): boolean {
-    return this.tx !== null;
-  }
-
   // ------------------------------------------------------------- publishing
 
   /** Routes a complete message (basic.publish + content). In a transaction it waits for commit. */

@@ -94,4 +94,3 @@ export const frameError = (detail: string): AmqpError => new AmqpError(ReplyCode
 export const syntaxError = (detail: string): AmqpError => new AmqpError(ReplyCode.SyntaxError, detail);
 export const commandInvalid = (detail: string, classId = 0, methodId = 0): AmqpError =>
   new AmqpError(ReplyCode.CommandInvalid, detail, classId, methodId);
-export const unexpectedFrame = (detail: string): AmqpError => new AmqpError(ReplyCode.UnexpectedFrame, detail);

@@ -460,11 +460,6 @@ export class MessageLog {
     unlinkSync(s.path);
   }
 
-  /** Segments still on disk (for tests and metrics). */
-  get segmentCount(): number {
-    return this.segments.size;
-  }
-
   private closeResolve: (() => void) | null = null;
 
   /** Flushes and syncs everything, then closes the files. */
