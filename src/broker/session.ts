@@ -1,10 +1,9 @@
 import { AmqpError, PropertyFlag, ReplyCode, Typed, type FieldTable } from '../protocol/index.js';
-import { parseExpiration } from './queue-arguments.js';
 import { Consumer } from './consumer.js';
 import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
-import { typeName } from './queue-arguments.js';
+import { parseExpiration, typeName } from './queue-arguments.js';
 import type { FlowSource, Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, assertRoutingHeaders, withoutBcc, type ReplyTarget, type VirtualHost } from './virtual-host.js';
@@ -36,7 +35,7 @@ interface Delivery {
   readonly consumer: Consumer | null;
   settled: boolean;
   /** Acked/rejected inside the open transaction: settled at commit, released again by rollback. */
-  inTx?: boolean;
+  inTx: boolean;
   /** When it was delivered (Date.now()), for the consumer acknowledgement timeout. */
   readonly at: number;
 }
@@ -194,7 +193,7 @@ export class Session implements SyncWaiter, ReplyTarget {
   deliver(consumer: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
     if (!consumer.noAck) {
-      this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false, at: Date.now() });
+      this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false, inTx: false, at: Date.now() });
       consumer.unacked++;
       consumer.queue.unackedCount++;
       this.unackedCount++;
@@ -209,7 +208,7 @@ export class Session implements SyncWaiter, ReplyTarget {
     if (!entry) return null;
     const tag = this.nextTag++;
     if (!noAck) {
-      this.unacked.push({ tag, queue, entry, consumer: null, settled: false, at: Date.now() });
+      this.unacked.push({ tag, queue, entry, consumer: null, settled: false, inTx: false, at: Date.now() });
       queue.unackedCount++;
       this.unackedCount++;
     } else queue.discard(entry);
