@@ -3,7 +3,7 @@
  * into a ByteWriter. Bodies are appended by reference and split at frame_max.
  */
 import { Constants } from './generated/constants.js';
-import { encodeMethodPayload, type MethodInit } from './generated/methods.js';
+import { encodeMethodPayload, MethodId, type MethodInit } from './generated/methods.js';
 import { encodeProperties, type BasicProperties } from './generated/properties.js';
 import { FRAME_OVERHEAD } from './frame-reader.js';
 import type { ByteWriter } from './writer.js';
@@ -88,4 +88,45 @@ const HEARTBEAT = Buffer.from([Constants.FRAME_HEARTBEAT, 0, 0, 0, 0, 0, 0, Cons
 
 export function writeHeartbeat(w: ByteWriter): void {
   w.bytes(HEARTBEAT);
+}
+
+/**
+ * basic.deliver frames from a template: consecutive deliveries to one
+ * consumer usually share consumer tag, exchange and routing key, so the
+ * encoded method frame is kept and only the delivery tag and redelivered flag
+ * are patched into a copy of it. Anything else re-encodes (and re-templates).
+ */
+export class DeliverTemplate {
+  private frame: Buffer | null = null;
+  private consumerTag = '';
+  private exchange = '';
+  private routingKey = '';
+  /** Offset of the delivery tag (u64) in the frame; the redelivered octet follows it. */
+  private tagAt = 0;
+
+  write(w: ByteWriter, channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, exchange: string, routingKey: string): void {
+    let frame = this.frame;
+    if (frame === null || consumerTag !== this.consumerTag || exchange !== this.exchange || routingKey !== this.routingKey) {
+      const start = w.mark();
+      writeMethodFrame(w, channel, { id: MethodId.BasicDeliver, args: { consumerTag, deliveryTag, redelivered, exchange, routingKey } });
+      const end = w.mark();
+      // The bytes just written, copied out as the template (a mark is relative to the unsent segment).
+      frame = Buffer.from(w.buf.subarray(w.pos - (end - start), w.pos));
+      this.frame = frame;
+      this.consumerTag = consumerTag;
+      this.exchange = exchange;
+      this.routingKey = routingKey;
+      this.tagAt = 7 + 4 + 1 + frame[11]!;
+      return;
+    }
+    const len = frame.length;
+    w.ensure(len);
+    const at = w.pos;
+    frame.copy(w.buf, at);
+    const tagAt = at + this.tagAt;
+    w.buf.writeUInt32BE(Math.floor(deliveryTag / 0x1_0000_0000), tagAt);
+    w.buf.writeUInt32BE(deliveryTag >>> 0, tagAt + 4);
+    w.buf[tagAt + 8] = redelivered ? 1 : 0;
+    w.pos = at + len;
+  }
 }

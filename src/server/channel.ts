@@ -5,6 +5,7 @@ import { REPLY_TO_QUEUE, type VirtualHost } from '../broker/virtual-host.js';
 import {
   AmqpError,
   Constants,
+  DeliverTemplate,
   MethodId,
   PropertyFlag,
   ReplyCode,
@@ -49,6 +50,8 @@ export class Channel implements SessionSink {
   private readonly nacked = new Set<number>();
   private confirmsQueued = false;
 
+  /** basic.deliver frames re-sent from the last one with the tag patched in (see DeliverTemplate). */
+  private readonly deliverTemplate = new DeliverTemplate();
   /** consumer_timeout: closes the channel when a delivery stays unacked too long. */
   private readonly ackTimeout: AckTimeout;
 
@@ -332,10 +335,7 @@ export class Channel implements SessionSink {
   }
 
   deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, message: Message): void {
-    writeMethodFrame(this.conn.out, this.id, {
-      id: MethodId.BasicDeliver,
-      args: { consumerTag, deliveryTag, redelivered, exchange: message.exchange, routingKey: message.routingKey },
-    });
+    this.deliverTemplate.write(this.conn.out, this.id, consumerTag, deliveryTag, redelivered, message.exchange, message.routingKey);
     this.writeContent(message);
     if (this.session.unackedCount > 0) this.ackTimeout.arm();
   }
