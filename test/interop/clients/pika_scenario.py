@@ -7,7 +7,6 @@ Header values use tags for the types JSON lacks: {"$decimal": "3.14"}, {"$timest
 {"$bytes": "00ff"}. pika cannot encode a float in a field table (no 'd'/'f' encoder), so the
 spec given to this script has no float header; the test sends a decimal instead.
 """
-import calendar
 import json
 import sys
 from datetime import datetime, timezone
@@ -15,40 +14,7 @@ from decimal import Decimal
 
 import pika
 import pika.exceptions
-
-
-def emit(step, **fields):
-    print(json.dumps({"step": step, **fields}), flush=True)
-
-
-def from_json(v):
-    if isinstance(v, dict):
-        if len(v) == 1:
-            (k, x), = v.items()
-            if k == "$decimal":
-                return Decimal(x)
-            if k == "$timestamp":
-                return datetime.fromtimestamp(x, timezone.utc)
-            if k == "$bytes":
-                return bytes.fromhex(x)
-        return {k: from_json(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [from_json(x) for x in v]
-    return v
-
-
-def to_json(v):
-    if isinstance(v, dict):
-        return {k: to_json(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [to_json(x) for x in v]
-    if isinstance(v, Decimal):
-        return {"$decimal": str(v)}
-    if isinstance(v, datetime):
-        return {"$timestamp": calendar.timegm(v.utctimetuple())}
-    if isinstance(v, (bytes, bytearray)):
-        return {"$bytes": bytes(v).hex()}
-    return v
+from scenario_io import emit, from_json, to_json
 
 
 PROP_NAMES = ["content_type", "content_encoding", "headers", "delivery_mode", "priority", "correlation_id",

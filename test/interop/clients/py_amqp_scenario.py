@@ -8,7 +8,6 @@ Header values use tags for the types JSON lacks: {"$decimal": "3.14"}, {"$timest
 {"$bytes": "00ff"}. py-amqp writes a Python bytes value as a long string ('S'), so no
 {"$bytes"} header goes out from here; it writes every int beyond +-2^31-1 as 'L'.
 """
-import calendar
 import json
 import sys
 from datetime import datetime, timezone
@@ -16,42 +15,7 @@ from decimal import Decimal
 
 import amqp
 import amqp.exceptions
-
-
-def emit(step, **fields):
-    print(json.dumps({"step": step, **fields}), flush=True)
-
-
-def from_json(v):
-    if isinstance(v, dict):
-        if len(v) == 1:
-            (k, x), = v.items()
-            if k == "$decimal":
-                return Decimal(x)
-            if k == "$timestamp":
-                return datetime.fromtimestamp(x, timezone.utc)
-            if k == "$bytes":
-                return bytes.fromhex(x)
-        return {k: from_json(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [from_json(x) for x in v]
-    return v
-
-
-def to_json(v):
-    if isinstance(v, dict):
-        return {k: to_json(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [to_json(x) for x in v]
-    if isinstance(v, Decimal):
-        return {"$decimal": str(v)}
-    if isinstance(v, datetime):
-        if v.tzinfo is None:
-            v = v.replace(tzinfo=timezone.utc)
-        return {"$timestamp": calendar.timegm(v.utctimetuple())}
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return {"$bytes": bytes(v).hex()}
-    return v
+from scenario_io import emit, from_json, to_json
 
 
 def props_to_json(props):
