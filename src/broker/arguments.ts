@@ -3,19 +3,15 @@
  * declared again: only the arguments that define the entity are compared,
  * and a mismatch is a 406 naming the argument and both values.
  */
-import { AmqpError, ReplyCode, inferTag, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { AmqpError, ReplyCode, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import { fieldEquals } from './routing.js';
 
-/** RabbitMQ's names for field types, used in its inequivalence messages. */
-const TYPE_NAMES: Record<string, string> = {
-  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
-  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array', T: 'timestamp', F: 'table', V: 'void', x: 'binary',
-};
-
-function describe(value: FieldValue): string {
+/** "the value '2000' of type 'short'", or "none" when absent (RabbitMQ's wording). */
+function describe(table: FieldTable, key: string): string {
+  const value = table[key];
   if (value === undefined) return 'none';
   const shown = typeof value === 'object' && value !== null && !Buffer.isBuffer(value) ? JSON.stringify(value) : String(value);
-  return `the value '${shown}' of type '${TYPE_NAMES[inferTag(value)] ?? 'unknown'}'`;
+  return `the value '${shown}' of type '${fieldTypeName(table, key)}'`;
 }
 
 /** Queue arguments RabbitMQ compares on redeclare. */
@@ -35,7 +31,7 @@ export function assertArgsEquivalent(current: FieldTable, received: FieldTable, 
     const b = current[key];
     if (a === undefined && b === undefined) continue;
     if (a !== undefined && b !== undefined && fieldEquals(a, b)) continue;
-    throw new AmqpError(ReplyCode.PreconditionFailed, `inequivalent arg '${key}' for ${what}: received ${describe(a)} but current is ${describe(b)}`);
+    throw new AmqpError(ReplyCode.PreconditionFailed, `inequivalent arg '${key}' for ${what}: received ${describe(received, key)} but current is ${describe(current, key)}`);
   }
 }
 

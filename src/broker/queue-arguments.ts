@@ -4,7 +4,7 @@
  * e.g. "PRECONDITION_FAILED - invalid arg 'x-max-length' for queue 'q' in
  * vhost '/': {value_negative,-1}".
  */
-import { AmqpError, ReplyCode, inferTag, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { AmqpError, ReplyCode, fieldTypeName, type FieldTable, type FieldValue } from '../protocol/index.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 export type QueueType = 'classic' | 'quorum';
@@ -24,16 +24,6 @@ export interface QueuePolicy {
   deliveryLimit: number | undefined;
 }
 
-/** RabbitMQ's type names, for {unacceptable_type,T}. */
-const TYPE_NAMES: Record<string, string> = {
-  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
-  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array', T: 'timestamp', F: 'table', V: 'void', x: 'binary',
-};
-
-export function typeName(v: FieldValue): string {
-  return TYPE_NAMES[inferTag(v)] ?? 'unknown';
-}
-
 function invalid(key: string, what: string, detail: string): AmqpError {
   return new AmqpError(ReplyCode.PreconditionFailed, `invalid arg '${key}' for ${what}: ${detail}`);
 }
@@ -46,7 +36,7 @@ function isInteger(v: FieldValue): v is number | bigint {
 function integerArg(args: FieldTable, key: string, what: string): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
-  if (!isInteger(v)) throw invalid(key, what, `{unacceptable_type,${typeName(v)}}`);
+  if (!isInteger(v)) throw invalid(key, what, `{unacceptable_type,${fieldTypeName(args, key)}}`);
   const n = Number(v);
   if (n < 0) throw invalid(key, what, `{value_negative,${n}}`);
   return n;
@@ -60,7 +50,7 @@ function stringArg(args: FieldTable, key: string, what: string): string | undefi
   const v = args[key];
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v;
-  throw invalid(key, what, `{unacceptable_type,${typeName(v)}}`);
+  throw invalid(key, what, `{unacceptable_type,${fieldTypeName(args, key)}}`);
 }
 
 /** RabbitMQ's ?MAX_EXPIRY_TIMER (erlang:send_after's limit) for TTLs and x-expires. */
@@ -77,7 +67,7 @@ function checkExpiry(n: number): string | null {
 function expiryArg(args: FieldTable, key: string, what: string, allowZero: boolean): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
-  if (!isInteger(v)) throw invalid(key, what, `{unacceptable_type,${typeName(v)}}`);
+  if (!isInteger(v)) throw invalid(key, what, `{unacceptable_type,${fieldTypeName(args, key)}}`);
   const n = Number(v);
   if (!allowZero && n === 0) throw invalid(key, what, '{value_zero,0}');
   const bad = checkExpiry(n);
@@ -98,7 +88,7 @@ export function parseQueueArguments(args: FieldTable, what: string, flags: { dur
   // rabbit_channel checks the DLX name first (rabbit_misc:r_arg): "invalid type 'T' for arg ... in queue ...".
   const dlx = args['x-dead-letter-exchange'];
   if (dlx !== undefined && typeof dlx !== 'string') {
-    throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${typeName(dlx)}' for arg 'x-dead-letter-exchange' in ${what}`);
+    throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${fieldTypeName(args, 'x-dead-letter-exchange')}' for arg 'x-dead-letter-exchange' in ${what}`);
   }
   const expires = expiryArg(args, 'x-expires', what, false);
   const messageTtl = expiryArg(args, 'x-message-ttl', what, true);
@@ -121,7 +111,7 @@ export function parseQueueArguments(args: FieldTable, what: string, flags: { dur
   const mode = stringArg(args, 'x-queue-mode', what);
   if (mode !== undefined && mode !== 'default' && mode !== 'lazy') throw invalid('x-queue-mode', what, 'invalid_queue_mode');
   const sac = args['x-single-active-consumer'];
-  if (sac !== undefined && typeof sac !== 'boolean') throw invalid('x-single-active-consumer', what, `{unacceptable_type,${typeName(sac)}}`);
+  if (sac !== undefined && typeof sac !== 'boolean') throw invalid('x-single-active-consumer', what, `{unacceptable_type,${fieldTypeName(args, 'x-single-active-consumer')}}`);
   const rawType = stringArg(args, 'x-queue-type', what) ?? 'classic';
   if (rawType === 'stream') {
     throw new AmqpError(ReplyCode.PreconditionFailed, `invalid arg 'x-queue-type' for ${what}: stream queues are not supported by Warren`);

@@ -1,9 +1,9 @@
-import { AmqpError, PropertyFlag, ReplyCode, Typed, type FieldTable } from '../protocol/index.js';
+import { AmqpError, PropertyFlag, ReplyCode, Typed, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import { Consumer } from './consumer.js';
 import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
-import { parseExpiration, typeName } from './queue-arguments.js';
+import { parseExpiration } from './queue-arguments.js';
 import type { FlowSource, Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, assertRoutingHeaders, withoutBcc, type ReplyTarget, type VirtualHost } from './virtual-host.js';
@@ -159,7 +159,7 @@ export class Session implements SyncWaiter, ReplyTarget {
     }
     const priority = args['x-priority'];
     if (priority !== undefined && typeof priority !== 'number' && typeof priority !== 'bigint') {
-      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid arg 'x-priority' for queue '${queue.name}' in vhost '${this.vhost.name}': {unacceptable_type,${typeName(priority)}}`);
+      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid arg 'x-priority' for queue '${queue.name}' in vhost '${this.vhost.name}': {unacceptable_type,${fieldTypeName(args, 'x-priority')}}`);
     }
     const consumer = new Consumer(consumerTag, queue, this, noAck, exclusive, this.consumerPrefetch, args);
     this.consumers.set(consumerTag, consumer);

@@ -1,4 +1,4 @@
-import { AmqpError, PropertyFlag, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { AmqpError, PropertyFlag, ReplyCode, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
@@ -7,7 +7,7 @@ import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
 import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
-import { parseExpiration, parseQueueArguments, typeName } from './queue-arguments.js';
+import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
 import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 
@@ -65,7 +65,7 @@ export function assertRoutingHeaders(message: Message): void {
   for (const key of ['CC', 'BCC']) {
     const v = headers?.[key];
     if (v !== undefined && !Array.isArray(v)) {
-      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid message: {unacceptable_type_in_header,"${key}",${typeName(v)}}`);
+      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid message: {unacceptable_type_in_header,"${key}",${fieldTypeName(headers!, key)}}`);
     }
   }
 }
@@ -189,7 +189,7 @@ export class VirtualHost implements QueueHost {
       // rabbit_channel's exchange.declare (rabbit_misc:r_arg): the AE name must be a longstr.
       const ae = d.arguments['alternate-exchange'];
       if (ae !== undefined && typeof ae !== 'string') {
-        throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${typeName(ae)}' for arg 'alternate-exchange' in ${this.exchangeDesc(name)}`);
+        throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${fieldTypeName(d.arguments, 'alternate-exchange')}' for arg 'alternate-exchange' in ${this.exchangeDesc(name)}`);
       }
       x = new Exchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
       if (x.durable) this.journal?.exchangeDeclared(this.name, { name, type: d.type, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });

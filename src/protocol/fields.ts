@@ -51,18 +51,44 @@ export interface FieldTable {
 
 // ---------------------------------------------------------------- decoding
 
+/**
+ * The type tag each value of a decoded table had on the wire. Decoding maps
+ * several tags to one JS type (b s I l → number), but error texts name the
+ * type the client sent, as RabbitMQ does ("of type 'short'").
+ */
+const wireTags = new WeakMap<FieldTable, Record<string, number>>();
+
+/** RabbitMQ's names for the field types. */
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
+  l: 'long', L: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array', T: 'timestamp', F: 'table', V: 'void', x: 'binary',
+};
+
+/**
+ * RabbitMQ's name for the type of `table[key]`: the tag it arrived with when
+ * the table was decoded, else the tag Warren would encode it with.
+ */
+export function fieldTypeName(table: FieldTable, key: string): string {
+  const tag = wireTags.get(table)?.[key];
+  const letter = tag !== undefined ? String.fromCharCode(tag) : inferTag(table[key]);
+  return TYPE_NAMES[letter] ?? 'unknown';
+}
+
 export function decodeTable(c: Cursor): FieldTable {
   const len = c.u32();
   const start = c.need(len);
   const inner = new Cursor(c.buf, start, start + len);
   const table: FieldTable = {};
+  const tags: Record<string, number> = {};
   while (inner.pos < inner.end) {
     const key = inner.shortstr();
+    if (inner.pos < inner.end) tags[key] = inner.buf[inner.pos]!;
     const value = decodeFieldValue(inner);
     // A peer-chosen "__proto__" key must become an own property, not replace the prototype.
     if (key === '__proto__') Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
     else table[key] = value;
   }
+  wireTags.set(table, tags);
   return table;
 }
 

@@ -65,8 +65,9 @@ describe('queue.declare', () => {
   it.each([
     ['durable', { durable: true }, "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q-eq' in vhost '/': received 'true' but current is 'false'"],
     ['auto_delete', { durable: false, autoDelete: true }, "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for queue 'q-eq' in vhost '/': received 'true' but current is 'false'"],
-    ['x-message-ttl', { durable: false, messageTtl: 2000 }, "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q-eq' in vhost '/': received the value '2000'"],
-    ['x-max-length', { durable: false, messageTtl: 1000, maxLength: 10 }, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q-eq' in vhost '/': received the value '10'"],
+    // amqplib sends 2000 and 1000 as 'short', 10 as 'byte': the texts name the types as sent, as RabbitMQ does.
+    ['x-message-ttl', { durable: false, messageTtl: 2000 }, "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q-eq' in vhost '/': received the value '2000' of type 'short' but current is the value '1000' of type 'short'"],
+    ['x-max-length', { durable: false, messageTtl: 1000, maxLength: 10 }, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q-eq' in vhost '/': received the value '10' of type 'byte' but current is none"],
   ])('redeclare with a different %s is 406', async (_what, options, text) => {
     const conn = await clients.connect();
     const ch = await clients.channel(conn);
@@ -79,7 +80,7 @@ describe('queue.declare', () => {
     const ch = await clients.channel();
     await ch.assertQueue('q-eq-none', { durable: false, arguments: { 'x-custom': 'a' } });
     await ch.assertQueue('q-eq-none', { durable: false, arguments: { 'x-custom': 'b' } });
-    await expectChannelError(ch, () => ch.assertQueue('q-eq-none', { durable: false, expires: 60000 }), 406, "inequivalent arg 'x-expires' for queue 'q-eq-none' in vhost '/': received the value '60000'");
+    await expectChannelError(ch, () => ch.assertQueue('q-eq-none', { durable: false, expires: 60000 }), 406, "inequivalent arg 'x-expires' for queue 'q-eq-none' in vhost '/': received the value '60000' of type 'signedint' but current is none");
     const ch2 = await clients.channel();
     await ch2.deleteQueue('q-eq-none');
   });
