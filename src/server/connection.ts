@@ -268,8 +268,9 @@ export class Connection implements FrameHandler, Flushable, Owner {
       case MethodId.ConnectionUpdateSecret:
         if (this.state !== 'open') break;
         // Re-authentication with a new secret (token rotation): PLAIN/AMQPLAIN secrets are passwords.
+        // A refused secret closes the connection as RabbitMQ does when a backend refuses it.
         if (!this.ctx.users.authenticate(this.user!.name, method.args.newSecret.toString('utf8'))) {
-          throw new AmqpError(ReplyCode.AccessRefused, `new secret rejected for user '${this.user!.name}'`, 10, 70);
+          throw new AmqpError(ReplyCode.NotAllowed, 'New secret was refused by one of the backends', 10, 70);
         }
         this.send(0, { id: MethodId.ConnectionUpdateSecretOk, args: {} });
         return;

@@ -154,16 +154,15 @@ describe('connection.update-secret', () => {
     expect(await ch.assertQueue('v-after-secret', { exclusive: true })).toMatchObject({ queue: 'v-after-secret' });
   });
 
-  it('a wrong secret closes the connection with 403 ACCESS_REFUSED', async () => {
-    // Warren re-authenticates the new secret as a password. (RabbitMQ's internal
-    // backend does not check it at all; a backend that refuses it closes the
-    // connection with 530 NOT_ALLOWED "New secret was refused by one of the backends".)
+  it('a wrong secret closes the connection with 530 NOT_ALLOWED, as RabbitMQ when a backend refuses it', async () => {
+    // Warren re-authenticates the new secret as a password (RabbitMQ's internal backend
+    // does not check it; a backend that refuses it closes the connection this way).
     const conn = await clients.connect();
     const closed = closedWith(conn);
     void conn.updateSecret(Buffer.from('not-the-password'), 'rotation').catch(() => {});
     const err = await within(closed, 3000, 'connection close');
-    expect(err.code).toBe(403);
-    expect(err.message).toContain("ACCESS_REFUSED - new secret rejected for user 'guest'");
+    expect(err.code).toBe(530);
+    expect(err.message).toContain('NOT_ALLOWED - New secret was refused by one of the backends');
   });
 });
 
