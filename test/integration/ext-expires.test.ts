@@ -109,7 +109,7 @@ describe('x-expires', () => {
     const ch = await clients.channel();
     await ch.assertQueue('exp-eq', { durable: false, expires: 60_000 });
     await expectChannelError(ch, () => ch.assertQueue('exp-eq', { durable: false, expires: 30_000 }), 406,
-      "PRECONDITION_FAILED - inequivalent arg 'x-expires' for queue 'exp-eq' in vhost '/': received the value '30000' of type 'signedint' but current is the value '60000' of type 'signedint'");
+      "PRECONDITION_FAILED - inequivalent arg 'x-expires' for queue 'exp-eq' in vhost '/': received the value '30000' of type 'short' but current is the value '60000' of type 'signedint'");
     const ch2 = await clients.channel();
     await ch2.deleteQueue('exp-eq');
   });
