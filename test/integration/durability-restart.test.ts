@@ -16,6 +16,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+async function declareDurable(broker: Broker, queue: string): Promise<void> {
+  const conn = await connect(broker);
+  const ch = await conn.createChannel();
+  await ch.assertQueue(queue, { durable: true });
+  await conn.close();
+}
+
 async function publishConfirmed(broker: Broker, queue: string, bodies: string[], persistent = true): Promise<void> {
   const conn = await connect(broker);
   const ch = await conn.createConfirmChannel();
@@ -80,10 +87,7 @@ describe('durability across restarts', () => {
   it('recovers confirmed persistent messages in order, marks delivered ones redelivered, forgets acked ones', async () => {
     const dir = dataDir();
     let broker = await startBroker({ dataDir: dir });
-    const conn = await connect(broker);
-    const ch = await conn.createChannel();
-    await ch.assertQueue('q', { durable: true });
-    await conn.close();
+    await declareDurable(broker, 'q');
     await publishConfirmed(broker, 'q', ['m1', 'm2', 'm3', 'm4', 'm5']);
     await publishConfirmed(broker, 'q', ['t1'], false); // transient: gone after restart
     // Ack m1; take m2 without acking (delivered, then requeued at close).
@@ -133,10 +137,7 @@ describe('durability across restarts', () => {
   it('drops a torn tail record and keeps every complete record before it', async () => {
     const dir = dataDir();
     let broker = await startBroker({ dataDir: dir });
-    const conn = await connect(broker);
-    const ch = await conn.createChannel();
-    await ch.assertQueue('q', { durable: true });
-    await conn.close();
+    await declareDurable(broker, 'q');
     await publishConfirmed(broker, 'q', ['a', 'b', 'c']);
     await broker.stop();
     const segDir = join(dir, 'messages');
