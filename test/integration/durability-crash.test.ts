@@ -10,7 +10,7 @@
  *  - an acked message may come back only if its ack was still "in flight":
  *    an ack is durable once the broker fdatasyncs a log batch written after
  *    the ack arrived. The consumer proves that point by publishing a confirmed
- *    persistent marker on the same connection after its acks: every ack sent
+ *    persistent marker on the same channel after its acks: every ack sent
  *    before a confirmed marker must not come back. Acks after the last
  *    confirmed marker are the in-flight window; those may come back (marked
  *    redelivered).
@@ -77,10 +77,12 @@ async function load(port: number, killAfterMs: number, kill: () => void): Promis
   const consumer = (async () => {
     const conn = await amqp.connect(url);
     swallow(conn);
-    const ch = await conn.createChannel();
+    // Acks and markers on ONE channel: frames of one channel reach the broker in order
+    // (amqplib interleaves different channels' frames, so a marker on another channel
+    // could overtake the acks it is meant to cover).
+    const ch = await conn.createConfirmChannel();
     swallow(ch);
-    const markers = await conn.createConfirmChannel();
-    swallow(markers);
+    const markers = ch;
     await ch.prefetch(100);
     let seen = 0;
     let pending: string[] = [];
