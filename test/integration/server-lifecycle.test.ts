@@ -182,19 +182,23 @@ describe('graceful shutdown', () => {
   });
 });
 
+/** Calls `spy` before every write the broker makes on `socket`. */
+function onSocketWrite(socket: import('node:net').Socket, spy: () => void): void {
+  const original = socket.write.bind(socket);
+  socket.write = ((...args: Parameters<typeof original>) => {
+    spy();
+    return original(...args);
+  }) as typeof socket.write;
+}
+
 describe('write path', () => {
   it('frames produced in one tick go out in one socket write', async () => {
     const broker = await startBroker();
     try {
       const c = await RawClient.open(broker.port);
       const [server] = [...broker['server'].connections];
-      const socket = server!.socket;
-      const original = socket.write.bind(socket);
       let writes = 0;
-      socket.write = ((...args: Parameters<typeof original>) => {
-        writes++;
-        return original(...args);
-      }) as typeof socket.write;
+      onSocketWrite(server!.socket, () => writes++);
       const N = 50;
       c.send(Buffer.concat(Array.from({ length: N }, (_, i) => methodFrame(i + 1, { id: MethodId.ChannelOpen, args: {} }))));
       await eventually(() => c.methods.filter((m) => m.id === MethodId.ChannelOpenOk).length === N, 2000, `${N} open-oks`);
@@ -211,14 +215,10 @@ describe('write path', () => {
       const c = await RawClient.open(broker.port);
       const [server] = [...broker['server'].connections];
       const socket = server!.socket;
-      const original = socket.write.bind(socket);
       let afterClose = 0;
       let socketClosed = false;
       socket.once('close', () => { socketClosed = true; });
-      socket.write = ((...args: Parameters<typeof original>) => {
-        if (socketClosed || socket.destroyed) afterClose++;
-        return original(...args);
-      }) as typeof socket.write;
+      onSocketWrite(socket, () => { if (socketClosed || socket.destroyed) afterClose++; });
       // close, then more work in the same chunk: only close-ok comes back.
       c.send(Buffer.concat([
         methodFrame(0, { id: MethodId.ConnectionClose, args: { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 } }),

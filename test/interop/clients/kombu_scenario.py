@@ -19,18 +19,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
-from scenario_io import emit, from_json, to_json
-
-
-def props_to_json(message):
-    out = {}
-    for name, v in message.properties.items():
-        if v is None:
-            continue
-        out["headers" if name == "application_headers" else name] = to_json(v)
-    if isinstance(out.get("timestamp"), dict):
-        out["timestamp"] = out["timestamp"]["$timestamp"]
-    return out
+from scenario_io import amqp_props_to_json, emit, from_json, to_json
 
 
 def body_hex(message):
@@ -88,7 +77,7 @@ def main():
                 conn.drain_events(timeout=5)
         m = got[0]
         emit("consume", exchange=m.delivery_info["exchange"], routing_key=m.delivery_info["routing_key"],
-             redelivered=m.delivery_info["redelivered"], body_hex=body_hex(m), props=props_to_json(m))
+             redelivered=m.delivery_info["redelivered"], body_hex=body_hex(m), props=amqp_props_to_json(m.properties))
         m.ack()
 
         fq = Queue(f"{p}.from-js", durable=False)(ch)
@@ -96,7 +85,7 @@ def main():
         if m is None:
             raise SystemExit("basic.get found the from-js queue empty")
         emit("get", message_count=m.delivery_info["message_count"], redelivered=m.delivery_info["redelivered"],
-             routing_key=m.delivery_info["routing_key"], body_hex=body_hex(m), props=props_to_json(m))
+             routing_key=m.delivery_info["routing_key"], body_hex=body_hex(m), props=amqp_props_to_json(m.properties))
         m.ack()
         emit("get_empty", empty=fq.get(no_ack=False) is None)
 

@@ -15,19 +15,7 @@ from decimal import Decimal
 
 import amqp
 import amqp.exceptions
-from scenario_io import emit, from_json, to_json
-
-
-def props_to_json(props):
-    out = {}
-    for name, v in props.items():
-        if v is None:
-            continue
-        out["headers" if name == "application_headers" else name] = to_json(v)
-    # py-amqp hands the timestamp property back as a datetime; the spec compares seconds
-    if isinstance(out.get("timestamp"), dict):
-        out["timestamp"] = out["timestamp"]["$timestamp"]
-    return out
+from scenario_io import amqp_props_to_json, emit, from_json, to_json
 
 
 def body_hex(m):
@@ -68,7 +56,7 @@ def main():
         conn.drain_events(timeout=5)
     m = got[0]
     emit("consume", exchange=m.delivery_info["exchange"], routing_key=m.delivery_info["routing_key"],
-         redelivered=m.delivery_info["redelivered"], body_hex=body_hex(m), props=props_to_json(m.properties))
+         redelivered=m.delivery_info["redelivered"], body_hex=body_hex(m), props=amqp_props_to_json(m.properties))
     ch.basic_ack(m.delivery_tag)
     ch.basic_cancel(tag)
 
@@ -76,7 +64,7 @@ def main():
     if m is None:
         raise SystemExit("basic.get found the from-js queue empty")
     emit("get", message_count=m.delivery_info["message_count"], redelivered=m.delivery_info["redelivered"],
-         routing_key=m.delivery_info["routing_key"], body_hex=body_hex(m), props=props_to_json(m.properties))
+         routing_key=m.delivery_info["routing_key"], body_hex=body_hex(m), props=amqp_props_to_json(m.properties))
     ch.basic_ack(m.delivery_tag)
     emit("get_empty", empty=ch.basic_get(f"{p}.from-js", no_ack=False) is None)
 

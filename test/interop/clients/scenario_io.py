@@ -40,3 +40,16 @@ def to_json(v):
     if isinstance(v, (bytes, bytearray, memoryview)):
         return {"$bytes": bytes(v).hex()}
     return v
+
+
+def amqp_props_to_json(props):
+    """py-amqp's (and so kombu's) property dict as the spec's JSON: application_headers is
+    "headers", and the timestamp (a datetime) compares as seconds."""
+    out = {}
+    for name, v in props.items():
+        if v is None:
+            continue
+        out["headers" if name == "application_headers" else name] = to_json(v)
+    if isinstance(out.get("timestamp"), dict):
+        out["timestamp"] = out["timestamp"]["$timestamp"]
+    return out
