@@ -22,7 +22,12 @@ export interface FrameHandler {
  * Errors are thrown as AmqpError 501 FRAME_ERROR (bad frame-end, oversize frame, unknown frame type).
  */
 export class FrameReader {
-  /** Largest payload accepted: frame_max − 8 (0 = no limit). */
+  /**
+   * Largest payload accepted (0 = no limit). A frame may be frame_max bytes in
+   * all (payload frame_max − 8), but like RabbitMQ (its FRAME_SIZE_FUDGE) we
+   * accept payloads up to frame_max itself: several clients forget the 8-byte
+   * frame overhead when they split bodies.
+   */
   maxPayload: number;
   private awaitingHeader = true;
   private parts: Buffer[] = [];
@@ -32,11 +37,11 @@ export class FrameReader {
   private stopped = false;
 
   constructor(private readonly handler: FrameHandler, frameMax: number) {
-    this.maxPayload = frameMax === 0 ? 0 : frameMax - FRAME_OVERHEAD;
+    this.maxPayload = frameMax;
   }
 
   setFrameMax(frameMax: number): void {
-    this.maxPayload = frameMax === 0 ? 0 : frameMax - FRAME_OVERHEAD;
+    this.maxPayload = frameMax;
   }
 
   /** Stop delivering frames (the connection is closing); later input is dropped. */
@@ -120,7 +125,8 @@ export class FrameReader {
     const size = buf.readUInt32BE(pos + 3);
     const max = this.maxPayload;
     if (max !== 0 && size > max) {
-      throw frameError(`frame size ${size + FRAME_OVERHEAD} exceeds frame_max ${max + FRAME_OVERHEAD}`);
+      // RabbitMQ's text: the frame type, the (empty) payload snippet, the size and the nominal payload limit.
+      throw frameError(`type ${buf[pos]!}, all octets = <<>>: {frame_too_large,${size},${max - FRAME_OVERHEAD}}`);
     }
     const type = buf[pos]!;
     if (type !== Constants.FRAME_METHOD && type !== Constants.FRAME_HEADER && type !== Constants.FRAME_BODY && type !== Constants.FRAME_HEARTBEAT) {

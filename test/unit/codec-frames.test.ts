@@ -294,19 +294,25 @@ describe('FrameReader: frame errors are 501', () => {
     }
   });
 
-  it('frame larger than frame_max is rejected from its header alone; exactly frame_max is accepted', () => {
-    const exact = rawFrame(3, 1, Buffer.alloc(FRAME_MAX - 8, 1));
-    expect(exact.length).toBe(FRAME_MAX);
+  it('a payload of up to frame_max bytes is accepted (RabbitMQ tolerates the forgotten 8-byte overhead); one more is rejected from its header alone', () => {
+    const nominal = rawFrame(3, 1, Buffer.alloc(FRAME_MAX - 8, 1));
+    expect(nominal.length).toBe(FRAME_MAX);
     const ok = start();
-    ok.reader.push(exact);
+    ok.reader.push(nominal);
     expect(ok.frames).toHaveLength(1);
     expect(ok.frames[0]!.payload.length).toBe(FRAME_MAX - 8);
 
-    const over = rawFrame(3, 1, Buffer.alloc(FRAME_MAX - 7, 1));
+    const tolerated = rawFrame(3, 1, Buffer.alloc(FRAME_MAX, 1));
+    const sloppy = start();
+    sloppy.reader.push(tolerated);
+    expect(sloppy.frames).toHaveLength(1);
+    expect(sloppy.frames[0]!.payload.length).toBe(FRAME_MAX);
+
+    const over = rawFrame(3, 1, Buffer.alloc(FRAME_MAX + 1, 1));
     const rec = start();
     const err = amqpErrorOf(() => rec.reader.push(over.subarray(0, 7))); // just the frame header
     expect(err.replyCode).toBe(501);
-    expect(err.replyText).toContain(`exceeds frame_max ${FRAME_MAX}`);
+    expect(err.replyText).toBe(`FRAME_ERROR - type 3, all octets = <<>>: {frame_too_large,${FRAME_MAX + 1},${FRAME_MAX - 8}}`);
     expect(amqpErrorOf(() => start().reader.push(over)).replyCode).toBe(501);
     // a size field near 2^32 too
     const huge = Buffer.from([3, 0, 1, 0xff, 0xff, 0xff, 0xff]);
