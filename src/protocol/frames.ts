@@ -84,10 +84,11 @@ export function writeBodyFrames(w: ByteWriter, channel: number, body: Buffer | r
   }
 }
 
-const HEARTBEAT = Buffer.from([Constants.FRAME_HEARTBEAT, 0, 0, 0, 0, 0, 0, Constants.FRAME_END]);
+/** A heartbeat frame (type 8, channel 0, empty payload). Shared and immutable: never write into it. */
+export const HEARTBEAT_FRAME: Buffer = Buffer.from([Constants.FRAME_HEARTBEAT, 0, 0, 0, 0, 0, 0, Constants.FRAME_END]);
 
 export function writeHeartbeat(w: ByteWriter): void {
-  w.bytes(HEARTBEAT);
+  w.bytes(HEARTBEAT_FRAME);
 }
 
 /**

@@ -11,12 +11,12 @@ import {
   Cursor,
   FRAME_OVERHEAD,
   FrameReader,
+  HEARTBEAT_FRAME,
   MethodId,
   PROTOCOL_HEADER,
   ReplyCode,
   truncateReplyText,
   decodeMethod,
-  writeHeartbeat,
   writeMethodFrame,
   type FieldTable,
   type FrameHandler,
@@ -106,7 +106,6 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private sentSinceTick = false;
   private lastBytesRead = 0;
   private silentTicks = 0;
-  private quietTicks = 0;
   /** Channels with publisher confirms to send at the next flush. */
   private readonly confirmPending: Channel[] = [];
   /** Blocked by a resource alarm (it published while one was in force): its socket is not read. */
@@ -516,8 +515,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
   // ------------------------------------------------------------------ heartbeats and timers
 
   private startHeartbeats(seconds: number): void {
-    // Tick every half interval: send when nothing went out for a whole interval;
-    // a peer silent for two whole intervals is gone.
+    // Tick every half interval: send a heartbeat when nothing else went out since the
+    // last tick; a peer silent for two whole intervals is gone.
     this.lastBytesRead = this.socket.bytesRead;
     this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(seconds), (seconds * 1000) / 2);
     this.heartbeatTimer.unref();
@@ -542,14 +541,12 @@ export class Connection implements FrameHandler, Flushable, Owner {
       this.cleanup('heartbeat timeout');
       return;
     }
-    if (this.sentSinceTick) {
-      this.sentSinceTick = false;
-      this.quietTicks = 0;
-    } else if (++this.quietTicks >= 2) {
-      this.quietTicks = 0;
-      writeHeartbeat(this.out);
-      this.requestFlush();
-    }
+    // As RabbitMQ: every half interval, a heartbeat unless something else went out since
+    // the last tick. Our own heartbeats do not count as output (they bypass the write
+    // queue), so an idle peer hears from us every half interval, well within the one
+    // interval of silence some clients (amqp-client.js) tolerate.
+    if (this.sentSinceTick) this.sentSinceTick = false;
+    else if (this.out.pendingBytes === 0) this.socket.write(HEARTBEAT_FRAME);
   }
 
   private onHandshakeTimeout(): void {

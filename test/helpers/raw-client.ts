@@ -31,6 +31,8 @@ export interface Frame {
   payload: Buffer;
   /** Decoded method for method frames (undefined when it does not decode). */
   method?: Method;
+  /** When the bytes completing it arrived (performance.now(); only for frames the client received). */
+  at?: number;
 }
 
 /** The decoded arguments of the method with id `I`. */
@@ -179,6 +181,7 @@ export class RawClient {
   // ------------------------------------------------------------------ receiving
 
   private onData(chunk: Buffer): void {
+    const at = performance.now();
     this.received = Buffer.concat([this.received, chunk]);
     let buf: Buffer = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     if (this.frames.length === 0 && this.protocolHeaderReply === null && buf.length >= 4 && buf.toString('latin1', 0, 4) === 'AMQP') {
@@ -197,7 +200,7 @@ export class RawClient {
       const channel = buf.readUInt16BE(pos + 1);
       const payload = Buffer.from(buf.subarray(pos + 7, pos + 7 + size));
       if (buf[pos + 7 + size] !== Constants.FRAME_END) throw new Error(`server sent a bad frame-end octet at frame ${this.frames.length}`);
-      const frame: Frame = { type, channel, payload };
+      const frame: Frame = { type, channel, payload, at };
       if (type === Constants.FRAME_METHOD) {
         try {
           frame.method = decodeMethod(new Cursor(payload));

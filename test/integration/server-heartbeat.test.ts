@@ -1,6 +1,6 @@
 /**
- * Heartbeats with a 1 s interval: the server sends heartbeat frames when it
- * has nothing else to send, an idle but heartbeating client stays connected
+ * Heartbeats with a 1 s interval: the server sends heartbeat frames every half
+ * interval when it has nothing else to send, an idle but heartbeating client stays connected
  * for several intervals, and a peer silent for two intervals is dropped.
  * The cases run concurrently (each has its own connection) to keep the file
  * around five seconds.
@@ -48,17 +48,42 @@ describe.concurrent('heartbeats', () => {
     await eventually(() => ![...broker['server'].connections].some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 1000, 'server forgot the dropped connection');
   });
 
-  it('a raw client that only sends heartbeats stays connected, receives a heartbeat about every interval, then works', async () => {
+  it('a raw client that only sends heartbeats stays connected, receives a heartbeat every half interval, then works', async () => {
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
     const timer = setInterval(() => c.send(HEARTBEAT_FRAME), 400);
     try {
       await sleep(3600);
       expect(c.closed).toBe(false);
-      // Nothing else was sent to it, so every ~1 s the server sent a heartbeat.
-      expect(c.heartbeats).toBeGreaterThanOrEqual(2);
-      expect(c.heartbeats).toBeLessThanOrEqual(5);
+      // Nothing else was sent to it, so every ~0.5 s the server sent a heartbeat (~7 in 3.6 s).
+      expect(c.heartbeats).toBeGreaterThanOrEqual(4);
+      expect(c.heartbeats).toBeLessThanOrEqual(9);
       await c.openChannel(1);
       await c.close();
+    } finally {
+      clearInterval(timer);
+      c.destroy();
+    }
+  });
+
+  it('heartbeat spacing on the wire: an idle client with heartbeat 1 s hears from the server every half interval, never silent for a whole one', async () => {
+    // As RabbitMQ (its heartbeat sender checks every half interval). Clients such as
+    // amqp-client.js drop a connection that was silent for one interval.
+    const c = await RawClient.open(broker.port, { heartbeat: 1 });
+    const openedAt = c.frames.find((f) => f.method?.id === MethodId.ConnectionOpenOk)!.at!;
+    const timer = setInterval(() => c.send(HEARTBEAT_FRAME), 300);
+    try {
+      const beats: number[] = [];
+      for (let i = 0; i < 8; i++) beats.push((await c.waitFor((f) => f.type === Constants.FRAME_HEARTBEAT, 5000, `heartbeat ${i + 1}`)).at!);
+      const gaps = [beats[0]! - openedAt, ...beats.slice(1).map((t, i) => t - beats[i]!)];
+      const sorted = [...gaps].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      const detail = `gaps (ms): ${gaps.map((g) => g.toFixed(0)).join(', ')}`;
+      // Half an interval (500 ms) apart; the bounds leave room for a loaded machine but
+      // not for the old behaviour (a heartbeat every 1.5 s of silence).
+      expect(median, detail).toBeGreaterThanOrEqual(350);
+      expect(median, detail).toBeLessThanOrEqual(750);
+      expect(sorted[sorted.length - 1]!, detail).toBeLessThan(1250);
+      expect(c.closed).toBe(false);
     } finally {
       clearInterval(timer);
       c.destroy();
