@@ -167,6 +167,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     throw err;
   }
   if (!options) return;
+  // The CLI is a server: the AMQP port and info logs (the embedded API defaults to a free port and warn).
+  options.port ??= 5672;
+  options.logLevel ??= 'info';
   let broker: Broker;
   try {
     broker = await Broker.start(options);

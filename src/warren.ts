@@ -7,6 +7,31 @@ import { MemoryAlarm } from './server/memory-alarm.js';
 import { DurableState } from './broker/durability.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
+import type { BindingStats, ExchangeStats, PeekedMessage, QueueStats } from './broker/snapshots.js';
+import type { ConnectionInfo } from './server/connection-info.js';
+import { amqpUrl, type UrlOptions } from './testing/url.js';
+import { waitUntilIdle, type IdleOptions } from './testing/when-idle.js';
+import { clearVirtualHost } from './testing/reset.js';
+
+/** A queue as `broker.queues()` lists it. */
+export interface QueueInfo extends QueueStats {
+  vhost: string;
+}
+
+export interface ExchangeInfo extends ExchangeStats {
+  vhost: string;
+}
+
+export interface BindingInfo extends BindingStats {
+  vhost: string;
+}
+
+/**
+ * What an embedded broker does unless told otherwise: a free port, and quiet
+ * logs (warnings and errors only) so test output stays readable. Without a
+ * dataDir everything stays in memory. The CLI sets its own defaults (5672, info).
+ */
+const EMBEDDED_DEFAULTS = { port: 0, logLevel: 'warn' } as const;
 
 /**
  * An embeddable Warren broker: `const broker = await Broker.start({ port: 0 })`,
@@ -26,7 +51,7 @@ export class Broker {
 
   private constructor(options: BrokerOptions) {
     this.options = resolveOptions(options);
-    this.logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info', pretty: options.logPretty });
+    this.logger = options.logger ?? createLogger({ level: options.logLevel ?? EMBEDDED_DEFAULTS.logLevel, pretty: options.logPretty });
     for (const name of this.options.vhosts) this.vhosts.set(name, new VirtualHost(name));
     for (const u of this.options.users) this.users.add(u.name, u.password, u.vhosts ?? null, u.tags ?? []);
     this.server = new Server({
@@ -46,7 +71,7 @@ export class Broker {
 
   /** Starts a broker and resolves once it is listening. */
   static async start(options: BrokerOptions = {}): Promise<Broker> {
-    const broker = new Broker(options);
+    const broker = new Broker({ ...options, port: options.port ?? EMBEDDED_DEFAULTS.port });
     const o = broker.options;
     if (o.dataDir !== undefined) {
       broker.durable = DurableState.open(broker.vhosts, {
@@ -84,13 +109,115 @@ export class Broker {
     return this.boundHost;
   }
 
-  /** An AMQP URL for this broker on loopback, with the given credentials. */
-  url(user = 'guest', password = 'guest'): string {
-    return `amqp://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${this.boundPort}`;
+  /**
+   * An AMQP URL that connects: the first configured user (or `user`, with its
+   * configured password unless `password` is given), vhost "/" (or the
+   * first one the user may open, or `vhost`), and the loopback address when
+   * the broker listens on every interface. Throws when no such URL could
+   * connect (unknown vhost, a vhost the user may not open…).
+   */
+  url(options?: UrlOptions): string;
+  /** The older form: `url(user, password)`. */
+  url(user: string, password?: string): string;
+  url(userOrOptions: UrlOptions | string = {}, password?: string): string {
+    const options = typeof userOrOptions === 'string' ? { user: userOrOptions, password } : userOrOptions;
+    const o = this.options;
+    return amqpUrl({ host: this.boundHost, port: this.boundPort, users: o.users, loopbackUsers: o.loopbackUsers, vhosts: [...this.vhosts.keys()] }, options);
   }
 
   get connectionCount(): number {
     return this.server.connections.size;
+  }
+
+  // ------------------------------------------------------------------ read side (plain objects, copies)
+
+  private vhostsNamed(name: string | undefined): VirtualHost[] {
+    if (name === undefined) return [...this.vhosts.values()];
+    const vhost = this.vhosts.get(name);
+    if (!vhost) throw new Error(`no vhost '${name}'`);
+    return [vhost];
+  }
+
+  /** Every queue (of one vhost, or all): counts of ready and unacked messages, consumers, arguments. */
+  queues(vhost?: string): QueueInfo[] {
+    return this.vhostsNamed(vhost).flatMap((v) => [...v.queues.values()].map((q) => ({ vhost: v.name, ...q.stats() })));
+  }
+
+  /** Exchanges, including the default and amq.* ones every vhost has. */
+  exchanges(vhost?: string): ExchangeInfo[] {
+    return this.vhostsNamed(vhost).flatMap((v) => v.snapshot().exchanges.map((x) => ({ vhost: v.name, ...x })));
+  }
+
+  /** Bindings, including the default exchange's implicit one to each queue (source ''), as rabbitmqctl lists them. */
+  bindings(vhost?: string): BindingInfo[] {
+    return this.vhostsNamed(vhost).flatMap((v) => v.snapshot().bindings.map((b) => ({ vhost: v.name, ...b })));
+  }
+
+  /**
+   * The ready messages of a queue (up to `count`, default all) in delivery
+   * order, with properties and a copy of the body. Nothing is consumed:
+   * counts and redelivered flags stay as they are.
+   */
+  peek(queue: string, options: { count?: number; vhost?: string } = {}): PeekedMessage[] {
+    const vhost = options.vhost ?? '/';
+    const q = this.vhostsNamed(vhost)[0]!.queues.get(queue);
+    if (!q) throw new Error(`no queue '${queue}' in vhost '${vhost}'`);
+    return q.peek(options.count ?? Infinity);
+  }
+
+  /** The client connections, handshake in progress included. */
+  connections(): ConnectionInfo[] {
+    return [...this.server.connections].map((c) => c.info());
+  }
+
+  // ------------------------------------------------------------------ testing helpers and fault injection
+
+  /**
+   * Closes every client connection with `code` (default 320
+   * CONNECTION_FORCED) and `text`, as `rabbitmqctl close_connection` does, to
+   * test an app's reconnect path. Resolves when every socket is gone.
+   */
+  closeConnections(options: { code?: number; text?: string } = {}): Promise<void> {
+    return this.server.closeAll(options.code ?? 320, options.text ?? 'CONNECTION_FORCED - Closed via broker.closeConnections()');
+  }
+
+  /**
+   * Back to the state the broker started in, for `beforeEach`: every client
+   * connection is closed (320), every queue (with its messages), exchange and
+   * binding a client declared is deleted, and a forced memory alarm is
+   * released. Resolves once the connections are gone.
+   */
+  async reset(): Promise<void> {
+    // Closing first means nothing a client sends from now on is acted on, and unacked
+    // deliveries are already back in their queues when those go.
+    const closed = this.server.closeAll(320, 'CONNECTION_FORCED - broker reset');
+    for (const vhost of this.vhosts.values()) clearVirtualHost(vhost);
+    this.setMemoryAlarm(null);
+    await closed;
+  }
+
+  /** Resolves once no message is in flight (see src/testing/when-idle.ts); rejects after `timeout` ms naming what is. */
+  whenIdle(options: IdleOptions = {}): Promise<void> {
+    return waitUntilIdle({
+      inFlight: (includeUnacked) => {
+        const out: string[] = [];
+        for (const c of this.server.connections) c.describeInFlight(includeUnacked, out);
+        for (const v of this.vhosts.values()) {
+          for (const q of v.queues.values()) if (q.deliveryPending) out.push(`queue '${q.name}' in vhost '${v.name}': ready messages waiting for a consumer's socket to drain`);
+        }
+        return out;
+      },
+      inputSeen: () => {
+        let bytes = 0;
+        for (const c of this.server.connections) bytes += c.bytesRead;
+        return `${this.server.connections.size}:${bytes}`;
+      },
+    }, options);
+  }
+
+  /** `await using broker = await Broker.start()` stops the broker at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 
   /** True while the memory alarm is set (publishing connections are being blocked). */

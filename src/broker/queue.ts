@@ -7,6 +7,8 @@ import { Message, type QueueEntry } from './message.js';
 import { parseExpiration, type QueuePolicy } from './queue-arguments.js';
 import { FifoReadyList, PriorityReadyList, type ReadyList } from './ready-list.js';
 import type { Destination } from './routing.js';
+import { peekQueue } from './queue-peek.js';
+import { copyTable, type PeekedMessage, type QueueStats } from './snapshots.js';
 
 /** The connection that owns an exclusive queue (identity only). */
 export interface Owner {
@@ -163,6 +165,36 @@ export class Queue implements Destination {
 
   get hasExclusiveConsumer(): boolean {
     return this.consumers.length === 1 && this.consumers[0]!.exclusive;
+  }
+
+  // ------------------------------------------------------------------ read side
+
+  /** What the queue holds now, as a plain object (nothing changes: no expiry check, no x-expires renewal). */
+  stats(): QueueStats {
+    const ready = this.messageCount;
+    return {
+      name: this.name,
+      durable: this.durable,
+      exclusive: this.exclusiveOwner !== null,
+      autoDelete: this.autoDelete,
+      arguments: copyTable(this.arguments),
+      messages: ready + this.unackedCount,
+      messagesReady: ready,
+      messagesUnacknowledged: this.unackedCount,
+      consumers: this.consumers.length,
+    };
+  }
+
+  /** Up to `count` ready messages in delivery order, left where they are (see queue-peek.ts). */
+  peek(count: number): PeekedMessage[] {
+    return peekQueue(this, count);
+  }
+
+  /** Ready messages a consumer with credit could take: dispatch is waiting for a socket to drain (or for the log). */
+  get deliveryPending(): boolean {
+    if (this.messageCount === 0) return false;
+    for (const c of this.consumers) if (c.hasCredit()) return true;
+    return false;
   }
 
   // ------------------------------------------------------------------ enqueue

@@ -95,6 +95,11 @@ export class Session implements SyncWaiter, ReplyTarget {
     vhost.sessions.add(this);
   }
 
+  /** Publishes numbered for publisher confirms so far (the last sequence number handed out). */
+  get confirmSequence(): number {
+    return this.publishSeq;
+  }
+
   /** Every delivery still awaiting its ack, with its queue (compaction relocates their log records). */
   *unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }> {
     for (const d of this.unacked) if (!d.settled) yield { queue: d.queue, entry: d.entry };

@@ -10,6 +10,7 @@ import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost
 import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
 import type { Session } from './session.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
+import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
 
 export interface ExchangeDeclare {
   type: string;
@@ -164,6 +165,22 @@ export class VirtualHost implements QueueHost {
 
   private noQueue(name: string): AmqpError {
     return new AmqpError(ReplyCode.NotFound, `no ${this.queueDesc(name)}`);
+  }
+
+  // ------------------------------------------------------------------ read side
+
+  /** Every queue, exchange and binding, as plain objects (a copy: the model is not touched). */
+  snapshot(): VhostSnapshot {
+    const queues = [...this.queues.values()].map((q) => q.stats());
+    const exchanges = [...this.exchanges.values()].map((x) => ({
+      name: x.name, type: x.type, durable: x.durable, autoDelete: x.autoDelete, internal: x.internal, arguments: copyTable(x.arguments),
+    }));
+    // The default exchange's implicit bindings first, as rabbitmqctl list_bindings shows them.
+    const bindings: BindingStats[] = queues.map((q) => ({ source: '', destination: q.name, destinationType: 'queue', routingKey: q.name, arguments: {} }));
+    for (const b of this.bindings.values()) {
+      bindings.push({ source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: copyTable(b.arguments) });
+    }
+    return { name: this.name, queues, exchanges, bindings };
   }
 
   // ------------------------------------------------------------------ exchanges

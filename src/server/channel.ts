@@ -414,6 +414,17 @@ export class Channel implements SessionSink {
     if (this.state === 'open') this.session.resume();
   }
 
+  // ------------------------------------------------------------------ read side
+
+  /** Adds to `out` why this channel still has a message in flight (see Broker.whenIdle). */
+  describeInFlight(includeUnacked: boolean, out: string[]): void {
+    if (this.state !== 'open') return;
+    if (this.publishing) out.push(`channel ${this.id}: a message's content is still arriving`);
+    const unconfirmed = this.session.confirmSequence - this.confirmFloor + 1;
+    if (unconfirmed > 0) out.push(`channel ${this.id}: ${unconfirmed} publishes not yet confirmed`);
+    if (includeUnacked && this.session.unackedCount > 0) out.push(`channel ${this.id}: ${this.session.unackedCount} deliveries not yet acknowledged`);
+  }
+
   // ------------------------------------------------------------------ closing
 
   /** A channel error: tell the client, release the session, ignore the channel until close-ok. */

@@ -25,6 +25,7 @@ import {
 } from '../protocol/index.js';
 import { FRAME_MIN_SIZE } from '../config.js';
 import { Channel } from './channel.js';
+import type { ConnectionInfo } from './connection-info.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
 
@@ -659,6 +660,54 @@ export class Connection implements FrameHandler, Flushable, Owner {
   /** A channel finished closing (close-ok exchanged): its number may be reused. */
   channelClosed(id: number): void {
     this.channels.delete(id);
+  }
+
+  // ------------------------------------------------------------------ read side
+
+  info(): ConnectionInfo {
+    const name = this.clientProperties['connection_name'];
+    const product = this.clientProperties['product'];
+    return {
+      id: this.id,
+      peer: this.peer,
+      state: RABBIT_STATE_NAMES[this.state],
+      user: this.user?.name ?? null,
+      vhost: this.vhost?.name ?? null,
+      name: typeof name === 'string' ? name : null,
+      clientProduct: typeof product === 'string' ? product : null,
+      channels: this.channels.size,
+      blocked: this.blockedByAlarm,
+      heartbeat: this.heartbeat,
+      frameMax: this.frameMax,
+      channelMax: this.channelMax,
+    };
+  }
+
+  /** Bytes read from the client so far (whenIdle watches it: input still arriving means work to come). */
+  get bytesRead(): number {
+    return this.socket.bytesRead;
+  }
+
+  /**
+   * Adds to `out` why this connection still has a message in flight: output
+   * not yet written or not yet taken by the kernel, input paused by flow
+   * control, a handshake or close in progress, or (per channel) content being
+   * assembled, publishes not yet confirmed, deliveries not yet acked. A
+   * connection blocked by a resource alarm waits for the alarm, not for
+   * itself, and does not count.
+   */
+  describeInFlight(includeUnacked: boolean, out: string[]): void {
+    if (this.destroyed) return;
+    const who = `connection ${this.id} (${this.peer})`;
+    if (this.state !== 'open') {
+      out.push(`${who}: ${RABBIT_STATE_NAMES[this.state]}`);
+      return;
+    }
+    if (this.flushScheduled || this.out.pendingBytes > 0 || this.socket.writableLength > 0) out.push(`${who}: output not yet written to the socket`);
+    if (this.throttled) out.push(`${who}: publisher paused by flow control`);
+    const before = out.length;
+    for (const ch of this.channels.values()) ch.describeInFlight(includeUnacked, out);
+    for (let i = before; i < out.length; i++) out[i] = `${who} ${out[i]}`;
   }
 
   hasCapability(name: string): boolean {

@@ -49,11 +49,21 @@ export class Server {
     if (!on) for (const c of this.connections) c.resourceAlarmCleared();
   }
 
+  /**
+   * Sends connection.close (`code`, `text`) to every client at once — from
+   * then on nothing they send is acted on, and their channels' unacked
+   * messages are back in their queues — and resolves when every socket is
+   * gone (a client that does not answer is cut off after closeTimeout).
+   */
+  closeAll(code: number, text: string): Promise<void> {
+    const { closeTimeout } = this.context.options;
+    return Promise.all([...this.connections].map((c) => withTimeout(c.closeGracefully(code, text), closeTimeout + 500, () => c.socket.destroy()))).then(() => undefined);
+  }
+
   /** Stops accepting, asks every client to close (320), and waits up to closeTimeout for them. */
   async stop(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
-    const { closeTimeout } = this.context.options;
-    await Promise.all([...this.connections].map((c) => withTimeout(c.closeGracefully(320, `CONNECTION_FORCED - ${reason}`), closeTimeout + 500, () => c.socket.destroy())));
+    await this.closeAll(320, `CONNECTION_FORCED - ${reason}`);
     await closed;
   }
 }

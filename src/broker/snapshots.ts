@@ -1,0 +1,80 @@
+/**
+ * The model's read side: plain, immutable-by-copy descriptions of queues,
+ * exchanges, bindings and messages. The HTTP API, metrics, `warren ctl` and
+ * tests look at the model only through these (see DESIGN.md, "Read side");
+ * building one never changes what it describes (no delivery, no redelivered
+ * flag, no x-expires renewal).
+ */
+import type { BasicProperties, FieldTable } from '../protocol/index.js';
+
+/** One queue, as `rabbitmqctl list_queues` would show it. */
+export interface QueueStats {
+  name: string;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+  /** Ready plus unacknowledged. */
+  messages: number;
+  messagesReady: number;
+  messagesUnacknowledged: number;
+  consumers: number;
+}
+
+export interface ExchangeStats {
+  name: string;
+  type: string;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: FieldTable;
+}
+
+/** A binding; the default exchange's implicit binding to each queue is listed too (source ''), as RabbitMQ lists it. */
+export interface BindingStats {
+  source: string;
+  destination: string;
+  destinationType: 'queue' | 'exchange';
+  routingKey: string;
+  arguments: FieldTable;
+}
+
+export interface VhostSnapshot {
+  name: string;
+  queues: QueueStats[];
+  exchanges: ExchangeStats[];
+  bindings: BindingStats[];
+}
+
+/** A ready message, looked at in place (`broker.peek()`). */
+export interface PeekedMessage {
+  exchange: string;
+  routingKey: string;
+  /** Whether its next delivery will carry redelivered = true. */
+  redelivered: boolean;
+  properties: BasicProperties;
+  /** A copy of the body (the broker's own bytes are never handed out). */
+  body: Buffer;
+}
+
+/** A deep copy of a field table, so a snapshot never aliases the model's own objects. */
+export function copyTable(table: FieldTable): FieldTable {
+  return structuredCopy(table) as FieldTable;
+}
+
+export function copyProperties(properties: BasicProperties): BasicProperties {
+  return structuredCopy(properties) as BasicProperties;
+}
+
+function structuredCopy(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (value instanceof Date) return new Date(value.getTime());
+  if (Array.isArray(value)) return value.map(structuredCopy);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = structuredCopy(v);
+    return out;
+  }
+  // Primitives, and the codec's small immutable value classes (Decimal, Typed).
+  return value;
+}

@@ -1,0 +1,21 @@
+/** What the read side says about one client connection (`broker.connections()`). */
+export interface ConnectionInfo {
+  /** The broker's own number for the connection (unique for the process's lifetime). */
+  id: number;
+  /** The client's address and port, "host:port". */
+  peer: string;
+  /** Handshake progress: 'starting' … 'running', then 'closing'. */
+  state: string;
+  user: string | null;
+  vhost: string | null;
+  /** The client's connection_name property, when it sent one. */
+  name: string | null;
+  /** The client's product property (e.g. "amqplib"), when it sent one. */
+  clientProduct: string | null;
+  channels: number;
+  /** Blocked by a resource alarm (connection.blocked). */
+  blocked: boolean;
+  heartbeat: number;
+  frameMax: number;
+  channelMax: number;
+}

@@ -1,0 +1,53 @@
+/** `broker.url()`: an AMQP URL that connects, built from what the broker was started with. */
+import type { UserDefinition } from '../config.js';
+
+export interface UrlOptions {
+  /** Default: the first configured user (guest unless `users` was given). */
+  user?: string;
+  /** Default: the configured password of `user`. */
+  password?: string;
+  /** Default: "/" when the user may open it, else the first vhost the user may open. */
+  vhost?: string;
+}
+
+export interface UrlTarget {
+  /** The address the broker listens on. */
+  host: string;
+  port: number;
+  users: readonly UserDefinition[];
+  loopbackUsers: readonly string[];
+  vhosts: readonly string[];
+}
+
+const mayOpen = (user: UserDefinition | undefined, vhost: string): boolean => user?.vhosts === undefined || user.vhosts.includes(vhost);
+
+/** Where a client on this machine reaches a listener on `host`: loopback for a wildcard address, brackets for IPv6. */
+function connectHost(host: string): string {
+  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host.startsWith('127.') || host === '[::1]' || host === 'localhost';
+}
+
+/** Throws (saying why) rather than return a URL the broker would refuse. */
+export function amqpUrl(target: UrlTarget, options: UrlOptions = {}): string {
+  const name = options.user ?? target.users[0]?.name;
+  if (name === undefined) throw new Error('broker.url(): the broker has no users');
+  const user = target.users.find((u) => u.name === name);
+  const password = options.password ?? user?.password;
+  if (password === undefined) throw new Error(`broker.url(): no user '${name}' was configured; pass its password too`);
+  const vhost = options.vhost ?? (target.vhosts.includes('/') && mayOpen(user, '/') ? '/' : target.vhosts.find((v) => mayOpen(user, v)));
+  if (vhost === undefined) throw new Error(`broker.url(): user '${name}' may open none of the vhosts`);
+  if (!target.vhosts.includes(vhost)) throw new Error(`broker.url(): no vhost '${vhost}' (vhosts: ${target.vhosts.join(', ')})`);
+  if (!mayOpen(user, vhost)) throw new Error(`broker.url(): user '${name}' may not open vhost '${vhost}'`);
+  const host = connectHost(target.host);
+  if (target.loopbackUsers.includes(name) && !isLoopbackHost(host)) {
+    throw new Error(`broker.url(): user '${name}' may only connect from loopback, but the broker listens on ${target.host} only`);
+  }
+  // "/" is the default vhost of every client's URL parser; any other goes in the path, percent-encoded.
+  const path = vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
+  return `amqp://${encodeURIComponent(name)}:${encodeURIComponent(password)}@${host}:${target.port}${path}`;
+}
