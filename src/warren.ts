@@ -61,12 +61,17 @@ export class Broker {
       logger: this.logger,
       serverProperties: serverProperties(this.options.clusterName),
     });
-    this.memory = new MemoryAlarm(this.options.memoryHighWatermark, this.options.memoryCheckInterval, (on, used, limit) => {
-      // RabbitMQ's wording: "memory resource limit alarm set on node ... Publishers will be blocked until this alarm clears".
-      if (on) this.logger.warn({ used, limit }, 'memory resource limit alarm set: publishers will be blocked until this alarm clears');
-      else this.logger.info({ used, limit }, 'memory resource limit alarm cleared');
-      this.server.setMemoryAlarm(on);
+    this.memory = new MemoryAlarm({
+      limit: this.options.memoryHighWatermark,
+      interval: this.options.memoryCheckInterval,
+      onChange: (on, used, limit) => {
+        // RabbitMQ's wording: "memory resource limit alarm set on node ... Publishers will be blocked until this alarm clears".
+        if (on) this.logger.warn({ used, limit }, 'memory resource limit alarm set: publishers will be blocked until this alarm clears');
+        else this.logger.info({ used, limit }, 'memory resource limit alarm cleared');
+        this.server.setMemoryAlarm(on);
+      },
     });
+    this.server.alarms.onInputSample = () => this.memory.check();
   }
 
   /** Starts a broker and resolves once it is listening. */

@@ -27,6 +27,7 @@ import { FRAME_MIN_SIZE } from '../config.js';
 import { Channel } from './channel.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+import type { ResourceAlarms } from './resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
 
 /** What a connection needs from the broker around it. */
@@ -36,8 +37,8 @@ export interface ConnectionContext {
   readonly vhosts: ReadonlyMap<string, VirtualHost>;
   readonly logger: Logger;
   readonly serverProperties: FieldTable;
-  /** Resource alarms in force (the server flips these; a connection reads them when its client publishes). */
-  readonly alarms: { readonly memory: boolean };
+  /** Resource alarms in force (the server flips these; a publishing connection reads them at each frame). */
+  readonly alarms: ResourceAlarms;
   connectionClosed(connection: Connection): void;
 }
 
@@ -111,6 +112,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private readonly confirmPending: Channel[] = [];
   /** Blocked by a resource alarm (it published while one was in force): its socket is not read. */
   private blockedByAlarm = false;
+  /** The client has sent basic.publish: while an alarm is set, any frame of its blocks it. */
+  private publisher = false;
   /** connection.blocked was sent (the client has the capability): connection.unblocked is owed. */
   private blockedNotified = false;
   /** The client does not read: INPUT_PAUSE_BACKLOG bytes wait in the socket buffer. */
@@ -147,6 +150,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   // ------------------------------------------------------------------ input
 
   private onData(chunk: Buffer): void {
+    this.ctx.alarms.inputReceived(chunk.length);
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -210,9 +214,12 @@ export class Connection implements FrameHandler, Flushable, Owner {
     const channel = this.channels.get(channelId);
     if (channel) {
       channel.onFrame(type, payload);
-      // A basic.publish while a resource alarm is in force blocks the connection
-      // (RabbitMQ's publish_received): consumer-only connections keep flowing.
-      if (this.ctx.alarms.memory && type === Constants.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === BASIC_PUBLISH_IDS) this.blockPublisher();
+      // While a resource alarm is in force, a publishing connection is blocked at
+      // any frame, not just at its next basic.publish: one in the middle of a
+      // large body would otherwise be read to its end (RabbitMQ blocks on content
+      // frames too). Consumer-only connections keep flowing.
+      if (!this.publisher && type === Constants.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === BASIC_PUBLISH_IDS) this.publisher = true;
+      if (this.publisher && this.ctx.alarms.blocking) this.blockPublisher();
       return;
     }
     if (type !== Constants.FRAME_METHOD) throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`);
@@ -453,18 +460,19 @@ export class Connection implements FrameHandler, Flushable, Owner {
   }
 
   /**
-   * The client published while the memory alarm is set: stop reading its
+   * A publisher sent a frame while a resource alarm is set: stop reading its
    * socket and, if it advertised the capability, tell it why. Frames already
    * received in the current chunk are still handled.
    */
   private blockPublisher(): void {
     if (this.blockedByAlarm || this.state !== 'open') return;
     this.blockedByAlarm = true;
+    const reason = this.ctx.alarms.reason;
     if (this.hasCapability('connection.blocked')) {
-      this.send(0, { id: MethodId.ConnectionBlocked, args: { reason: 'low on memory' } });
+      this.send(0, { id: MethodId.ConnectionBlocked, args: { reason } });
       this.blockedNotified = true;
     }
-    this.logger.info({ conn: this.id, peer: this.peer }, 'connection blocked: publishing while low on memory');
+    this.logger.info({ conn: this.id, peer: this.peer, reason }, 'connection blocked: publishing during a resource alarm');
     this.updateReading();
   }
 

@@ -1,25 +1,58 @@
 /**
  * The memory alarm (RabbitMQ's vm_memory_high_watermark): the broker's
- * resident set size is sampled on a timer and compared with the watermark.
- * While it is above, the alarm is set and connections that publish are
- * blocked (see Connection); once it falls back below, the alarm clears.
+ * resident set size is sampled on a timer (and by the server after every few
+ * MiB of client input, see ResourceAlarms) and compared with the watermark.
+ * Above it the alarm is set and publishing connections are blocked.
+ *
+ * Hysteresis: RSS saw-tooths with garbage collection, so an alarm that cleared
+ * as soon as one sample fell below the watermark would flap (set, clear, set
+ * again within a second, each time waking every blocked publisher for a burst
+ * that pushes memory straight back up). The alarm clears only once memory has
+ * stayed below CLEAR_FRACTION of the watermark for CLEAR_AFTER ms.
  *
  * Sampling uses process.memoryUsage.rss(), which reads one number from the
  * OS (unlike process.memoryUsage(), which walks the V8 heap spaces).
  */
+
+/** The alarm clears only below this fraction of the watermark... */
+export const CLEAR_FRACTION = 0.95;
+/** ...after staying there this long (ms). */
+export const CLEAR_AFTER = 1000;
+
+export interface MemoryAlarmOptions {
+  /** Watermark in bytes. */
+  limit: number;
+  /** Timer sampling interval (ms). */
+  interval: number;
+  onChange: (active: boolean, used: number, limit: number) => void;
+  /** Memory in use, in bytes (default: the process's RSS). Tests inject readings. */
+  sample?: () => number;
+  /** Clock for the hysteresis (default Date.now). */
+  now?: () => number;
+  clearFraction?: number;
+  clearAfter?: number;
+}
+
 export class MemoryAlarm {
+  readonly limit: number;
   private active = false;
   /** Set by force(): the alarm is held in that state and the sampler is ignored. */
   private forced: boolean | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** When memory last went below the clearing mark while the alarm was set (-1: it is not below). */
+  private belowSince = -1;
+  private readonly clearBelow: number;
+  private readonly clearAfter: number;
+  private readonly sample: () => number;
+  private readonly now: () => number;
 
-  constructor(
-    /** Watermark in bytes. */
-    readonly limit: number,
-    private readonly interval: number,
-    private readonly onChange: (active: boolean, used: number, limit: number) => void,
-    private readonly sample: () => number = () => process.memoryUsage.rss(),
-  ) {}
+  constructor(private readonly options: MemoryAlarmOptions) {
+    this.limit = options.limit;
+    this.clearBelow = Math.floor(options.limit * (options.clearFraction ?? CLEAR_FRACTION));
+    this.clearAfter = options.clearAfter ?? CLEAR_AFTER;
+    this.sample = options.sample ?? (() => process.memoryUsage.rss());
+    this.now = options.now ?? Date.now;
+  }
 
   get alarmed(): boolean {
     return this.active;
@@ -28,7 +61,7 @@ export class MemoryAlarm {
   start(): void {
     if (this.timer) return;
     this.check();
-    this.timer = setInterval(() => this.check(), this.interval);
+    this.timer = setInterval(() => this.check(), this.options.interval);
     this.timer.unref();
   }
 
@@ -41,7 +74,17 @@ export class MemoryAlarm {
   check(): void {
     if (this.forced !== null) return;
     const used = this.sample();
-    this.set(used > this.limit, used);
+    if (!this.active) {
+      if (used > this.limit) this.set(true, used);
+      return;
+    }
+    if (used > this.clearBelow) {
+      this.belowSince = -1;
+      return;
+    }
+    const now = this.now();
+    if (this.belowSince < 0) this.belowSince = now;
+    if (now - this.belowSince >= this.clearAfter) this.set(false, used);
   }
 
   /** Holds the alarm set (true) or clear (false), or (null) hands it back to the sampler. */
@@ -52,8 +95,9 @@ export class MemoryAlarm {
   }
 
   private set(on: boolean, used: number): void {
+    this.belowSince = -1;
     if (on === this.active) return;
     this.active = on;
-    this.onChange(on, used, this.limit);
+    this.options.onChange(on, used, this.limit);
   }
 }

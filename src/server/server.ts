@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Connection, type ConnectionContext } from './connection.js';
+import { ResourceAlarms } from './resource-alarms.js';
 
 /**
  * The TCP listener: accepts sockets (up to maxConnections), wraps each in a
@@ -11,7 +12,7 @@ export class Server {
   private readonly context: ConnectionContext;
 
   /** Resource alarms in force, shared with every connection (read when a client publishes). */
-  private readonly alarms = { memory: false };
+  readonly alarms = new ResourceAlarms();
 
   constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms'>) {
     this.context = { ...context, alarms: this.alarms, connectionClosed: (c) => this.connections.delete(c) };
@@ -41,12 +42,22 @@ export class Server {
 
   /**
    * The memory alarm was set or cleared. Setting it blocks nobody yet: as in
-   * RabbitMQ, a connection is blocked when it next publishes. Clearing it
-   * unblocks every blocked connection.
+   * RabbitMQ, a publishing connection is blocked at its next frame. Once no
+   * alarm is left, every blocked connection is unblocked.
    */
   setMemoryAlarm(on: boolean): void {
     this.alarms.memory = on;
-    if (!on) for (const c of this.connections) c.resourceAlarmCleared();
+    this.alarmsChanged();
+  }
+
+  /** The disk alarm was set or cleared (same rules as the memory alarm). */
+  setDiskAlarm(on: boolean): void {
+    this.alarms.disk = on;
+    this.alarmsChanged();
+  }
+
+  private alarmsChanged(): void {
+    if (!this.alarms.blocking) for (const c of this.connections) c.resourceAlarmCleared();
   }
 
   /**

@@ -13,6 +13,7 @@ import { VirtualHost } from '../../src/broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions } from '../../src/config.js';
 import { MethodId, PROTOCOL_HEADER } from '../../src/protocol/index.js';
 import { Connection, isLoopback } from '../../src/server/connection.js';
+import { ResourceAlarms } from '../../src/server/resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from '../../src/server/sasl.js';
 import { serverProperties } from '../../src/server/server-properties.js';
 import { amqplainResponse, decodeFrames, methodFrame, plainResponse } from '../helpers/raw-client.js';
@@ -141,7 +142,7 @@ describe('loopback-only users (over a fake non-loopback socket)', () => {
       vhosts: new Map([['/', new VirtualHost('/')]]),
       logger: pino({ level: 'silent' }),
       serverProperties: serverProperties('test'),
-      alarms: { memory: false },
+      alarms: new ResourceAlarms(),
       connectionClosed: () => {},
     });
     open.push(connection);
