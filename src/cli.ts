@@ -32,6 +32,8 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
                              RAM (≤ 1, default 0.4) or bytes
   --consumer-timeout <ms>    close a channel whose delivery stays unacked this long (406;
                              default 1800000 = 30 min, 0 disables)
+  --product-name <name>      product announced to clients (default RabbitMQ: clients pick
+                             RabbitMQ's semantics by it; see the README)
   --help                     show this help
   --version                  print the version
 `;
@@ -53,6 +55,7 @@ const FLAGS = {
   'queue-memory-window': ['queueMemoryWindow', 'int'],
   'memory-high-watermark': ['memoryHighWatermark', 'number'],
   'consumer-timeout': ['consumerTimeout', 'int'],
+  'product-name': ['productName', 'string'],
 } as const;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

@@ -53,6 +53,11 @@ export interface BrokerOptions {
   /** Cluster name advertised in server-properties (default 'warren@<hostname>'). */
   clusterName?: string;
   /**
+   * `product` advertised in server-properties (default 'RabbitMQ': clients such
+   * as kombu choose RabbitMQ's semantics by it; see the README).
+   */
+  productName?: string;
+  /**
    * Directory for durable state (definitions journal, message log). Without
    * one the broker keeps everything in memory. One broker per directory.
    */
@@ -88,6 +93,7 @@ export interface ResolvedOptions {
   loopbackUsers: string[];
   vhosts: string[];
   clusterName: string | undefined;
+  productName: string;
   dataDir: string | undefined;
   fsync: boolean;
   queueMemoryWindow: number;
@@ -109,6 +115,7 @@ export const DEFAULTS = {
   memoryHighWatermark: 0.4,
   memoryCheckInterval: 250,
   consumerTimeout: 1_800_000,
+  productName: 'RabbitMQ',
 } as const;
 
 /** RAM the process may use: the machine's, or the cgroup limit when one is set and lower. */
@@ -141,6 +148,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     loopbackUsers: o.loopbackUsers ?? ['guest'],
     vhosts: o.vhosts ?? ['/'],
     clusterName: o.clusterName,
+    productName: o.productName ?? DEFAULTS.productName,
     dataDir: o.dataDir,
     fsync: o.fsync ?? true,
     queueMemoryWindow: o.queueMemoryWindow ?? 10_000,
@@ -160,6 +168,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!(r.memoryCheckInterval >= 10) || !Number.isFinite(r.memoryCheckInterval)) bad(`memoryCheckInterval ${r.memoryCheckInterval} (minimum 10 ms)`);
   if (!(r.consumerTimeout >= 0)) bad(`consumerTimeout ${r.consumerTimeout} (ms; 0 disables)`);
   if (!Number.isInteger(r.queueMemoryWindow) || r.queueMemoryWindow < 1) bad(`queueMemoryWindow ${r.queueMemoryWindow}`);
+  if (typeof r.productName !== 'string' || r.productName === '' || Buffer.byteLength(r.productName) > 255) bad(`productName '${String(r.productName)}' (1 to 255 bytes)`);
   if (!(r.segmentSize >= 64 * 1024)) bad(`segmentSize ${r.segmentSize} (minimum 65536)`);
   return r;
 }

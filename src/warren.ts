@@ -59,7 +59,7 @@ export class Broker {
       users: this.users,
       vhosts: this.vhosts,
       logger: this.logger,
-      serverProperties: serverProperties(this.options.clusterName),
+      serverProperties: serverProperties(this.options.clusterName, this.options.productName),
     });
     this.memory = new MemoryAlarm({
       limit: this.options.memoryHighWatermark,

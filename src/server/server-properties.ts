@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { FieldTable } from '../protocol/index.js';
-import { VERSION } from '../version.js';
+import { RABBITMQ_COMPATIBLE_VERSION, VERSION } from '../version.js';
 
 /**
  * What the broker tells clients in connection.start. Capabilities are
@@ -20,14 +20,25 @@ export const CAPABILITIES: FieldTable = {
   direct_reply_to: true,
 };
 
-export function serverProperties(clusterName: string | undefined): FieldTable {
+/**
+ * Clients switch behaviour on `product` and `version`: kombu (Celery) gives
+ * basic.qos's `global` flag RabbitMQ's meaning only when product is
+ * "RabbitMQ" (otherwise a worker that raises its prefetch never gets more
+ * messages), and amqp091-go and others key RabbitMQ behaviours on the same
+ * property. Warren implements RabbitMQ's semantics, so by default it says
+ * so, with the version of the release it follows; its own name and version
+ * travel in platform, information and warren_version. `productName`
+ * (--product-name) overrides the product.
+ */
+export function serverProperties(clusterName: string | undefined, productName: string): FieldTable {
   return {
-    product: 'Warren',
-    version: VERSION,
-    platform: `Node.js ${process.version}`,
+    product: productName,
+    version: RABBITMQ_COMPATIBLE_VERSION,
+    platform: `Warren ${VERSION} on Node.js ${process.version}`,
+    warren_version: VERSION,
     cluster_name: clusterName ?? `warren@${hostname()}`,
     copyright: 'Copyright (c) the Warren authors',
-    information: 'Licensed under the MIT License. An AMQP 0-9-1 broker for Node.js.',
+    information: `Warren ${VERSION}, an AMQP 0-9-1 broker for Node.js following RabbitMQ ${RABBITMQ_COMPATIBLE_VERSION} behaviour. Licensed under the MIT License.`,
     capabilities: CAPABILITIES,
   };
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { Constants, MethodId, PROTOCOL_HEADER } from '../../src/protocol/index.js';
 import type { Connection } from '../../src/server/connection.js';
-import { VERSION } from '../../src/version.js';
+import { RABBITMQ_COMPATIBLE_VERSION, VERSION } from '../../src/version.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
 import { connect, eventually, startBroker } from '../helpers/broker.js';
 import { RawClient, plainResponse } from '../helpers/raw-client.js';
@@ -55,12 +55,16 @@ describe('handshake', () => {
     const conn = await connect(broker);
     try {
       const props = conn.connection.serverProperties as unknown as Record<string, unknown>;
-      expect(props.product).toBe('Warren');
-      expect(props.version).toBe(VERSION);
-      expect(props.platform).toBe(`Node.js ${process.version}`);
+      // Product and version of the RabbitMQ release Warren follows (clients such as kombu
+      // choose RabbitMQ's semantics by them); Warren's own name and version ride along.
+      expect(props.product).toBe('RabbitMQ');
+      expect(props.version).toBe(RABBITMQ_COMPATIBLE_VERSION);
+      expect(RABBITMQ_COMPATIBLE_VERSION).toBe('3.13.7');
+      expect(props.warren_version).toBe(VERSION);
+      expect(props.platform).toBe(`Warren ${VERSION} on Node.js ${process.version}`);
+      expect(props.information).toContain(`Warren ${VERSION}`);
       expect(props.cluster_name).toMatch(/^warren@/);
       expect(typeof props.copyright).toBe('string');
-      expect(typeof props.information).toBe('string');
       expect(props.capabilities).toMatchObject({
         publisher_confirms: true,
         exchange_exchange_bindings: true,
@@ -74,6 +78,18 @@ describe('handshake', () => {
     }
   });
 
+  it('productName overrides the advertised product; the rest stays', async () => {
+    const other = await startBroker({ productName: 'Warren' });
+    const c = await RawClient.connect(other.port);
+    try {
+      const { start } = await c.handshake({ until: 'start' });
+      expect(start.serverProperties).toMatchObject({ product: 'Warren', version: RABBITMQ_COMPATIBLE_VERSION, warren_version: VERSION });
+    } finally {
+      c.destroy();
+      await other.stop();
+    }
+  });
+
   it('sends connection.start 0-9 with PLAIN AMQPLAIN / en_US, then tune with the configured limits', async () => {
     const c = await RawClient.connect(broker.port);
     try {
@@ -82,7 +98,7 @@ describe('handshake', () => {
       expect(start.versionMinor).toBe(9);
       expect(start.mechanisms.toString()).toBe('PLAIN AMQPLAIN');
       expect(start.locales.toString()).toBe('en_US');
-      expect(start.serverProperties.product).toBe('Warren');
+      expect(start.serverProperties.product).toBe('RabbitMQ');
       expect(tune).toEqual({ channelMax: 2047, frameMax: 131072, heartbeat: 60 });
     } finally {
       c.destroy();

@@ -122,7 +122,7 @@ export function defineClientScenario(o: ClientScenario): void {
 
     it('connects', () => {
       const s = stepOf(run, 'connect');
-      if (s.server_product !== undefined) expect(s.server_product).toBe('Warren');
+      if (s.server_product !== undefined) expect(s.server_product).toBe('RabbitMQ');
     });
 
     it('declares an exchange, queues and bindings', async () => {

@@ -111,6 +111,14 @@ describe('parseCli', () => {
     expect(parse([], { WARREN_CONFIG: file })).toMatchObject({ port: 1111 });
   });
 
+  it('--product-name, WARREN_PRODUCT_NAME and productName in a config file set the advertised product', () => {
+    expect(parse(['--product-name', 'Warren'])).toEqual({ productName: 'Warren', dataDir: './data' });
+    expect(parse([], { WARREN_PRODUCT_NAME: 'FromEnv' })).toEqual({ productName: 'FromEnv', dataDir: './data' });
+    expect(parse(['--config', config('product.json', { productName: 'FromFile' })])).toEqual({ productName: 'FromFile', dataDir: './data' });
+    expect(parse(['--config', config('product2.json', { productName: 'FromFile' }), '--product-name', 'FromFlag'], { WARREN_PRODUCT_NAME: 'FromEnv' }))
+      .toEqual({ productName: 'FromFlag', dataDir: './data' });
+  });
+
   it('rejects bad config files with a UsageError naming the file', () => {
     expect(() => parse(['--config', join(dir, 'missing.json')])).toThrow(UsageError);
     expect(() => parse(['--config', join(dir, 'missing.json')])).toThrow(/cannot read config file .*missing\.json/);

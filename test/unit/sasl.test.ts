@@ -141,7 +141,7 @@ describe('loopback-only users (over a fake non-loopback socket)', () => {
       users,
       vhosts: new Map([['/', new VirtualHost('/')]]),
       logger: pino({ level: 'silent' }),
-      serverProperties: serverProperties('test'),
+      serverProperties: serverProperties('test', 'RabbitMQ'),
       alarms: new ResourceAlarms(),
       connectionClosed: () => {},
     });
