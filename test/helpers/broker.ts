@@ -1,5 +1,6 @@
 import amqp from 'amqplib';
 import { Broker, type BrokerOptions } from '../../src/index.js';
+import { elapse, WAIT_MS, waitFor } from './wait.js';
 
 /** Starts an in-process broker on a free port, quiet unless WARREN_TEST_LOG is set. */
 export function startBroker(options: BrokerOptions = {}): Promise<Broker> {
@@ -22,14 +23,30 @@ export function closedWith(emitter: { once(event: 'error', cb: (err: Error) => v
   return new Promise((resolve) => emitter.once('error', (err) => resolve(err as Error & { code?: number })));
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Lets wall-clock time pass: only where the passing of time is the subject of
+ * the test (see `elapse` in wait.ts), never as synchronisation.
+ */
+export const sleep = elapse;
 
-/** Polls `check` until it returns true or `ms` pass. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 2000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(5);
+/** Polls `check` until it returns true; rejects after `ms` (generous by default: the machine is loaded). */
+export function eventually(check: () => boolean | Promise<boolean>, ms = WAIT_MS, what = 'condition'): Promise<void> {
+  return waitFor(check, { timeout: ms, what });
+}
+
+/**
+ * A barrier on the broker's event loop: a fresh connection's handshake, a
+ * channel and one round trip. Bytes other clients had written before it was
+ * called were readable on the broker's sockets before this connection's
+ * first request, so anything the broker was going to do with them (while
+ * their socket is read) has been done when it resolves.
+ */
+export async function brokerBarrier(broker: Broker): Promise<void> {
+  const conn = await connect(broker);
+  try {
+    const ch = await conn.createChannel();
+    await ch.checkExchange('amq.direct');
+  } finally {
+    await conn.close();
   }
-  throw new Error(`timed out waiting for ${what}`);
 }

@@ -8,9 +8,10 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { resolveOptions } from '../../src/config.js';
+import { availableMemory, resolveOptions } from '../../src/config.js';
 import { parseCli, UsageError } from '../../src/cli.js';
 import { closedWith, connect, eventually, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS, withTimeout } from '../helpers/wait.js';
 
 const TIMEOUT = 300;
 const text = (channel: number, ms: number): string =>
@@ -28,6 +29,27 @@ async function setup(consumerTimeout = TIMEOUT): Promise<{ broker: Broker; conn:
   const ch = await conn.createChannel();
   ch.on('error', () => {});
   return { broker, conn, ch };
+}
+
+/** How late a due timeout may fire on a loaded machine before the test calls it a bug. */
+const LATE_MS = 5000;
+
+/**
+ * A positive barrier for "this timeout did not fire": consumes one delivery
+ * on a new channel of `conn` without acking it and waits for that channel's
+ * 406. Every delivery made before it on the same broker process was due
+ * earlier (timers fire in deadline order), so any close it caused would
+ * already have been sent.
+ */
+async function sentinelTimesOut(conn: AmqpConnection, timeout: number): Promise<void> {
+  const ch = await conn.createChannel();
+  ch.on('error', () => {});
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  await ch.consume(queue, () => {});
+  const closed = closedWith(ch);
+  ch.sendToQueue(queue, Buffer.from('sentinel'));
+  const err = await withTimeout(closed, timeout + WAIT_MS, 'the sentinel channel\'s timeout');
+  expect(err.message).toContain(`timed out. Timeout value used: ${timeout} ms`);
 }
 
 afterEach(async () => {
@@ -53,7 +75,8 @@ describe('consumer acknowledgement timeout', () => {
     expect(err.code).toBe(406);
     expect(err.message).toContain(text(1, TIMEOUT));
     expect(after).toBeGreaterThanOrEqual(TIMEOUT - 20);
-    expect(after).toBeLessThan(TIMEOUT + 700);
+    // Fires when due, not at some much later sweep (generous: the machine is loaded).
+    expect(after).toBeLessThan(TIMEOUT + LATE_MS);
     expect(got).toHaveLength(1);
     // Requeued, marked redelivered; the connection and its other channels are fine.
     const ch2 = await conn.createChannel();
@@ -74,44 +97,55 @@ describe('consumer acknowledgement timeout', () => {
   });
 
   it('a consumer that acks each delivery within the timeout keeps its channel for many timeouts', async () => {
-    const { ch } = await setup();
+    // A longer timeout here: the acks must beat it even when the loaded machine stalls this process.
+    const timeout = 1000;
+    const { conn, ch } = await setup(timeout);
     await ch.assertQueue('ct-acker');
     let acked = 0;
     await ch.consume('ct-acker', (m) => {
       if (!m) return;
-      setTimeout(() => { ch.ack(m); acked++; }, TIMEOUT / 3);
+      ch.ack(m);
+      acked++;
     });
     const errors: Error[] = [];
     ch.on('error', (e: Error) => errors.push(e));
-    for (let i = 0; i < 8; i++) {
+    // Deliveries paced over three timeout periods.
+    for (let i = 0; i < 6; i++) {
       ch.sendToQueue('ct-acker', Buffer.from(`m${i}`));
-      await sleep(TIMEOUT / 2);
+      await sleep(timeout / 2);
     }
-    await eventually(() => acked === 8, 2000, 'all acked');
-    await sleep(TIMEOUT + 100);
-    expect(errors).toEqual([]);
+    await eventually(() => acked === 6, WAIT_MS, 'all acked');
     await ch.checkQueue('ct-acker');
+    // Barrier: a delivery left unacked on another channel after the last ack
+    // times out after every deadline of the acked ones; then a round trip on ch.
+    await sentinelTimesOut(conn, timeout);
+    expect(errors).toEqual([]);
+    expect((await ch.checkQueue('ct-acker')).messageCount).toBe(0);
   });
 
   it('only the oldest unacked delivery counts: acking it moves the deadline to the next one', async () => {
-    const { ch } = await setup();
+    // The first delivery's deadline is 700 ms after the second is sent, the
+    // second's 1000 ms: wide margins on both sides for a loaded machine.
+    const timeout = 1000;
+    const { ch } = await setup(timeout);
     await ch.assertQueue('ct-oldest');
     const got: ConsumeMessage[] = [];
     await ch.consume('ct-oldest', (m) => { if (m) got.push(m); });
     ch.sendToQueue('ct-oldest', Buffer.from('a'));
-    await eventually(() => got.length === 1, 1000, 'first');
-    await sleep(200);
+    await eventually(() => got.length === 1, WAIT_MS, 'first');
+    await sleep(300); // the first delivery ages
     const secondAt = Date.now();
     ch.sendToQueue('ct-oldest', Buffer.from('b'));
-    await eventually(() => got.length === 2, 1000, 'second');
+    await eventually(() => got.length === 2, WAIT_MS, 'second');
     const closed = closedWith(ch);
     ch.ack(got[0]!);
     const err = await closed;
     const after = Date.now() - secondAt;
     expect(err.code).toBe(406);
+    expect(err.message).toContain(text(1, timeout));
     // The second delivery timed out on its own clock, not the first one's.
-    expect(after).toBeGreaterThanOrEqual(TIMEOUT - 30);
-    expect(after).toBeLessThan(TIMEOUT + 700);
+    expect(after).toBeGreaterThanOrEqual(timeout - 30);
+    expect(after).toBeLessThan(timeout + LATE_MS);
   });
 
   it('a basic.get delivery awaiting ack times out too; noAck deliveries never do', async () => {
@@ -130,7 +164,10 @@ describe('consumer acknowledgement timeout', () => {
     expect(m && m.content.toString()).toBe('one');
     const err = await closed;
     expect(err.message).toContain(text(1, TIMEOUT));
-    await sleep(100);
+    await eventually(() => freeGot === 1, WAIT_MS, 'the noAck delivery');
+    // A round trip on the noAck channel, well past its delivery's would-be deadline: still open.
+    await sentinelTimesOut(conn, TIMEOUT);
+    await free.checkQueue('ct-noack');
     expect(freeGot).toBe(1);
     expect((await free.checkQueue('ct-get')).messageCount).toBe(2);
   });
@@ -141,8 +178,11 @@ describe('consumer acknowledgement timeout', () => {
     const got: ConsumeMessage[] = [];
     await ch.consume('ct-off', (m) => { if (m) got.push(m); });
     ch.sendToQueue('ct-off', Buffer.from('kept'));
-    await eventually(() => got.length === 1, 1000, 'delivery');
-    await sleep(TIMEOUT * 2);
+    await eventually(() => got.length === 1, WAIT_MS, 'delivery');
+    // Barrier: a broker with the timeout enabled closes a channel whose delivery
+    // was made after ours; a timer of this broker would have fired by then.
+    const { conn: other } = await setup(TIMEOUT);
+    await sentinelTimesOut(other, TIMEOUT);
     ch.ack(got[0]!);
     expect((await ch.checkQueue('ct-off')).messageCount).toBe(0);
   });
@@ -152,9 +192,14 @@ describe('limit options', () => {
   it('defaults: consumerTimeout 30 min, memory watermark 0.4 of RAM', () => {
     const o = resolveOptions({});
     expect(o.consumerTimeout).toBe(1_800_000);
-    expect(o.memoryHighWatermark).toBeGreaterThan(0);
+    // A fraction is resolved against the same RAM figure the broker uses (floored
+    // separately each time: 0.8·RAM is not always exactly 2·floor(0.4·RAM)).
+    const ram = availableMemory();
+    expect(ram).toBeGreaterThan(0);
+    expect(o.memoryHighWatermark).toBe(Math.floor(0.4 * ram));
     expect(resolveOptions({ memoryHighWatermark: 123_456_789 }).memoryHighWatermark).toBe(123_456_789);
-    expect(resolveOptions({ memoryHighWatermark: 0.8 }).memoryHighWatermark).toBe(o.memoryHighWatermark * 2);
+    expect(resolveOptions({ memoryHighWatermark: 0.8 }).memoryHighWatermark).toBe(Math.floor(0.8 * ram));
+    expect(resolveOptions({ memoryHighWatermark: 1 }).memoryHighWatermark).toBe(ram);
     expect(() => resolveOptions({ consumerTimeout: -1 })).toThrow(/consumerTimeout/);
   });
 

@@ -6,12 +6,14 @@
  * stops reading its socket stops receiving deliveries: the broker's outbound
  * buffer for it stays bounded and the messages stay queued for others.
  */
+import type { Socket } from 'node:net';
 import type { ConsumeMessage } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { MethodId } from '../../src/protocol/index.js';
 import { INPUT_PAUSE_BACKLOG, OUTBOUND_HIGH_WATER, type Connection } from '../../src/server/connection.js';
-import { connect, eventually, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { brokerBarrier, connect, eventually, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 const brokers: Broker[] = [];
@@ -44,6 +46,7 @@ function serverSide(b: Broker, localPort: number): Connection {
   return found;
 }
 
+const socketOf = (c: AmqpConnection): Socket => (c.connection as unknown as { stream: Socket }).stream;
 const localPortOf = (c: AmqpConnection): number => (c.connection as unknown as { stream: { localPort: number } }).stream.localPort;
 
 async function depth(b: Broker, queue: string): Promise<number> {
@@ -70,8 +73,9 @@ describe('memory alarm', () => {
 
     b.setMemoryAlarm(true);
     expect(b.memoryAlarm).toBe(true);
-    // Nobody is blocked until they publish.
-    await sleep(50);
+    // Nobody is blocked until they publish: a round trip on the publisher's
+    // connection, after which a connection.blocked would have arrived.
+    await pub.checkQueue('fc-held');
     expect(events).toEqual([]);
     expect(serverSide(b, localPortOf(publisher)).blocked).toBe(false);
 
@@ -85,7 +89,8 @@ describe('memory alarm', () => {
     const before = await depth(b, 'fc-held');
     expect(before).toBeLessThanOrEqual(1);
     for (let i = 0; i < 20; i++) pub.sendToQueue('fc-held', Buffer.from(`held-${i}`));
-    await sleep(300);
+    await eventually(() => socketOf(publisher).writableLength === 0, WAIT_MS, 'the held publishes written to the socket');
+    await brokerBarrier(b);
     expect(await depth(b, 'fc-held')).toBe(before);
 
     // The consumer connection is not blocked: it consumes and acks, and can declare.
@@ -124,7 +129,8 @@ describe('memory alarm', () => {
     c.publish(1, '', 'fc-silent', Buffer.from('one'));
     await eventually(() => [...b['server'].connections].some((s) => s.blocked), 2000, 'blocked');
     c.publish(1, '', 'fc-silent', Buffer.from('two'));
-    await sleep(100);
+    await eventually(() => c.socket.writableLength === 0, WAIT_MS, 'the second publish written to the socket');
+    await brokerBarrier(b);
     expect(await depth(b, 'fc-silent')).toBe(1);
     // No connection.blocked for a client that did not ask for it.
     expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionBlocked);
@@ -141,9 +147,12 @@ describe('memory alarm', () => {
     b.setMemoryAlarm(true);
     c.publish(1, '', 'nowhere', Buffer.from('x'));
     await c.waitForMethod(MethodId.ConnectionBlocked, 0);
-    // The client goes quiet (it may be waiting for unblocked): > 2 heartbeat intervals.
+    // The client goes quiet (it may be waiting for unblocked): > 2 heartbeat
+    // intervals. The broker's heartbeat timers, in this process, were due earlier.
     await sleep(2800);
+    await brokerBarrier(b);
     expect(c.closed).toBe(false);
+    expect(serverSide(b, c.socket.localPort!).blocked).toBe(true);
     b.setMemoryAlarm(false);
     await c.waitForMethod(MethodId.ConnectionUnblocked, 0);
     await c.openChannel(2);
@@ -187,17 +196,17 @@ describe('a client that does not read', () => {
     let maxOutbound = 0;
     const sampler = setInterval(() => { maxOutbound = Math.max(maxOutbound, server.outboundBytes); }, 2);
     try {
-      // Deliveries stall once the kernel buffers and our 512 KiB are full.
-      let last = -1;
-      await eventually(() => {
-        const now = queue.unackedCount;
-        const stable = now === last && now > 0;
-        last = now;
-        return stable;
-      }, 5000, 'deliveries to stall');
-      await sleep(200);
+      // Deliveries stall once the kernel buffers and our 512 KiB are full: the
+      // outbound buffer is at the high-water mark and no delivery is made across
+      // a round trip of another client.
+      await eventually(async () => {
+        if (server.outboundBytes < OUTBOUND_HIGH_WATER) return false;
+        const before = queue.unackedCount;
+        await brokerBarrier(b);
+        return queue.unackedCount === before && server.outboundBytes >= OUTBOUND_HIGH_WATER;
+      }, WAIT_MS, 'deliveries to stall');
       const stalledAt = queue.unackedCount;
-      expect(queue.unackedCount).toBe(stalledAt);
+      expect(stalledAt).toBeGreaterThan(0);
       // Bounded: the high-water mark plus at most one delivery's frames.
       expect(maxOutbound).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
       expect(server.outboundBytes).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
@@ -240,25 +249,30 @@ describe('a client that does not read', () => {
     await c.openChannel(1);
     c.socket.pause();
     const server = [...b['server'].connections].find((s) => s.peer.endsWith(`:${c.socket.localPort}`))!;
+    const queue = b.vhosts.get('/')!.queues.get('get-q')!;
     let maxOutbound = 0;
-    // One basic.get at a time (each its own TCP segment), never reading the 100 KiB answers.
-    for (let i = 0; i < N; i++) {
+    // One basic.get at a time (the next sent once the broker has answered the
+    // last), never reading the 100 KiB answers, until the broker stops reading.
+    let sent = 0;
+    while (sent < N && !server.readingPaused) {
+      const left = queue.messageCount;
       c.sendMethod(1, { id: MethodId.BasicGet, args: { queue: 'get-q', noAck: true } });
-      await sleep(2);
+      sent++;
+      await eventually(() => queue.messageCount < left || server.readingPaused, WAIT_MS, `basic.get #${sent} answered, or input paused`);
       maxOutbound = Math.max(maxOutbound, server.outboundBytes);
     }
-    await eventually(() => server.readingPaused, 3000, 'input paused');
-    await sleep(100);
+    expect(server.readingPaused).toBe(true);
+    // The rest wait unread in the socket.
+    for (; sent < N; sent++) c.sendMethod(1, { id: MethodId.BasicGet, args: { queue: 'get-q', noAck: true } });
     maxOutbound = Math.max(maxOutbound, server.outboundBytes);
-    const queue = b.vhosts.get('/')!.queues.get('get-q')!;
     // Requests stopped being processed: messages remain, and the buffer is bounded.
     expect(queue.messageCount).toBeGreaterThan(0);
     expect(maxOutbound).toBeLessThanOrEqual(INPUT_PAUSE_BACKLOG + 2 * (SIZE + 1024));
     // Reading again drains everything: every get is answered.
     c.socket.resume();
-    await eventually(() => c.methods.filter((m) => m.id === MethodId.BasicGetOk).length === N, 10_000, 'all get-ok');
+    await eventually(() => c.methods.filter((m) => m.id === MethodId.BasicGetOk).length === N, 3 * WAIT_MS, 'all get-ok');
     expect(server.readingPaused).toBe(false);
     expect(queue.messageCount).toBe(0);
     await c.close();
-  });
+  }, 6 * WAIT_MS);
 });

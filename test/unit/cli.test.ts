@@ -8,6 +8,7 @@
  * (`npm run build`; `npm install` builds it through the prepare script).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, parseCli } from '../../src/cli.js';
 import { VERSION } from '../../src/version.js';
 import { closeEvent, roundTrip } from '../helpers/amqp-checks.js';
-import { startBroker } from '../helpers/broker.js';
+import { startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS, waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'warren');
@@ -188,8 +190,34 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   return r;
 }
 
+/** A port nobody listens on right now (the kernel's pick for port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * An amqplib connection to the port, retried until the child accepts it (a
+ * child process has no event for that); undefined if the child exits first.
+ */
+async function serving(port: number, r: Run): Promise<AmqpConnection | undefined> {
+  let conn: AmqpConnection | undefined;
+  await waitFor(async () => {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) return true;
+    conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`).catch(() => undefined);
+    return conn !== undefined;
+  }, { what: `warren accepting AMQP connections on port ${port}` });
+  return conn;
+}
+
 /** Resolves with the parsed "Warren listening" log line. */
-async function listening(r: Run, timeout = 5000): Promise<Record<string, unknown>> {
+async function listening(r: Run, timeout = WAIT_MS): Promise<Record<string, unknown>> {
   const end = Date.now() + timeout;
   while (Date.now() < end) {
     for (const line of r.stdout.split('\n')) {
@@ -203,7 +231,7 @@ async function listening(r: Run, timeout = 5000): Promise<Record<string, unknown
   throw new Error(`no listening line; stdout: ${r.stdout} stderr: ${r.stderr}`);
 }
 
-async function exitOf(r: Run, timeout = 5000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function exitOf(r: Run, timeout = WAIT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -270,11 +298,25 @@ describe('bin/warren', () => {
   });
 
   it('--log-level warn suppresses the info lines', async () => {
-    const r = start(['--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--max-connections', '1']);
-    await new Promise((res) => setTimeout(res, 400));
-    expect(r.stdout).toBe('');
+    // No listening line to read the port from: give it a free port, and know it
+    // has started (and so would have logged "Warren listening") once it serves.
+    let r: Run | undefined;
+    let conn: AmqpConnection | undefined;
+    for (let attempt = 0; attempt < 3 && !conn; attempt++) {
+      const port = await freePort();
+      r = start(['--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--max-connections', '1']);
+      conn = await serving(port, r);
+      // Not serving: another process took the port in between (exit 1, EADDRINUSE); try another one.
+      if (!conn && !r.stderr.includes('EADDRINUSE')) throw new Error(`warren exited early; stderr: ${r.stderr}`);
+    }
+    if (!r || !conn) throw new Error('no free port could be kept for warren');
+    expect(await roundTrip(conn, 'quiet')).toBe('quiet');
+    await conn.close();
     r.child.kill('SIGTERM');
-    expect((await exitOf(r)).code).toBe(0);
+    // After the exit every line it would have written ("Warren stopped" too) is in stdout.
+    expect(await exitOf(r)).toEqual({ code: 0, signal: null });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('');
   });
 
   it('--help and --version print and exit 0', async () => {
