@@ -73,9 +73,9 @@ describe('memory alarm', () => {
 
     b.setMemoryAlarm(true);
     expect(b.memoryAlarm).toBe(true);
-    // Nobody is blocked until they publish: a round trip on the publisher's
-    // connection, after which a connection.blocked would have arrived.
-    await pub.checkQueue('fc-held');
+    // Nobody is blocked until they publish: a connection.blocked sent when the
+    // alarm was set would have arrived during another client's round trips.
+    await brokerBarrier(b);
     expect(events).toEqual([]);
     expect(serverSide(b, localPortOf(publisher)).blocked).toBe(false);
 
