@@ -197,6 +197,9 @@ export class Broker {
     // deliveries are already back in their queues when those go.
     const closed = this.server.closeAll(320, 'CONNECTION_FORCED - broker reset');
     for (const vhost of this.vhosts.values()) clearVirtualHost(vhost);
+    // Cleared, then back to measuring: a real alarm sets again at once, a forced one is gone
+    // (going through false skips the hysteresis that keeps a measured alarm set a while).
+    this.setMemoryAlarm(false);
     this.setMemoryAlarm(null);
     await closed;
   }
