@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BrokerOptions, UserDefinition } from './config.js';
 import { Broker } from './warren.js';
+import { DefinitionsFormatError } from './admin/definitions-format.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: warren [options]
@@ -19,7 +20,10 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --config <file.json>       JSON file with any of these options (camelCase keys)
   --log-level <level>        fatal|error|warn|info|debug|trace|silent (default info)
   --log-pretty               human-readable logs
-  --user <name:password>     add a user (repeatable; replaces the default guest/guest)
+  --user <name:password>     add an administrator with full permissions on every vhost
+                             (repeatable; replaces the default guest/guest)
+  --definitions <file.json>  import definitions at start-up (RabbitMQ's format, as
+                             exported by GET /api/definitions)
   --vhost <name>             add a virtual host (repeatable; default /)
   --max-connections <n>      refuse connections beyond this many
   --frame-max <bytes>        largest frame (default 131072, minimum 4096)
@@ -56,6 +60,7 @@ const FLAGS = {
   'memory-high-watermark': ['memoryHighWatermark', 'number'],
   'consumer-timeout': ['consumerTimeout', 'int'],
   'product-name': ['productName', 'string'],
+  definitions: ['definitions', 'string'],
 } as const;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -177,7 +182,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   try {
     broker = await Broker.start(options);
   } catch (err) {
-    if (err instanceof RangeError) {
+    if (err instanceof RangeError || err instanceof DefinitionsFormatError) {
       process.stderr.write(`warren: ${err.message}\n`);
       process.exit(2);
     }

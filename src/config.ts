@@ -44,8 +44,16 @@ export interface BrokerOptions {
    * messages are requeued. Default 1800000 (30 minutes); 0 disables.
    */
   consumerTimeout?: number;
-  /** Users (default: guest/guest). */
+  /**
+   * Users given here are administrators with full permissions on every vhost
+   * (on their `vhosts` only, when given); they replace the default guest/guest.
+   */
   users?: UserDefinition[];
+  /**
+   * Definitions to import at start-up, in RabbitMQ's format (`GET /api/definitions`):
+   * a parsed object or the path of a JSON file.
+   */
+  definitions?: string | Record<string, unknown>;
   /** Users that may only connect from loopback addresses (default ['guest'], as RabbitMQ's loopback_users). */
   loopbackUsers?: string[];
   /** Virtual hosts (default ['/']). */
@@ -89,7 +97,9 @@ export interface ResolvedOptions {
   memoryCheckInterval: number;
   /** 0 = disabled. */
   consumerTimeout: number;
+  /** Empty when none were given (the broker then creates guest/guest on a fresh data directory). */
   users: UserDefinition[];
+  definitions: string | Record<string, unknown> | undefined;
   loopbackUsers: string[];
   vhosts: string[];
   clusterName: string | undefined;
@@ -144,7 +154,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     memoryHighWatermark: 0,
     memoryCheckInterval: o.memoryCheckInterval ?? DEFAULTS.memoryCheckInterval,
     consumerTimeout: o.consumerTimeout ?? DEFAULTS.consumerTimeout,
-    users: o.users ?? [{ name: 'guest', password: 'guest' }],
+    users: o.users ?? [],
+    definitions: o.definitions,
     loopbackUsers: o.loopbackUsers ?? ['guest'],
     vhosts: o.vhosts ?? ['/'],
     clusterName: o.clusterName,

@@ -1,5 +1,6 @@
-import { UserRegistry } from './broker/users.js';
-import { VirtualHost } from './broker/virtual-host.js';
+import { Administration, FULL_ACCESS, type VhostInfo } from './admin/administration.js';
+import { AccessControl, type PermissionRecord, type TopicPermissionRecord, type UserRecord } from './auth/access-control.js';
+import type { VirtualHost } from './broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
@@ -41,7 +42,9 @@ export class Broker {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly vhosts = new Map<string, VirtualHost>();
-  readonly users = new UserRegistry();
+  /** Users, permissions and topic permissions (RabbitMQ's internal auth backend). */
+  readonly access = new AccessControl();
+  private readonly admin: Administration;
   private readonly server: Server;
   private boundPort = 0;
   private boundHost = '';
@@ -49,18 +52,17 @@ export class Broker {
   private durable: DurableState | null = null;
   private readonly memory: MemoryAlarm;
 
-  private constructor(options: BrokerOptions) {
-    this.options = resolveOptions(options);
-    this.logger = options.logger ?? createLogger({ level: options.logLevel ?? EMBEDDED_DEFAULTS.logLevel, pretty: options.logPretty });
-    for (const name of this.options.vhosts) this.vhosts.set(name, new VirtualHost(name));
-    for (const u of this.options.users) this.users.add(u.name, u.password, u.vhosts ?? null, u.tags ?? []);
+  private constructor(private readonly given: BrokerOptions) {
+    this.options = resolveOptions(given);
+    this.logger = given.logger ?? createLogger({ level: given.logLevel ?? EMBEDDED_DEFAULTS.logLevel, pretty: given.logPretty });
     this.server = new Server({
       options: this.options,
-      users: this.users,
+      access: this.access,
       vhosts: this.vhosts,
       logger: this.logger,
       serverProperties: serverProperties(this.options.clusterName, this.options.productName),
     });
+    this.admin = new Administration(this.vhosts, this.access, this.server, this.logger);
     this.memory = new MemoryAlarm({
       limit: this.options.memoryHighWatermark,
       interval: this.options.memoryCheckInterval,
@@ -90,6 +92,13 @@ export class Broker {
         broker.logger.fatal({ err }, 'message store failed; stopping the broker');
         void broker.stop();
       };
+      broker.admin.attachStore(broker.durable.journal, broker.durable.log, o.queueMemoryWindow, broker.durable.restored);
+    }
+    try {
+      broker.applyStartupDefinitions();
+    } catch (err) {
+      await broker.durable?.close();
+      throw err;
     }
     let address;
     try {
@@ -103,6 +112,100 @@ export class Broker {
     broker.boundHost = address.address;
     broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');
     return broker;
+  }
+
+  /**
+   * Start-up: configured vhosts, definitions to import, `users` (administrators
+   * with full permissions), and on a fresh data directory with none of those,
+   * RabbitMQ's default guest/guest (administrator, `.* .* .*` on /, loopback only).
+   */
+  private applyStartupDefinitions(): void {
+    const o = this.options;
+    const fresh = !this.durable?.restored.auth.known;
+    if (fresh || this.given.vhosts !== undefined) for (const name of o.vhosts) this.admin.createVhost(name);
+    if (o.definitions !== undefined) {
+      this.admin.importDefinitions(typeof o.definitions === 'string' ? Administration.readFile(o.definitions) : o.definitions);
+    }
+    for (const u of o.users) {
+      const tags = [...new Set([...(u.tags ?? []), 'administrator'])];
+      this.access.addUser(u.name, u.password, tags);
+      if (u.vhosts) {
+        for (const v of u.vhosts) this.admin.createVhost(v);
+      } else this.admin.everyVhostUsers.add(u.name);
+      for (const v of u.vhosts ?? this.vhosts.keys()) this.access.setPermissions({ user: u.name, vhost: v, ...FULL_ACCESS });
+    }
+    if (fresh && o.users.length === 0 && this.access.listUsers().length === 0) {
+      this.access.addUser('guest', 'guest', ['administrator']);
+      if (this.vhosts.has('/')) this.access.setPermissions({ user: 'guest', vhost: '/', ...FULL_ACCESS });
+    }
+  }
+
+  // ------------------------------------------------------------------ administration (rabbitmqctl's verbs)
+
+  /** Creates a vhost (a no-op when it exists). */
+  createVhost(name: string, options: { description?: string; tags?: string[] } = {}): void {
+    this.admin.createVhost(name, options.description, options.tags);
+  }
+
+  /** Deletes a vhost: closes its connections (320), deletes its objects and stored messages. False if unknown. */
+  deleteVhost(name: string): Promise<boolean> {
+    return this.admin.deleteVhost(name);
+  }
+
+  listVhosts(): VhostInfo[] {
+    return this.admin.listVhosts();
+  }
+
+  /** Adds (or replaces) a user; `password` null = a user that cannot log in with a password. */
+  addUser(name: string, password: string | null, tags: string[] = []): void {
+    this.access.addUser(name, password, tags);
+  }
+
+  /** Changes a password; the user's open connections stay open (as in RabbitMQ). */
+  changePassword(name: string, password: string | null): void {
+    this.access.changePassword(name, password);
+  }
+
+  setUserTags(name: string, tags: string[]): void {
+    this.access.setTags(name, tags);
+  }
+
+  /** Deletes a user and its permissions, closing its connections (320). False if unknown. */
+  deleteUser(name: string): Promise<boolean> {
+    return this.admin.deleteUser(name);
+  }
+
+  listUsers(): UserRecord[] {
+    return this.access.listUsers();
+  }
+
+  /** Sets a user's configure/write/read patterns in a vhost (effective at once on open channels). */
+  setPermissions(user: string, vhost: string, p: Pick<PermissionRecord, 'configure' | 'write' | 'read'>): void {
+    if (!this.vhosts.has(vhost)) throw new Error(`no such vhost: '${vhost}'`);
+    this.access.setPermissions({ user, vhost, configure: p.configure, write: p.write, read: p.read });
+  }
+
+  clearPermissions(user: string, vhost: string): void {
+    this.access.clearPermissions(user, vhost);
+  }
+
+  setTopicPermissions(user: string, vhost: string, exchange: string, p: Pick<TopicPermissionRecord, 'write' | 'read'>): void {
+    if (!this.vhosts.has(vhost)) throw new Error(`no such vhost: '${vhost}'`);
+    this.access.setTopicPermissions({ user, vhost, exchange, write: p.write, read: p.read });
+  }
+
+  clearTopicPermissions(user: string, vhost: string, exchange: string): void {
+    this.access.clearTopicPermissions(user, vhost, exchange);
+  }
+
+  /** Imports definitions in RabbitMQ's format (merged as RabbitMQ does). Throws DefinitionsFormatError, changing nothing, for a bad document. */
+  importDefinitions(definitions: Record<string, unknown>): void {
+    this.admin.importDefinitions(definitions);
+  }
+
+  /** Everything defined, in RabbitMQ's format (password hashes, not passwords). */
+  exportDefinitions(): Record<string, unknown> {
+    return this.admin.exportDefinitions();
   }
 
   /** The port actually listened on (useful with port 0). */

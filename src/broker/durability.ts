@@ -9,9 +9,9 @@ import { Exchange } from './exchange.js';
 import { Queue } from './queue.js';
 import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
 import { isExchangeType } from './routing.js';
-import type { VirtualHost } from './virtual-host.js';
+import { VirtualHost } from './virtual-host.js';
 import type { Logger } from '../observe/logger.js';
-import { DefinitionsJournal } from '../store/definitions.js';
+import { DefinitionsJournal, type Definitions } from '../store/definitions.js';
 import { DataDirLock } from '../store/lock.js';
 import { MessageLog } from '../store/message-log.js';
 
@@ -31,9 +31,12 @@ export class DurableState {
     private readonly lock: DataDirLock,
     readonly journal: DefinitionsJournal,
     readonly log: MessageLog,
+    /** What the journal held at start-up (users, vhosts and permissions are restored by the caller). */
+    readonly restored: Definitions,
   ) {}
 
-  static open(vhosts: ReadonlyMap<string, VirtualHost>, options: DurableStateOptions): DurableState {
+  /** Restores into `vhosts`, adding the vhosts the journal records (created at run time or by definitions). */
+  static open(vhosts: Map<string, VirtualHost>, options: DurableStateOptions): DurableState {
     const { dataDir, logger } = options;
     const lock = DataDirLock.acquire(dataDir);
     try {
@@ -46,6 +49,9 @@ export class DurableState {
           policies.set(q.id, parseQueueArguments(q.arguments, `queue '${q.name}' in vhost '${vname}'`, { durable: true, exclusive: false, autoDelete: q.autoDelete }));
         }
       }
+      // Journals written before vhosts had records of their own name vhosts only through their objects.
+      const stored = definitions.auth.known ? definitions.auth.vhosts.keys() : definitions.vhosts.keys();
+      for (const name of stored) if (!vhosts.has(name)) vhosts.set(name, new VirtualHost(name));
       const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger });
 
       for (const [name, defs] of definitions.vhosts) {
@@ -83,7 +89,7 @@ export class DurableState {
       };
       log.onCompactable = (segment) => compactSegment(vhosts.values(), log, segment, logger);
       logger.info({ dataDir, ms: Date.now() - started }, 'durable state recovered');
-      return new DurableState(lock, journal, log);
+      return new DurableState(lock, journal, log, definitions);
     } catch (err) {
       lock.release();
       throw err;

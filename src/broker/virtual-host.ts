@@ -27,6 +27,11 @@ export interface QueueDeclare {
   exclusive: boolean;
   autoDelete: boolean;
   arguments: FieldTable;
+  /**
+   * Called once the queue's name is known (server-generated names included)
+   * and before anything else: the caller's permission check (throws to refuse).
+   */
+  authorize?: (name: string, creating: boolean) => void;
 }
 
 /** The pseudo-queue of direct reply-to, and the prefix of the reply addresses it hands out. */
@@ -284,6 +289,7 @@ export class VirtualHost implements QueueHost {
       throw new AmqpError(ReplyCode.AccessRefused, `queue name '${name}' contains reserved prefix 'amq.*'`);
     }
     const existing = this.queues.get(name);
+    d.authorize?.(name, existing === undefined);
     if (existing) {
       this.checkExclusive(existing, owner, d.exclusive);
       const what = this.queueDesc(name);

@@ -18,6 +18,7 @@ import {
   type Method,
 } from '../protocol/index.js';
 import { AckTimeout } from './ack-timeout.js';
+import { ChannelAccess } from './channel-access.js';
 import { idsOf, type Connection } from './connection.js';
 
 /** A basic.publish waiting for its content header and body. */
@@ -54,9 +55,12 @@ export class Channel implements SessionSink {
   private readonly deliverTemplate = new DeliverTemplate();
   /** consumer_timeout: closes the channel when a delivery stays unacked too long. */
   private readonly ackTimeout: AckTimeout;
+  /** Permission checks, memoised for this channel. */
+  readonly access: ChannelAccess;
 
   constructor(private readonly conn: Connection, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
+    this.access = new ChannelAccess(conn.accessControl, username, vhost);
     this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout());
   }
 
@@ -136,10 +140,11 @@ export class Channel implements SessionSink {
     }
     const message = new Message(p.exchange, p.routingKey, header, body, p.bodySize);
     try {
-      // user_id, when present, must name the authenticated user (checked without decoding otherwise).
-      if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0 && message.properties.userId !== this.session.username) {
+      // user_id, when present, must name the authenticated user unless it is an impersonator (checked without decoding otherwise).
+      if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0 && message.properties.userId !== this.session.username && !this.conn.accessControl.hasTag(this.session.username, 'impersonator')) {
         throw new AmqpError(ReplyCode.PreconditionFailed, `user_id property set to '${message.properties.userId}' but authenticated user was '${this.session.username}'`);
       }
+      if (this.access.topicChecked(p.exchange)) checkTopicWrites(this.access, p.exchange, p.routingKey, message);
       this.session.publish(p.exchange, p.routingKey, message, p.mandatory);
     } catch (err) {
       this.fail(err, 60, 40);
@@ -161,7 +166,8 @@ export class Channel implements SessionSink {
     this.closeWithError(err);
   }
 
-  private queueName(name: string): string {
+  /** A queue name from a method, with AMQP's "" meaning the last queue declared on the channel. */
+  queueName(name: string): string {
     if (name !== '') return name;
     if (this.lastQueue === '') throw new AmqpError(ReplyCode.NotFound, 'no previously declared queue');
     return this.lastQueue;
@@ -171,6 +177,7 @@ export class Channel implements SessionSink {
     const s = this.session;
     const vhost = this.vhost;
     const owner = this.conn;
+    this.access.authorize(method, this);
     switch (method.id) {
       case MethodId.BasicPublish: {
         const a = method.args;
@@ -254,7 +261,8 @@ export class Channel implements SessionSink {
           if (!a.nowait) this.reply({ id: MethodId.QueueDeclareOk, args: { queue: name, messageCount: 0, consumerCount: 1 } });
           return;
         }
-        const q = vhost.declareQueue(name, { passive: a.passive, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments }, owner);
+        const authorize = (queue: string, creating: boolean): void => this.access.authorizeQueueDeclare(queue, creating, a.arguments);
+        const q = vhost.declareQueue(name, { passive: a.passive, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments, authorize }, owner);
         this.lastQueue = q.name;
         if (!a.nowait) this.reply({ id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
         return;
@@ -425,6 +433,16 @@ export class Channel implements SessionSink {
     if (includeUnacked && this.session.unackedCount > 0) out.push(`channel ${this.id}: ${this.session.unackedCount} deliveries not yet acknowledged`);
   }
 
+  /** The user's credentials were renewed (connection.update-secret): consumers it may no longer read from are cancelled. */
+  recheckConsumers(): void {
+    if (this.state !== 'open') return;
+    for (const c of [...this.session.consumers.values()]) {
+      if (this.access.mayRead(c.queue.name)) continue;
+      this.session.cancel(c.tag);
+      this.consumerCancelled(c.tag);
+    }
+  }
+
   // ------------------------------------------------------------------ closing
 
   /** A channel error: tell the client, release the session, ignore the channel until close-ok. */
@@ -456,6 +474,18 @@ export class Channel implements SessionSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Topic write permission on the routing key and every CC/BCC key (RabbitMQ checks all of a message's routing keys). */
+function checkTopicWrites(access: ChannelAccess, exchange: string, routingKey: string, message: Message): void {
+  access.checkTopicWrite(exchange, routingKey);
+  const headers = message.properties.headers;
+  if (!headers) return;
+  for (const name of ['CC', 'BCC']) {
+    const keys = headers[name];
+    if (!Array.isArray(keys)) continue;
+    for (const k of keys) if (typeof k === 'string') access.checkTopicWrite(exchange, k);
+  }
+}
 
 /** RabbitMQ's 505 texts for a frame out of place while a message's content is being assembled. */
 function unexpectedDuringContent(pending: PendingPublish): AmqpError {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ResolvedOptions } from '../config.js';
 import type { FlowSource, Owner } from '../broker/queue.js';
-import type { User, UserRegistry } from '../broker/users.js';
+import type { AccessControl, UserRecord } from '../auth/access-control.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { Logger } from '../observe/logger.js';
 import {
@@ -33,7 +33,7 @@ import { MECHANISMS, parseSaslResponse } from './sasl.js';
 /** What a connection needs from the broker around it. */
 export interface ConnectionContext {
   readonly options: ResolvedOptions;
-  readonly users: UserRegistry;
+  readonly access: AccessControl;
   readonly vhosts: ReadonlyMap<string, VirtualHost>;
   readonly logger: Logger;
   readonly serverProperties: FieldTable;
@@ -83,7 +83,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   readonly out = new ByteWriter();
   readonly peer: string;
   state: State = 'awaiting-header';
-  user: User | null = null;
+  user: UserRecord | null = null;
   vhost: VirtualHost | null = null;
   clientProperties: FieldTable = {};
   /** The client's capabilities table from start-ok (later features read it). */
@@ -145,6 +145,10 @@ export class Connection implements FrameHandler, Flushable, Owner {
 
   get options(): ResolvedOptions {
     return this.ctx.options;
+  }
+
+  get accessControl(): AccessControl {
+    return this.ctx.access;
   }
 
   // ------------------------------------------------------------------ input
@@ -279,6 +283,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
         // backends, e.g. OAuth 2): clients' own test suites (amqplib, pika) send arbitrary ones.
         this.logger.info({ conn: this.id, peer: this.peer, user: this.user!.name, reason: method.args.reason }, 'user updated secret');
         this.send(0, { id: MethodId.ConnectionUpdateSecretOk, args: {} });
+        for (const ch of this.channels.values()) ch.recheckConsumers();
         return;
       case MethodId.ConnectionBlocked:
       case MethodId.ConnectionUnblocked:
@@ -298,7 +303,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
       throw new AmqpError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`, 10, 11);
     }
     const creds = parseSaslResponse(mechanism, response);
-    const user = creds ? this.ctx.users.authenticate(creds.username, creds.password) : null;
+    const user = creds ? this.ctx.access.authenticate(creds.username, creds.password) : null;
     if (!user) return this.refuseLogin(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`, creds?.username);
     if (this.ctx.options.loopbackUsers.includes(user.name) && !isLoopback(this.socket.remoteAddress)) {
       return this.refuseLogin(`user '${user.name}' can only connect via localhost`, user.name);
@@ -313,7 +318,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
 
   /** Authentication failed: 403 via connection.close for clients that understand it, else just close (as RabbitMQ). */
   private refuseLogin(text: string, username: string | undefined): void {
-    this.logger.warn({ conn: this.id, peer: this.peer, user: username, mechanism: this.mechanism }, `authentication failed: ${text}`);
+    this.logger.warn({ conn: this.id, peer: this.peer, user: username && truncateForLog(username), mechanism: this.mechanism }, `authentication failed: ${truncateForLog(text)}`);
     if (this.capabilities['authentication_failure_close'] === true) {
       // As RabbitMQ (rabbit_reader:auth_fail): the client only ever gets this generic text, whatever
       // the reason (wrong password, or a loopback-only user from afar); the detail goes to the log.
@@ -350,7 +355,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private onOpen(vhostName: string): void {
     const vhost = this.ctx.vhosts.get(vhostName);
     if (!vhost) throw new AmqpError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`, 10, 40);
-    if (!this.ctx.users.mayAccess(this.user!, vhostName)) {
+    if (!this.ctx.access.mayOpen(this.user!.name, vhostName)) {
       throw new AmqpError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user!.name}'`, 10, 40);
     }
     this.vhost = vhost;
@@ -726,6 +731,11 @@ export class Connection implements FrameHandler, Flushable, Owner {
   get maxBodyFrame(): number {
     return this.frameMax === 0 ? Number.MAX_SAFE_INTEGER : this.frameMax - FRAME_OVERHEAD;
   }
+}
+
+/** Client-chosen strings (a user name can be a megabyte) are cut before they reach the log. */
+function truncateForLog(text: string): string {
+  return text.length <= 256 ? text : `${text.slice(0, 256)}… (${text.length} characters)`;
 }
 
 export function idsOf(methodId: number): { classId: number; methodId: number } {

@@ -71,6 +71,16 @@ export class Server {
     return Promise.all([...this.connections].map((c) => withTimeout(c.closeGracefully(code, text), closeTimeout + 500, () => c.socket.destroy()))).then(() => undefined);
   }
 
+  /**
+   * Closes the connections `which` selects with 320 CONNECTION_FORCED and
+   * `reason` (a deleted vhost or user); resolves when they are gone.
+   */
+  async closeConnections(which: (c: Connection) => boolean, reason: string): Promise<void> {
+    const { closeTimeout } = this.context.options;
+    const chosen = [...this.connections].filter(which);
+    await Promise.all(chosen.map((c) => withTimeout(c.closeGracefully(320, `CONNECTION_FORCED - ${reason}`), closeTimeout + 500, () => c.socket.destroy())));
+  }
+
   /** Stops accepting, asks every client to close (320), and waits up to closeTimeout for them. */
   async stop(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));

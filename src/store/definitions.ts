@@ -44,8 +44,50 @@ export interface VhostDefs {
   bindings: BindingDef[];
 }
 
+/** A user as stored: RabbitMQ's hash format, never a password. */
+export interface UserDef {
+  name: string;
+  hash: string;
+  algorithm: string;
+  tags: string[];
+}
+
+export interface VhostMeta {
+  name: string;
+  description: string;
+  tags: string[];
+}
+
+export interface PermissionDef {
+  user: string;
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
+
+export interface TopicPermissionDef {
+  user: string;
+  vhost: string;
+  exchange: string;
+  write: string;
+  read: string;
+}
+
+/** Users, vhosts and permissions (`known` once any such record was ever written: the directory is not fresh). */
+export interface AuthDefs {
+  known: boolean;
+  users: Map<string, UserDef>;
+  vhosts: Map<string, VhostMeta>;
+  /** Keyed user NUL vhost. */
+  permissions: Map<string, PermissionDef>;
+  /** Keyed user NUL vhost NUL exchange. */
+  topicPermissions: Map<string, TopicPermissionDef>;
+}
+
 export interface Definitions {
   vhosts: Map<string, VhostDefs>;
+  auth: AuthDefs;
   /** The next queue id to hand out (never reused). */
   nextQueueId: number;
 }
@@ -56,7 +98,58 @@ type Op =
   | { op: 'queue'; vhost: string; name: string; id: number; autoDelete: boolean; args: string }
   | { op: 'queue-delete'; vhost: string; name: string }
   | { op: 'queue-ids'; next: number }
-  | { op: 'bind' | 'unbind'; vhost: string; source: string; kind: 'queue' | 'exchange'; destination: string; routingKey: string; args: string };
+  | { op: 'bind' | 'unbind'; vhost: string; source: string; kind: 'queue' | 'exchange'; destination: string; routingKey: string; args: string }
+  | ({ op: 'user' } & UserDef)
+  | { op: 'user-delete'; name: string }
+  | ({ op: 'vhost' } & VhostMeta)
+  | { op: 'vhost-delete'; name: string }
+  | ({ op: 'permission' } & PermissionDef)
+  | { op: 'permission-delete'; user: string; vhost: string }
+  | ({ op: 'topic-permission' } & TopicPermissionDef)
+  | { op: 'topic-permission-delete'; user: string; vhost: string; exchange: string };
+
+const permissionKey = (user: string, vhost: string): string => `${user}\u0000${vhost}`;
+const topicKey = (user: string, vhost: string, exchange: string): string => `${user}\u0000${vhost}\u0000${exchange}`;
+
+/** Applies a user/vhost/permission record; false for other ops. */
+function applyAuth(defs: Definitions, op: Op): boolean {
+  const a = defs.auth;
+  switch (op.op) {
+    case 'user':
+      a.users.set(op.name, { name: op.name, hash: op.hash, algorithm: op.algorithm, tags: op.tags });
+      break;
+    case 'user-delete':
+      a.users.delete(op.name);
+      for (const [k, p] of a.permissions) if (p.user === op.name) a.permissions.delete(k);
+      for (const [k, t] of a.topicPermissions) if (t.user === op.name) a.topicPermissions.delete(k);
+      break;
+    case 'vhost':
+      a.vhosts.set(op.name, { name: op.name, description: op.description, tags: op.tags });
+      break;
+    case 'vhost-delete':
+      a.vhosts.delete(op.name);
+      defs.vhosts.delete(op.name);
+      for (const [k, p] of a.permissions) if (p.vhost === op.name) a.permissions.delete(k);
+      for (const [k, t] of a.topicPermissions) if (t.vhost === op.name) a.topicPermissions.delete(k);
+      break;
+    case 'permission':
+      a.permissions.set(permissionKey(op.user, op.vhost), { user: op.user, vhost: op.vhost, configure: op.configure, write: op.write, read: op.read });
+      break;
+    case 'permission-delete':
+      a.permissions.delete(permissionKey(op.user, op.vhost));
+      break;
+    case 'topic-permission':
+      a.topicPermissions.set(topicKey(op.user, op.vhost, op.exchange), { user: op.user, vhost: op.vhost, exchange: op.exchange, write: op.write, read: op.read });
+      break;
+    case 'topic-permission-delete':
+      a.topicPermissions.delete(topicKey(op.user, op.vhost, op.exchange));
+      break;
+    default:
+      return false;
+  }
+  a.known = true;
+  return true;
+}
 
 export class DefinitionsError extends Error {}
 
@@ -81,6 +174,7 @@ function apply(defs: Definitions, op: Op): void {
     defs.nextQueueId = Math.max(defs.nextQueueId, op.next);
     return;
   }
+  if (applyAuth(defs, op) || !('vhost' in op)) return;
   const v = vhostOf(defs, op.vhost);
   switch (op.op) {
     case 'exchange':
@@ -123,7 +217,11 @@ export class DefinitionsJournal {
 
   /** Reads (and compacts) the journal. A corrupt line other than a torn last line is an error naming the file. */
   static open(path: string, fsync = true): { journal: DefinitionsJournal; definitions: Definitions } {
-    const defs: Definitions = { vhosts: new Map(), nextQueueId: 1 };
+    const defs: Definitions = {
+      vhosts: new Map(),
+      auth: { known: false, users: new Map(), vhosts: new Map(), permissions: new Map(), topicPermissions: new Map() },
+      nextQueueId: 1,
+    };
     if (existsSync(path)) {
       let text: string;
       try {
@@ -189,6 +287,39 @@ export class DefinitionsJournal {
     this.append({ op: 'unbind', vhost, source: b.source, kind: b.kind, destination: b.destination, routingKey: b.routingKey, args: encodeArgs(b.arguments) });
   }
 
+  userPut(u: UserDef): void {
+    this.append({ op: 'user', ...u });
+  }
+
+  userDeleted(name: string): void {
+    this.append({ op: 'user-delete', name });
+  }
+
+  vhostPut(v: VhostMeta): void {
+    this.append({ op: 'vhost', ...v });
+  }
+
+  /** The vhost and everything defined in it (objects, permissions). */
+  vhostDeleted(name: string): void {
+    this.append({ op: 'vhost-delete', name });
+  }
+
+  permissionPut(p: PermissionDef): void {
+    this.append({ op: 'permission', ...p });
+  }
+
+  permissionDeleted(user: string, vhost: string): void {
+    this.append({ op: 'permission-delete', user, vhost });
+  }
+
+  topicPermissionPut(t: TopicPermissionDef): void {
+    this.append({ op: 'topic-permission', ...t });
+  }
+
+  topicPermissionDeleted(user: string, vhost: string, exchange: string): void {
+    this.append({ op: 'topic-permission-delete', user, vhost, exchange });
+  }
+
   close(): void {
     if (this.fd >= 0) {
       closeSync(this.fd);
@@ -200,6 +331,11 @@ export class DefinitionsJournal {
 function snapshotLines(defs: Definitions): string {
   // Queue ids are never reused (old log records may still name a deleted queue's id).
   const out: string[] = [JSON.stringify({ op: 'queue-ids', next: defs.nextQueueId } satisfies Op)];
+  const a = defs.auth;
+  for (const v of a.vhosts.values()) out.push(JSON.stringify({ op: 'vhost', ...v } satisfies Op));
+  for (const u of a.users.values()) out.push(JSON.stringify({ op: 'user', ...u } satisfies Op));
+  for (const p of a.permissions.values()) out.push(JSON.stringify({ op: 'permission', ...p } satisfies Op));
+  for (const t of a.topicPermissions.values()) out.push(JSON.stringify({ op: 'topic-permission', ...t } satisfies Op));
   for (const [vhost, v] of defs.vhosts) {
     for (const x of v.exchanges.values()) out.push(JSON.stringify({ op: 'exchange', vhost, name: x.name, type: x.type, autoDelete: x.autoDelete, internal: x.internal, args: encodeArgs(x.arguments) } satisfies Op));
     for (const q of v.queues.values()) out.push(JSON.stringify({ op: 'queue', vhost, name: q.name, id: q.id, autoDelete: q.autoDelete, args: encodeArgs(q.arguments) } satisfies Op));

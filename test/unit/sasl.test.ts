@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserRegistry } from '../../src/broker/users.js';
+import { AccessControl } from '../../src/auth/access-control.js';
 import { VirtualHost } from '../../src/broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions } from '../../src/config.js';
 import { MethodId, PROTOCOL_HEADER } from '../../src/protocol/index.js';
@@ -133,12 +133,15 @@ describe('loopback-only users (over a fake non-loopback socket)', () => {
   /** A Connection from `address`; sends the protocol header and a start-ok, and returns what the server wrote. */
   async function login(address: string, user: string, password: string, options: BrokerOptions = {}, capabilities: Record<string, boolean> = { authentication_failure_close: true }): Promise<{ socket: FakeSocket; connection: Connection }> {
     const resolved = resolveOptions({ users: [{ name: 'guest', password: 'guest' }, { name: 'remote', password: 'pw' }], ...options });
-    const users = new UserRegistry();
-    for (const u of resolved.users) users.add(u.name, u.password, u.vhosts ?? null);
+    const access = new AccessControl();
+    for (const u of resolved.users) {
+      access.addUser(u.name, u.password);
+      access.setPermissions({ user: u.name, vhost: '/', configure: '.*', write: '.*', read: '.*' });
+    }
     const socket = new FakeSocket(address);
     const connection = new Connection(socket as unknown as Socket, {
       options: resolved,
-      users,
+      access,
       vhosts: new Map([['/', new VirtualHost('/')]]),
       logger: pino({ level: 'silent' }),
       serverProperties: serverProperties('test', 'RabbitMQ'),
