@@ -230,7 +230,9 @@ export class Broker {
   url(userOrOptions: UrlOptions | string = {}, password?: string): string {
     const options = typeof userOrOptions === 'string' ? { user: userOrOptions, password } : userOrOptions;
     const o = this.options;
-    return amqpUrl({ host: this.boundHost, port: this.boundPort, users: o.users, loopbackUsers: o.loopbackUsers, vhosts: [...this.vhosts.keys()] }, options);
+    // Without configured users, the broker's default guest/guest (when it exists).
+    const users = o.users.length > 0 ? o.users : this.access.user('guest') ? [{ name: 'guest', password: 'guest' }] : [];
+    return amqpUrl({ host: this.boundHost, port: this.boundPort, users, loopbackUsers: o.loopbackUsers, vhosts: [...this.vhosts.keys()] }, options);
   }
 
   get connectionCount(): number {
