@@ -79,7 +79,8 @@ export function decodeTable(c: Cursor): FieldTable {
   const start = c.need(len);
   const inner = new Cursor(c.buf, start, start + len);
   const table: FieldTable = {};
-  const tags: Record<string, number> = {};
+  // Keyed by the peer's names: no prototype, so a "__proto__" key is an ordinary entry here too.
+  const tags = Object.create(null) as Record<string, number>;
   while (inner.pos < inner.end) {
     const key = inner.shortstr();
     if (inner.pos < inner.end) tags[key] = inner.buf[inner.pos]!;

@@ -18,6 +18,7 @@ import {
   encodeArray,
   encodeFieldValue,
   encodeTable,
+  fieldTypeName,
   inferTag,
   writeHeaderFrame,
   writeMethodFrame,
@@ -285,6 +286,8 @@ describe('field tables and arrays', () => {
     expect(Object.getOwnPropertyDescriptor(t, '__proto__')?.value).toStrictEqual({ polluted: true });
     // and it encodes back to the same bytes
     expect(encodeTableBytes(t).equals(bytes)).toBe(true);
+    // Its remembered wire tag is found too (error texts name the type a client sent).
+    expect(fieldTypeName(t, '__proto__')).toBe('table');
   });
 
   it('later duplicate keys win', () => {

@@ -18,24 +18,35 @@ import { MECHANISMS, parseSaslResponse } from '../../src/server/sasl.js';
 import { serverProperties } from '../../src/server/server-properties.js';
 import { amqplainResponse, decodeFrames, methodFrame, plainResponse } from '../helpers/raw-client.js';
 
+const u32be = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+
 describe('parseSaslResponse', () => {
   it('offers exactly PLAIN and AMQPLAIN, in that order', () => {
     expect([...MECHANISMS]).toEqual(['PLAIN', 'AMQPLAIN']);
   });
 
-  it('PLAIN: authzid NUL user NUL password', () => {
+  it('PLAIN: NUL user NUL password (an empty authorization identity)', () => {
     expect(parseSaslResponse('PLAIN', plainResponse('guest', 'guest'))).toEqual({ username: 'guest', password: 'guest' });
-    expect(parseSaslResponse('PLAIN', Buffer.from('admin\0bob\0s3cret'))).toEqual({ username: 'bob', password: 's3cret' });
     expect(parseSaslResponse('PLAIN', plainResponse('jürgen', 'pässwörd'))).toEqual({ username: 'jürgen', password: 'pässwörd' });
     expect(parseSaslResponse('PLAIN', Buffer.from('\0\0'))).toEqual({ username: '', password: '' });
-    // Everything after the second NUL is the password.
-    expect(parseSaslResponse('PLAIN', Buffer.from('\0u\0p\0q'))).toEqual({ username: 'u', password: 'p\0q' });
   });
 
-  it('PLAIN: a response without two NULs is malformed (null)', () => {
+  it('PLAIN: an authorization identity is refused (null), as by RabbitMQ, whether or not it names the user', () => {
+    // RabbitMQ's PLAIN takes the response as NUL user NUL password; anything before the first NUL
+    // makes it an invalid response: nobody logs in as one user to act as another.
+    expect(parseSaslResponse('PLAIN', Buffer.from('admin\0bob\0s3cret'))).toBeNull();
+    expect(parseSaslResponse('PLAIN', Buffer.from('guest\0guest\0guest'))).toBeNull();
+  });
+
+  it('PLAIN: a response without two NULs, or with a third, is malformed (null)', () => {
     expect(parseSaslResponse('PLAIN', Buffer.from('guest guest'))).toBeNull();
     expect(parseSaslResponse('PLAIN', Buffer.from('\0guest'))).toBeNull();
     expect(parseSaslResponse('PLAIN', Buffer.alloc(0))).toBeNull();
+    expect(parseSaslResponse('PLAIN', Buffer.from('\0u\0p\0q'))).toBeNull();
   });
 
   it('AMQPLAIN: a length-less field table with LOGIN and PASSWORD', () => {
@@ -60,6 +71,28 @@ describe('parseSaslResponse', () => {
     expect(parseSaslResponse('AMQPLAIN', full.subarray(0, full.length - 3))).toBeNull();
     expect(parseSaslResponse('AMQPLAIN', Buffer.from([0xff, 1, 2]))).toBeNull();
     expect(parseSaslResponse('AMQPLAIN', Buffer.alloc(0))).toBeNull();
+  });
+
+  it('AMQPLAIN: a "__proto__" entry cannot supply the credentials (no prototype is replaced)', () => {
+    // {"__proto__": F{LOGIN, PASSWORD}} and nothing else: parsed into a plain object, the nested
+    // table became its prototype and LOGIN/PASSWORD were read through it.
+    const nested = amqplainResponse('guest', 'guest');
+    const inner = Buffer.concat([u32be(nested.length), nested]);
+    const proto = Buffer.concat([Buffer.from([9]), Buffer.from('__proto__'), Buffer.from('F'), inner]);
+    expect(parseSaslResponse('AMQPLAIN', proto)).toBeNull();
+    // Next to real entries, it changes nothing.
+    expect(parseSaslResponse('AMQPLAIN', Buffer.concat([proto, amqplainResponse('bob', 'pw')]))).toEqual({ username: 'bob', password: 'pw' });
+    expect(Object.prototype).not.toHaveProperty('LOGIN');
+  });
+
+  it('AMQPLAIN: the first LOGIN and PASSWORD count (as RabbitMQ\'s keysearch), and a first LOGIN that is no longstr is not skipped', () => {
+    const twice = Buffer.concat([amqplainResponse('first', 'one'), amqplainResponse('second', 'two')]);
+    expect(parseSaslResponse('AMQPLAIN', twice)).toEqual({ username: 'first', password: 'one' });
+    const numericFirst = Buffer.concat([
+      Buffer.from([5]), Buffer.from('LOGIN'), Buffer.from('s'), Buffer.from([0, 7]),
+      amqplainResponse('guest', 'guest'),
+    ]);
+    expect(parseSaslResponse('AMQPLAIN', numericFirst)).toBeNull();
   });
 
   it('unknown mechanisms yield null', () => {
