@@ -75,22 +75,53 @@ function skipShortstr(c: Cursor): void {
   c.need(c.u8());
 }
 
-/** Skips a table (or, with `array`, an array): a u32 length, then key/value pairs (values only for arrays) filling it exactly. */
-function skipTable(c: Cursor, array = false): void {
+/**
+ * Where each container enclosing the one being skipped ends, times two, plus
+ * one for an array: an explicit stack (reused, so skipping allocates nothing
+ * once it has grown) rather than recursion, because a peer may nest tables as
+ * deep as a frame allows.
+ */
+const enclosing: number[] = [];
+
+/** Skips a table: a u32 length, then key/value pairs (values only, in nested arrays) filling it exactly. */
+function skipTable(c: Cursor): void {
   const len = c.u32();
   const start = c.need(len);
   const outerEnd = c.end;
+  const base = enclosing.length;
   c.pos = start;
   c.end = start + len;
-  while (c.pos < c.end) {
-    if (!array) skipShortstr(c);
-    skipFieldValue(c);
+  let inArray = false;
+  try {
+    for (;;) {
+      while (c.pos < c.end) {
+        if (!inArray) skipShortstr(c);
+        const tag = c.u8();
+        if (tag !== 0x46 /* F */ && tag !== 0x41 /* A */) {
+          skipScalar(c, tag);
+          continue;
+        }
+        const n = c.u32();
+        const childStart = c.need(n);
+        enclosing.push(c.end * 2 + (inArray ? 1 : 0));
+        c.pos = childStart;
+        c.end = childStart + n;
+        inArray = tag === 0x41;
+      }
+      if (enclosing.length === base) return;
+      const saved = enclosing.pop()!;
+      c.end = Math.floor(saved / 2);
+      inArray = saved % 2 === 1;
+    }
+  } finally {
+    c.end = outerEnd;
+    // After an error part-way down, or a very deep table, leave the stack as it was (and small).
+    enclosing.length = base;
   }
-  c.end = outerEnd;
 }
 
-function skipFieldValue(c: Cursor): void {
-  const tag = c.u8();
+/** Skips a value of any type but table and array, its tag already read. */
+function skipScalar(c: Cursor, tag: number): void {
   switch (tag) {
     case 0x74 /* t */: case 0x62 /* b */: case 0x42 /* B */: c.need(1); return;
     case 0x73 /* s */: case 0x75 /* u */: c.need(2); return;
@@ -98,8 +129,6 @@ function skipFieldValue(c: Cursor): void {
     case 0x6c /* l */: case 0x4c /* L */: case 0x64 /* d */: case 0x54 /* T */: c.need(8); return; // 'L' = 'l' (RabbitMQ; py-amqp writes it)
     case 0x44 /* D */: c.need(5); return;
     case 0x53 /* S */: case 0x78 /* x */: c.need(c.u32()); return;
-    case 0x41 /* A */: skipTable(c, true); return;
-    case 0x46 /* F */: skipTable(c); return;
     case 0x56 /* V */: return;
     default:
       throw syntaxError(`unknown field-table value type 0x${tag.toString(16).padStart(2, '0')} at offset ${c.pos - 1}`);

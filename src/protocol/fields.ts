@@ -75,35 +75,111 @@ export function fieldTypeName(table: FieldTable, key: string): string {
 }
 
 export function decodeTable(c: Cursor): FieldTable {
-  const len = c.u32();
-  const start = c.need(len);
-  const inner = new Cursor(c.buf, start, start + len);
-  const table: FieldTable = {};
-  // Keyed by the peer's names: no prototype, so a "__proto__" key is an ordinary entry here too.
-  const tags = Object.create(null) as Record<string, number>;
-  while (inner.pos < inner.end) {
-    const key = inner.shortstr();
-    if (inner.pos < inner.end) tags[key] = inner.buf[inner.pos]!;
-    const value = decodeFieldValue(inner);
-    // A peer-chosen "__proto__" key must become an own property, not replace the prototype.
-    if (key === '__proto__') Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
-    else table[key] = value;
-  }
-  wireTags.set(table, tags);
-  return table;
+  return decodeNested(c, true) as FieldTable;
 }
 
 export function decodeArray(c: Cursor): FieldValue[] {
-  const len = c.u32();
-  const start = c.need(len);
-  const inner = new Cursor(c.buf, start, start + len);
-  const items: FieldValue[] = [];
-  while (inner.pos < inner.end) items.push(decodeFieldValue(inner));
-  return items;
+  return decodeNested(c, false) as FieldValue[];
 }
 
 export function decodeFieldValue(c: Cursor): FieldValue {
   const tag = c.u8();
+  if (tag === TAG_TABLE) return decodeNested(c, true);
+  if (tag === TAG_ARRAY) return decodeNested(c, false);
+  return decodeScalar(c, tag);
+}
+
+// Keyed by the peer's names: no prototype, so a "__proto__" key is an ordinary entry here too.
+const newTags = (): Record<string, number> => Object.create(null) as Record<string, number>;
+
+const TAG_TABLE = 0x46; // 'F'
+const TAG_ARRAY = 0x41; // 'A'
+
+/** A table or array being filled, saved while a value nested in it is decoded. */
+interface OpenContainer {
+  table: FieldTable | null;
+  array: FieldValue[] | null;
+  tags: Record<string, number> | null;
+  /** Where its bytes end (the cursor's `end` while filling it). */
+  end: number;
+}
+
+/**
+ * Decodes a length-prefixed table (or array) with every table and array
+ * nested in it, without recursion: a peer may nest as deep as a frame allows
+ * (RabbitMQ accepts tens of thousands of levels), so the open containers live
+ * on an explicit stack rather than the call stack. A flat table, the usual
+ * case, allocates nothing but itself, its tag record and one cursor, whose
+ * `end` is narrowed to the container being filled so no read runs past it.
+ */
+function decodeNested(outer: Cursor, isTable: boolean): FieldTable | FieldValue[] {
+  const len = outer.u32();
+  const start = outer.need(len);
+  const c = new Cursor(outer.buf, start, start + len);
+  let table: FieldTable | null = null;
+  let array: FieldValue[] | null = null;
+  let tags: Record<string, number> | null = null;
+  if (isTable) {
+    table = {};
+    tags = newTags();
+    wireTags.set(table, tags);
+  } else {
+    array = [];
+  }
+  const root = isTable ? table! : array!;
+  let open: OpenContainer[] | null = null;
+  for (;;) {
+    while (c.pos < c.end) {
+      const key = table !== null ? c.shortstr() : '';
+      const tag = c.u8();
+      if (tags !== null) tags[key] = tag;
+      let value: FieldValue;
+      let child: OpenContainer | null = null;
+      if (tag === TAG_TABLE || tag === TAG_ARRAY) {
+        const n = c.u32();
+        const childStart = c.need(n);
+        (open ??= []).push({ table, array, tags, end: c.end });
+        if (tag === TAG_TABLE) {
+          const t: FieldTable = {};
+          const childTags = newTags();
+          wireTags.set(t, childTags);
+          value = t;
+          child = { table: t, array: null, tags: childTags, end: childStart + n };
+        } else {
+          const a: FieldValue[] = [];
+          value = a;
+          child = { table: null, array: a, tags: null, end: childStart + n };
+        }
+        c.pos = childStart;
+      } else {
+        value = decodeScalar(c, tag);
+      }
+      if (table !== null) {
+        // A peer-chosen "__proto__" key must become an own property, not replace the prototype.
+        if (key === '__proto__') Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
+        else table[key] = value;
+      } else {
+        array!.push(value);
+      }
+      if (child !== null) {
+        // Descend: fill the child first; its parent resumes where the child's bytes end.
+        table = child.table;
+        array = child.array;
+        tags = child.tags;
+        c.end = child.end;
+      }
+    }
+    const parent = open?.pop();
+    if (parent === undefined) return root;
+    table = parent.table;
+    array = parent.array;
+    tags = parent.tags;
+    c.end = parent.end;
+  }
+}
+
+/** A value of any type but table and array, its tag already read. */
+function decodeScalar(c: Cursor, tag: number): FieldValue {
   switch (tag) {
     case 0x74 /* t */: return c.u8() !== 0;
     case 0x62 /* b */: return c.i8();
@@ -124,9 +200,7 @@ export function decodeFieldValue(c: Cursor): FieldValue {
       return new Decimal(scale, c.u32());
     }
     case 0x53 /* S */: return c.longstr();
-    case 0x41 /* A */: return decodeArray(c);
     case 0x54 /* T */: return new Date(c.u64() * 1000);
-    case 0x46 /* F */: return decodeTable(c);
     case 0x56 /* V */: return null;
     case 0x78 /* x */: return Buffer.from(c.longstrBytes());
     default:
@@ -137,24 +211,20 @@ export function decodeFieldValue(c: Cursor): FieldValue {
 // ---------------------------------------------------------------- encoding
 
 export function encodeTable(w: ByteWriter, table: FieldTable | undefined | null): void {
-  const lengthAt = w.mark();
-  w.u32(0);
-  if (table) {
-    for (const key of Object.keys(table)) {
-      const value = table[key];
-      if (value === undefined) continue;
-      w.shortstr(key);
-      encodeFieldValue(w, value);
-    }
-  }
-  w.patchU32(lengthAt, w.mark() - lengthAt - 4);
+  encodeNested(w, table ?? null, true, false);
+}
+
+/**
+ * A table with the keys of it and of every table nested in it in sorted
+ * order: equal tables give equal bytes whatever order their keys were set in
+ * (binding identity).
+ */
+export function encodeTableSorted(w: ByteWriter, table: FieldTable | undefined | null): void {
+  encodeNested(w, table ?? null, true, true);
 }
 
 export function encodeArray(w: ByteWriter, items: readonly FieldValue[]): void {
-  const lengthAt = w.mark();
-  w.u32(0);
-  for (const item of items) encodeFieldValue(w, item);
-  w.patchU32(lengthAt, w.mark() - lengthAt - 4);
+  encodeNested(w, items, false, false);
 }
 
 /** The tag `encodeFieldValue` would choose for a value. */
@@ -184,6 +254,86 @@ export function inferTag(value: FieldValue): FieldTypeTag {
 export function encodeFieldValue(w: ByteWriter, value: FieldValue): void {
   const tag = inferTag(value);
   const raw = value instanceof Typed ? value.value : value;
+  if (tag === 'F') {
+    w.u8(TAG_TABLE);
+    encodeNested(w, raw as FieldTable | null, true, false);
+  } else if (tag === 'A') {
+    w.u8(TAG_ARRAY);
+    encodeNested(w, raw as FieldValue[], false, false);
+  } else {
+    encodeScalar(w, tag, raw);
+  }
+}
+
+/** A table or array being written, saved while a value nested in it is written. */
+interface WritingContainer {
+  /** Where its length goes (a `ByteWriter.mark()`). */
+  lengthAt: number;
+  table: FieldTable | null;
+  keys: string[] | null;
+  items: readonly FieldValue[] | null;
+  /** The next key or item to write. */
+  next: number;
+}
+
+const keysOf = (table: FieldTable | null, sorted: boolean): string[] => (table ? (sorted ? Object.keys(table).sort() : Object.keys(table)) : []);
+
+/**
+ * Writes a table (or array) with everything nested in it, without recursion
+ * (the mirror of `decodeNested`: a table as deep as a frame holds can be
+ * re-encoded, e.g. when a message is dead-lettered). Each length is written as
+ * 0 and patched once its contents are out.
+ */
+function encodeNested(w: ByteWriter, root: FieldTable | readonly FieldValue[] | null, isTable: boolean, sorted: boolean): void {
+  let lengthAt = w.mark();
+  w.u32(0);
+  let table: FieldTable | null = isTable ? (root as FieldTable | null) : null;
+  let keys: string[] | null = isTable ? keysOf(table, sorted) : null;
+  let items: readonly FieldValue[] | null = isTable ? null : (root as readonly FieldValue[]);
+  let next = 0;
+  let open: WritingContainer[] | null = null;
+  for (;;) {
+    while (next < (keys !== null ? keys.length : items!.length)) {
+      let value: FieldValue;
+      if (keys !== null) {
+        const key = keys[next++]!;
+        value = table![key];
+        if (value === undefined) continue;
+        w.shortstr(key);
+      } else {
+        value = items![next++];
+      }
+      const tag = inferTag(value);
+      const raw = value instanceof Typed ? value.value : value;
+      if (tag !== 'F' && tag !== 'A') {
+        encodeScalar(w, tag, raw);
+        continue;
+      }
+      // Descend: save where this container is, then write the child.
+      w.u8(tag === 'F' ? TAG_TABLE : TAG_ARRAY);
+      (open ??= []).push({ lengthAt, table, keys, items, next });
+      lengthAt = w.mark();
+      w.u32(0);
+      next = 0;
+      if (tag === 'F') {
+        table = (raw as FieldTable | null) ?? null;
+        keys = keysOf(table, sorted);
+        items = null;
+      } else {
+        table = null;
+        keys = null;
+        items = raw as readonly FieldValue[];
+      }
+    }
+    w.patchU32(lengthAt, w.mark() - lengthAt - 4);
+    const parent = open?.pop();
+    if (parent === undefined) return;
+    ({ lengthAt, table, keys, items, next } = parent);
+  }
+}
+
+/** Tag and value of any type but table and array. */
+function encodeScalar(w: ByteWriter, tag: FieldTypeTag, raw: FieldValue): void {
   w.u8(tag.charCodeAt(0));
   switch (tag) {
     case 't': w.u8(raw ? 1 : 0); break;
@@ -203,10 +353,9 @@ export function encodeFieldValue(w: ByteWriter, value: FieldValue): void {
       break;
     }
     case 'S': w.longstr(typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw : String(raw)); break;
-    case 'A': encodeArray(w, raw as FieldValue[]); break;
     case 'T': w.u64(raw instanceof Date ? Math.floor(raw.getTime() / 1000) : Number(raw)); break;
-    case 'F': encodeTable(w, raw as FieldTable); break;
     case 'V': break;
     case 'x': w.longstr(raw as Buffer); break;
+    default: throw new RangeError(`field type '${tag}' is not a scalar`);
   }
 }
