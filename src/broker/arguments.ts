@@ -4,13 +4,14 @@
  * and a mismatch is a 406 naming the argument and both values.
  */
 import { AmqpError, ReplyCode, fieldTypeName, type FieldTable } from '../protocol/index.js';
+import { fieldValueText } from './field-text.js';
 import { fieldEquals } from './routing.js';
 
 /** "the value '2000' of type 'short'", or "none" when absent (RabbitMQ's wording). */
 function describe(table: FieldTable, key: string): string {
   const value = table[key];
   if (value === undefined) return 'none';
-  const shown = typeof value === 'object' && value !== null && !Buffer.isBuffer(value) ? JSON.stringify(value) : String(value);
+  const shown = typeof value === 'object' && value !== null && !Buffer.isBuffer(value) ? fieldValueText(value) : String(value);
   return `the value '${shown}' of type '${fieldTypeName(table, key)}'`;
 }
 

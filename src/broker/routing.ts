@@ -205,21 +205,58 @@ export function headersMatchMode(args: FieldTable): HeadersMatch | null {
   return null;
 }
 
-/** Value equality for header matching: type-sensitive like RabbitMQ (1 ≠ "1"), numbers by value. */
-export function fieldEquals(a: FieldValue, b: FieldValue): boolean {
-  if (a === b) return true;
-  if (typeof a === 'number' || typeof a === 'bigint') return (typeof b === 'number' || typeof b === 'bigint') && a == b; // eslint-disable-line eqeqeq
+/** What comparing two values on their own says: different, equal, or "compare their entries" (two tables or arrays). */
+const Shallow = { Different: 0, Equal: 1, Entries: 2 } as const;
+type Shallow = (typeof Shallow)[keyof typeof Shallow];
+
+function compareShallow(a: FieldValue, b: FieldValue): Shallow {
+  if (a === b) return Shallow.Equal;
+  if (typeof a === 'number' || typeof a === 'bigint') {
+    return (typeof b === 'number' || typeof b === 'bigint') && a == b ? Shallow.Equal : Shallow.Different; // eslint-disable-line eqeqeq
+  }
   const aBytes = typeof a === 'string' ? Buffer.from(a) : Buffer.isBuffer(a) ? a : null;
   const bBytes = typeof b === 'string' ? Buffer.from(b) : Buffer.isBuffer(b) ? b : null;
-  if (aBytes && bBytes) return aBytes.equals(bBytes);
-  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => fieldEquals(x, b[i]!));
+  if (aBytes && bBytes) return aBytes.equals(bBytes) ? Shallow.Equal : Shallow.Different;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime() ? Shallow.Equal : Shallow.Different;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length ? Shallow.Entries : Shallow.Different;
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => k in b && fieldEquals((a as Record<string, FieldValue>)[k], (b as Record<string, FieldValue>)[k]));
+    return Object.keys(a).length === Object.keys(b).length ? Shallow.Entries : Shallow.Different;
   }
-  return false;
+  return Shallow.Different;
+}
+
+/**
+ * Value equality for header matching: type-sensitive like RabbitMQ (1 ≠ "1"),
+ * numbers by value. Nested tables and arrays are compared from an explicit
+ * list of pairs, not by recursion: a client may nest them as deep as a frame
+ * holds, and the common case (scalars) allocates nothing.
+ */
+export function fieldEquals(a: FieldValue, b: FieldValue): boolean {
+  const first = compareShallow(a, b);
+  if (first !== Shallow.Entries) return first === Shallow.Equal;
+  const pairs: FieldValue[] = [a, b];
+  while (pairs.length > 0) {
+    const y = pairs.pop()!;
+    const x = pairs.pop()!;
+    if (Array.isArray(x)) {
+      const ys = y as FieldValue[];
+      for (let i = 0; i < x.length; i++) {
+        const r = compareShallow(x[i], ys[i]);
+        if (r === Shallow.Different) return false;
+        if (r === Shallow.Entries) pairs.push(x[i], ys[i]);
+      }
+    } else {
+      const xt = x as Record<string, FieldValue>;
+      const yt = y as Record<string, FieldValue>;
+      for (const k of Object.keys(xt)) {
+        if (!Object.prototype.hasOwnProperty.call(yt, k)) return false;
+        const r = compareShallow(xt[k], yt[k]);
+        if (r === Shallow.Different) return false;
+        if (r === Shallow.Entries) pairs.push(xt[k], yt[k]);
+      }
+    }
+  }
+  return true;
 }
 
 /** Headers exchange: x-match all/any (x- keys ignored) or all-with-x/any-with-x (x- keys count). */

@@ -1,8 +1,9 @@
-import { AmqpError, PropertyFlag, ReplyCode, fieldTypeName, type FieldTable } from '../protocol/index.js';
+import { AmqpError, ByteWriter, PropertyFlag, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
+import { fieldValueText } from './field-text.js';
 import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
@@ -368,7 +369,7 @@ export class VirtualHost implements QueueHost {
   // ------------------------------------------------------------------ bindings
 
   private bindingKey(source: Exchange, dest: Destination, routingKey: string, args: FieldTable): string {
-    return `${source.name}\u0000${dest.kind}\u0000${dest.name}\u0000${routingKey}\u0000${stableStringify(args)}`;
+    return `${source.name}\u0000${dest.kind}\u0000${dest.name}\u0000${routingKey}\u0000${argumentsKey(args)}`;
   }
 
   private resolveBindingEnds(kind: 'queue' | 'exchange', destName: string, sourceName: string, owner: Owner): [Exchange, Destination] {
@@ -387,7 +388,7 @@ export class VirtualHost implements QueueHost {
     const [source, dest] = this.resolveBindingEnds(kind, destName, sourceName, owner);
     if (source.type === 'headers' && headersMatchMode(args) === null) {
       const v = args['x-match'];
-      if (typeof v !== 'string') throw new AmqpError(ReplyCode.PreconditionFailed, `Invalid x-match field type ${JSON.stringify(v)}; expected longstr`);
+      if (typeof v !== 'string') throw new AmqpError(ReplyCode.PreconditionFailed, `Invalid x-match field type ${fieldValueText(v)}; expected longstr`);
       throw new AmqpError(ReplyCode.PreconditionFailed, `Invalid x-match field value <<"${v}">>; expected all, any, all-with-x, or any-with-x`);
     }
     const key = this.bindingKey(source, dest, routingKey, args);
@@ -616,14 +617,12 @@ export class VirtualHost implements QueueHost {
   }
 }
 
-/** JSON with sorted keys (bigint and Buffer safe), for binding identity. */
-function stableStringify(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) => {
-    if (typeof value === 'bigint') return `${value}n`;
-    if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)) {
-      if ((value as { type?: string }).type === 'Buffer') return value;
-      return Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return value;
-  });
+/**
+ * A binding's arguments as an identity string: their AMQP bytes with the keys
+ * of every table sorted (equal tables, equal keys; any depth, no recursion).
+ */
+function argumentsKey(args: FieldTable): string {
+  const w = new ByteWriter(64);
+  encodeTableSorted(w, args);
+  return w.take().toString('latin1');
 }
