@@ -68,14 +68,15 @@ export class Channel implements SessionSink {
 
   onFrame(type: number, payload: Buffer): void {
     if (this.state === 'closing') {
-      // After sending channel.close only close / close-ok matter.
+      // After sending channel.close only close / close-ok matter. A crossing channel.close
+      // (the client closed while ours was on the way) is answered with close-ok, and the
+      // channel stays closing: the client's close-ok for our close follows, and only then
+      // is the number free (as RabbitMQ). Freeing it now would make that close-ok a frame
+      // on an unopened channel, a 504 that kills the whole connection.
       if (type === Constants.FRAME_METHOD) {
         const method = this.conn.decode(payload);
         if (method.id === MethodId.ChannelCloseOk) this.finishClose();
-        else if (method.id === MethodId.ChannelClose) {
-          this.conn.send(this.id, { id: MethodId.ChannelCloseOk, args: {} });
-          this.finishClose();
-        }
+        else if (method.id === MethodId.ChannelClose) this.conn.send(this.id, { id: MethodId.ChannelCloseOk, args: {} });
       }
       return;
     }

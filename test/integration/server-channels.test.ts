@@ -66,14 +66,29 @@ describe('channels', () => {
     await c.close();
   });
 
-  it('a client channel.close crossing the server\'s channel.close gets close-ok', async () => {
+  it('crossing channel closes (as RabbitMQ): the client\'s close gets close-ok, its close-ok ends ours, the number is free, other channels untouched', async () => {
     const c = await open();
-    await c.openChannel(3);
-    c.sendMethod(3, { id: MethodId.ExchangeDeclare, args: { exchange: 'nope', passive: true } });
-    expect((await c.waitForMethod(MethodId.ChannelClose, 3)).replyCode).toBe(404);
-    c.sendMethod(3, { id: MethodId.ChannelClose, args: { replyCode: 200, replyText: '', classId: 0, methodId: 0 } });
-    await c.waitForMethod(MethodId.ChannelCloseOk, 3);
-    await c.openChannel(3);
+    await c.openChannel(1);
+    await c.openChannel(2);
+    // One write: a publish to a missing exchange (the server answers channel.close 404) and the
+    // client's own channel.close, sent before it could see the server's.
+    c.send(Buffer.concat([
+      methodFrame(1, { id: MethodId.BasicPublish, args: { exchange: 'no-such-exchange', routingKey: 'k' } }),
+      headerFrame(1, 3),
+      bodyFrames(1, Buffer.from('abc'), 131072),
+      methodFrame(1, { id: MethodId.ChannelClose, args: { replyCode: 200, replyText: 'client closing', classId: 0, methodId: 0 } }),
+    ]));
+    expect(await c.waitForMethod(MethodId.ChannelClose, 1)).toEqual({ replyCode: 404, replyText: "NOT_FOUND - no exchange 'no-such-exchange' in vhost '/'", classId: 60, methodId: 40 });
+    expect(await c.waitForMethod(MethodId.ChannelCloseOk, 1)).toEqual({});
+    // The client answers the server's close, as every client does.
+    c.sendMethod(1, { id: MethodId.ChannelCloseOk, args: {} });
+    // Channel 2 still works, channel 1 opens again, and the connection was never closed.
+    c.sendMethod(2, { id: MethodId.BasicQos, args: { prefetchCount: 3 } });
+    await c.waitForMethod(MethodId.BasicQosOk, 2);
+    await c.openChannel(1);
+    c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'after-crossing', exclusive: true } });
+    expect((await c.waitForMethod(MethodId.QueueDeclareOk, 1)).queue).toBe('after-crossing');
+    expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
     await c.close();
   });
 
