@@ -133,7 +133,7 @@ describe('frame-level fuzzing', () => {
       expect(r.methods.at(-1), t.name).toBe(MethodId.ConnectionCloseOk);
       expect(r.ended, t.name).toBe('server-closed');
     }
-    await eventually(() => broker.connectionCount === 1, 2000, 'template connections closed');
+    await eventually(() => broker.connectionCount === 1, 10_000, 'template connections closed');
     expect(leftovers()).toEqual([]);
     expect(errorLines).toEqual([]);
   });
@@ -169,7 +169,7 @@ describe('frame-level fuzzing', () => {
       }));
       // Batch boundary: every fuzz socket is gone; the server must have forgotten them all.
       try {
-        await eventually(() => leftovers().length === 0, 3000, 'fuzz connections cleaned up');
+        await eventually(() => leftovers().length === 0, 10_000, 'fuzz connections cleaned up');
       } catch {
         failures.push({ input: caseInput(SEED, batch[0]!), problems: [`after the batch of cases ${batch[0]}..${batch.at(-1)}: ${leftovers().join('; ')}`] });
       }

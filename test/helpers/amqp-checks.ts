@@ -1,6 +1,7 @@
 /** Small amqplib checks shared by the server-layer tests. */
 import type { ConsumeMessage } from 'amqplib';
 import type { AmqpConnection } from './broker.js';
+import { WAIT_MS } from './wait.js';
 
 let counter = 0;
 
@@ -9,7 +10,7 @@ let counter = 0;
  * exclusive queue, publishes a message to it, consumes it back and returns
  * its body. Rejects (instead of hanging) after `timeout` ms.
  */
-export async function roundTrip(conn: AmqpConnection, text = `ping-${++counter}`, timeout = 2000): Promise<string> {
+export async function roundTrip(conn: AmqpConnection, text = `ping-${++counter}`, timeout = WAIT_MS): Promise<string> {
   const ch = await conn.createChannel();
   const q = await ch.assertQueue('', { exclusive: true });
   const got = new Promise<ConsumeMessage>((resolve, reject) => {

@@ -12,6 +12,7 @@ import type { Channel, ConsumeMessage, GetMessage, Message, Options } from 'amqp
 import { expect } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { closedWith, connect, eventually, type AmqpConnection } from './broker.js';
+import { WAIT_MS } from './wait.js';
 
 export type ClientError = Error & { code?: number; classId?: number; methodId?: number };
 
@@ -116,7 +117,7 @@ export async function expectChannelError(ch: Channel, action: () => unknown, cod
   } catch (err) {
     rejected = err as ClientError;
   }
-  const err = await within(closed, 3000, `channel error ${code}`);
+  const err = await within(closed, WAIT_MS, `channel error ${code}`);
   expect(err.code).toBe(code);
   expect(err.message).toContain(text);
   if (rejected) expect(rejected.code).toBe(code);
@@ -131,7 +132,7 @@ export async function expectConnectionError(conn: AmqpConnection, action: () => 
   } catch {
     // the RPC rejects with "channel ended" when the connection goes
   }
-  const err = await within(closed, 3000, `connection error ${code}`);
+  const err = await within(closed, WAIT_MS, `connection error ${code}`);
   expect(err.code).toBe(code);
   expect(err.message).toContain(text);
   return err;
@@ -165,12 +166,12 @@ export class Inbox {
   }
 
   /** Waits until at least `n` messages arrived. */
-  async waitFor(n: number, ms = 3000): Promise<ConsumeMessage[]> {
+  async waitFor(n: number, ms = WAIT_MS): Promise<ConsumeMessage[]> {
     await eventually(() => this.messages.length >= n, ms, `${n} deliveries (have ${this.messages.length})`);
     return this.messages;
   }
 
-  async waitCancelled(ms = 3000): Promise<void> {
+  async waitCancelled(ms = WAIT_MS): Promise<void> {
     await eventually(() => this.cancelled, ms, 'server-side cancel');
   }
 }

@@ -24,6 +24,7 @@ import {
   type Method,
   type MethodInit,
 } from '../../src/protocol/index.js';
+import { WAIT_MS } from './wait.js';
 
 export interface Frame {
   type: number;
@@ -230,7 +231,7 @@ export class RawClient {
    * matching `pred`; rejects after `timeout` ms or when the socket closes
    * without one.
    */
-  async waitFor(pred: FramePredicate, timeout = 2000, what = 'frame'): Promise<Frame> {
+  async waitFor(pred: FramePredicate, timeout = WAIT_MS, what = 'frame'): Promise<Frame> {
     const deadline = Date.now() + timeout;
     for (;;) {
       for (let i = this.readIndex; i < this.frames.length; i++) {
@@ -250,14 +251,14 @@ export class RawClient {
   }
 
   /** Waits for a method frame with this id and returns its decoded arguments. */
-  async waitForMethod<I extends Method['id']>(id: I, channel?: number, timeout = 2000): Promise<ArgsOf<I>> {
+  async waitForMethod<I extends Method['id']>(id: I, channel?: number, timeout = WAIT_MS): Promise<ArgsOf<I>> {
     const name = Object.entries(MethodId).find(([, v]) => v === id)?.[0] ?? String(id);
     const f = await this.waitFor(isMethod(id, channel), timeout, name);
     return f.method!.args as unknown as ArgsOf<I>;
   }
 
   /** Resolves once the socket is closed; rejects after `timeout` ms. */
-  async waitClosed(timeout = 2000): Promise<void> {
+  async waitClosed(timeout = WAIT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const t = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`socket still open after ${timeout} ms; got ${this.describeFrames()}`)), timeout);
@@ -273,7 +274,7 @@ export class RawClient {
    * The server's connection.close: waits for it, answers close-ok, and waits
    * for the socket to close. Returns its arguments.
    */
-  async expectConnectionClose(timeout = 2000): Promise<CloseArgs> {
+  async expectConnectionClose(timeout = WAIT_MS): Promise<CloseArgs> {
     const args = await this.waitForMethod(MethodId.ConnectionClose, 0, timeout);
     if (!this.closed) this.sendMethod(0, { id: MethodId.ConnectionCloseOk, args: {} });
     await this.waitClosed(timeout);
@@ -392,14 +393,14 @@ export async function rawGet(port: number, queue: string): Promise<{ header: Buf
   try {
     await c.openChannel(1);
     c.sendMethod(1, { id: MethodId.BasicGet, args: { queue, noAck: true } });
-    const reply = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_METHOD && (f.method?.id === MethodId.BasicGetOk || f.method?.id === MethodId.BasicGetEmpty), 2000, 'basic.get-ok');
+    const reply = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_METHOD && (f.method?.id === MethodId.BasicGetOk || f.method?.id === MethodId.BasicGetEmpty), WAIT_MS, 'basic.get-ok');
     if (reply.method?.id === MethodId.BasicGetEmpty) return null;
-    const header = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_HEADER, 2000, 'content header');
+    const header = await c.waitFor((f) => f.channel === 1 && f.type === Constants.FRAME_HEADER, WAIT_MS, 'content header');
     const size = Number(header.payload.readBigUInt64BE(4));
     const chunks: Buffer[] = [];
     let got = 0;
     while (got < size) {
-      const f = await c.waitFor((fr) => fr.channel === 1 && fr.type === Constants.FRAME_BODY, 2000, 'body frame');
+      const f = await c.waitFor((fr) => fr.channel === 1 && fr.type === Constants.FRAME_BODY, WAIT_MS, 'body frame');
       chunks.push(f.payload);
       got += f.payload.length;
     }

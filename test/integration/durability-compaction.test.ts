@@ -37,9 +37,9 @@ describe('message log compaction', () => {
     await pub.waitForConfirms();
     await eventually(() => acked === 3000, 10_000, 'worker acks');
     // The held message's segment is gone once its copy is synced; few files remain.
-    await eventually(() => !existsSync(join(segments, '00000001.wlog')), 5_000, 'first segment deleted');
+    await eventually(() => !existsSync(join(segments, '00000001.wlog')), 10_000, 'first segment deleted');
     // Dead segments go once the flush in progress at their last ack completes.
-    await eventually(() => readdirSync(segments).length <= 3, 5_000, 'dead segments deleted');
+    await eventually(() => readdirSync(segments).length <= 3, 10_000, 'dead segments deleted');
 
     await worker.close();
     await holder.close(); // the held message goes back to the queue

@@ -57,7 +57,7 @@ describe('alternate-exchange', () => {
     ch.publish('ae-2', 'nope', Buffer.from('bounced'), { mandatory: true });
     ch.publish('ae-2', 'nope', Buffer.from('dropped'), { mandatory: false });
     await ch.waitForConfirms();
-    await eventually(() => returned.length === 1, 2000, 'basic.return');
+    await eventually(() => returned.length === 1, 10_000, 'basic.return');
     await sync(ch);
     expect(returned.map((m) => [m.content.toString(), m.fields])).toEqual([
       ['bounced', { replyCode: 312, replyText: 'NO_ROUTE', exchange: 'ae-2', routingKey: 'nope' }],
@@ -90,7 +90,7 @@ describe('alternate-exchange', () => {
     ch.publish('ae-4.a', 'k', Buffer.from('cycle'), { mandatory: true });
     ch.publish('ae-4.self', 'k', Buffer.from('self'), { mandatory: true });
     await ch.waitForConfirms();
-    await eventually(() => returned.length === 2, 2000, 'two returns');
+    await eventually(() => returned.length === 2, 10_000, 'two returns');
     await sync(ch);
     expect(returned.map((m) => m.content.toString())).toEqual(['cycle', 'self']);
   });
@@ -101,7 +101,7 @@ describe('alternate-exchange', () => {
     await ch.assertExchange('ae-5', 'direct', { autoDelete: true, alternateExchange: 'ae-5.missing' });
     ch.publish('ae-5', 'k', Buffer.from('m'), { mandatory: true });
     await ch.waitForConfirms();
-    await eventually(() => returned.length === 1, 2000, 'basic.return');
+    await eventually(() => returned.length === 1, 10_000, 'basic.return');
   });
 
   it('CC keys count as routing: a message routed by its CC key does not go to the AE', async () => {
@@ -166,7 +166,7 @@ describe('alternate exchanges with exchange-to-exchange bindings (RabbitMQ appli
     await ch.bindExchange('ae-e2e2.inner', 'ae-e2e2', 'k');
     ch.publish('ae-e2e2', 'k', Buffer.from('nowhere'), { mandatory: true });
     await ch.waitForConfirms();
-    await eventually(() => returned.length === 1, 2000, 'basic.return');
+    await eventually(() => returned.length === 1, 10_000, 'basic.return');
     expect(await drainBodies(ch, 'ae-e2e2.outer-ae-q')).toEqual([]);
   });
 
@@ -197,7 +197,7 @@ describe('alternate exchanges elsewhere', () => {
     const m = await ch.get('ae-dl');
     if (!m) throw new Error('no message');
     ch.reject(m, false);
-    await eventually(async () => (await ch.checkQueue('ae-dl.catch')).messageCount === 1, 2000, 'dead-lettered via the AE');
+    await eventually(async () => (await ch.checkQueue('ae-dl.catch')).messageCount === 1, 10_000, 'dead-lettered via the AE');
     const [d] = await drain(ch, 'ae-dl.catch');
     expect(d!.fields).toMatchObject({ exchange: 'ae-dl.dlx', routingKey: 'ae-dl' });
     expect((d!.properties.headers!['x-death'] as { reason: string }[])[0]!.reason).toBe('rejected');

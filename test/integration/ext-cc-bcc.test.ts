@@ -82,7 +82,7 @@ describe('CC and BCC', () => {
     ch.publish('amq.direct', 'nobody', Buffer.from('by-cc-2'), { mandatory: true, CC: ['ccm-key'] });
     ch.publish('amq.direct', 'nobody', Buffer.from('lost'), { mandatory: true, CC: ['nobody-2'], BCC: ['nobody-3'], headers: { h: 1 } });
     await ch.waitForConfirms();
-    await eventually(() => returned.length === 2, 2000, 'two returns');
+    await eventually(() => returned.length === 2, 10_000, 'two returns');
     expect(returned.map((m) => m.content.toString())).toEqual(['by-cc', 'lost']);
     expect(returned[1]!.properties.headers).toEqual({ h: 1, CC: ['nobody-2'] });
     expect(await drainBodies(ch, 'ccm')).toEqual(['by-cc-2']);

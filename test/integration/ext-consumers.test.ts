@@ -62,7 +62,7 @@ describe('consumer priorities (x-priority)', () => {
     const a = await consumerOn('cp-2', { noAck: true, priority: 3 });
     const b = await consumerOn('cp-2', { noAck: true, priority: 3 });
     await publish(ch, 'cp-2', range('m', 6));
-    await eventually(() => a.inbox.messages.length + b.inbox.messages.length === 6, 2000, 'six deliveries');
+    await eventually(() => a.inbox.messages.length + b.inbox.messages.length === 6, 10_000, 'six deliveries');
     await sync(dflt.ch);
     await sync(neg.ch);
     expect(a.inbox.bodies).toEqual(['m1', 'm3', 'm5']);

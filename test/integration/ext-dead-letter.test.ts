@@ -67,7 +67,7 @@ describe('dead-lettering on rejection', () => {
     const m = await ch.get('dl-types');
     if (!m) throw new Error('no message');
     ch.nack(m, false, false);
-    await eventually(() => readyCount('dl-types.dlq') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('dl-types.dlq') === 1, 10_000, 'dead-lettered');
     const raw = await rawGet(broker.port, 'dl-types.dlq');
     if (!raw) throw new Error('nothing in the DLQ');
     expect(hasField(raw.header, 'x-death', 'A')).toBe(true);
@@ -96,7 +96,7 @@ describe('dead-lettering on rejection', () => {
     await sync(ch);
     expect(inbox.messages[5]!.fields.redelivered).toBe(true);
     expect(body(inbox.messages[5]!)).toBe('d');
-    await eventually(() => readyCount('dl-nack.dlq') === 3, 2000, '3 dead-lettered');
+    await eventually(() => readyCount('dl-nack.dlq') === 3, 10_000, '3 dead-lettered');
     const dead = await drain(ch, 'dl-nack.dlq');
     expect(dead.map(body)).toEqual(['a', 'c', 'e']);
     for (const m of dead) expect((m.properties.headers!['x-death'] as { reason: string }[])[0]!.reason).toBe('rejected');
@@ -109,7 +109,7 @@ describe('dead-lettering on expiry', () => {
     await setup(ch, 'dl-ttl', { 'x-message-ttl': 40 });
     const from = Date.now();
     ch.publish('dl-ttl.in', 'job', Buffer.from('old'));
-    await eventually(() => readyCount('dl-ttl.dlq') === 1, 2000, 'expired into the DLQ');
+    await eventually(() => readyCount('dl-ttl.dlq') === 1, 10_000, 'expired into the DLQ');
     const [m] = await drain(ch, 'dl-ttl.dlq');
     expect(m!.fields).toMatchObject({ exchange: 'dl-ttl.dlx', routingKey: 'job' });
     expectXDeath(m!.properties.headers, [{ count: 1, reason: 'expired', queue: 'dl-ttl', exchange: 'dl-ttl.in', 'routing-keys': ['job'] }], { from, to: Date.now() });
@@ -121,7 +121,7 @@ describe('dead-lettering on expiry', () => {
     await setup(ch, 'dl-exp');
     const from = Date.now();
     ch.publish('dl-exp.in', 'job', Buffer.from('short-lived'), { expiration: '30' });
-    await eventually(() => readyCount('dl-exp.dlq') === 1, 2000, 'expired into the DLQ');
+    await eventually(() => readyCount('dl-exp.dlq') === 1, 10_000, 'expired into the DLQ');
     await sleep(60); // it must not expire again in the DLQ
     const [m] = await drain(ch, 'dl-exp.dlq');
     expect(m).toBeDefined();
@@ -137,7 +137,7 @@ describe('dead-lettering on expiry', () => {
     const got = await ch.get('dl-exp-rej');
     if (!got) throw new Error('no message');
     ch.reject(got, false);
-    await eventually(() => readyCount('dl-exp-rej.dlq') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('dl-exp-rej.dlq') === 1, 10_000, 'dead-lettered');
     const [m] = await drain(ch, 'dl-exp-rej.dlq');
     expect(m!.properties.expiration).toBeUndefined();
     expectXDeath(m!.properties.headers, [{ count: 1, reason: 'rejected', queue: 'dl-exp-rej', exchange: 'dl-exp-rej.in', 'routing-keys': ['job'], 'original-expiration': '60000' }], { from, to: Date.now() });
@@ -156,7 +156,7 @@ describe('routing of dead-lettered messages', () => {
     if (!got) throw new Error('no message');
     expect(got.properties.headers!['CC']).toEqual(['copy']);
     ch.reject(got, false);
-    await eventually(() => readyCount('dl-rk.dlq') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('dl-rk.dlq') === 1, 10_000, 'dead-lettered');
     const [m] = await drain(ch, 'dl-rk.dlq');
     expect(m!.fields).toMatchObject({ exchange: 'dl-rk.dlx', routingKey: 'dead' });
     expect(m!.properties.headers!['CC']).toBeUndefined();
@@ -174,7 +174,7 @@ describe('routing of dead-lettered messages', () => {
     const got = await ch.get('dl-cc');
     if (!got) throw new Error('no message');
     ch.reject(got, false);
-    await eventually(() => readyCount('dl-cc.other') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('dl-cc.other') === 1, 10_000, 'dead-lettered');
     const dlq = await drain(ch, 'dl-cc.dlq');
     const other = await drain(ch, 'dl-cc.other');
     expect(dlq.length).toBe(1);
@@ -196,7 +196,7 @@ describe('routing of dead-lettered messages', () => {
     const got = await ch.get('dl-bcc');
     if (!got) throw new Error('no message');
     ch.reject(got, false);
-    await eventually(() => readyCount('dl-bcc.secret') === 1 && readyCount('dl-bcc.dlq') === 1, 2000, 'dead-lettered to both');
+    await eventually(() => readyCount('dl-bcc.secret') === 1 && readyCount('dl-bcc.dlq') === 1, 10_000, 'dead-lettered to both');
     for (const q of ['dl-bcc.dlq', 'dl-bcc.secret']) {
       const [m] = await drain(ch, q);
       expect(m!.properties.headers!['BCC']).toBeUndefined();
@@ -213,7 +213,7 @@ describe('routing of dead-lettered messages', () => {
     const got = await ch.get('dl-default');
     if (!got) throw new Error('no message');
     ch.nack(got, false, false);
-    await eventually(() => readyCount('dl-default.dlq') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('dl-default.dlq') === 1, 10_000, 'dead-lettered');
     const [m] = await drain(ch, 'dl-default.dlq');
     expect(m!.fields).toMatchObject({ exchange: '', routingKey: 'dl-default.dlq' });
     expectXDeath(m!.properties.headers, [{ count: 1, reason: 'rejected', queue: 'dl-default', exchange: '', 'routing-keys': ['dl-default'] }], { from, to: Date.now() });
@@ -260,7 +260,7 @@ describe('repeated deaths and cycles', () => {
     const hops: string[] = [];
     let last;
     for (const q of ['dl-ping', 'dl-pong', 'dl-ping', 'dl-pong']) {
-      await eventually(() => readyCount(q) === 1, 2000, `ball in ${q}`);
+      await eventually(() => readyCount(q) === 1, 10_000, `ball in ${q}`);
       const m = await ch.get(q);
       if (!m) throw new Error(`no ball in ${q}`);
       hops.push(q);
@@ -268,7 +268,7 @@ describe('repeated deaths and cycles', () => {
       ch.reject(m, false);
     }
     expect(hops).toEqual(['dl-ping', 'dl-pong', 'dl-ping', 'dl-pong']);
-    await eventually(() => readyCount('dl-ping') === 1, 2000, 'ball back in dl-ping');
+    await eventually(() => readyCount('dl-ping') === 1, 10_000, 'ball back in dl-ping');
     const [m] = await drain(ch, 'dl-ping');
     const to = Date.now();
     const times = expectXDeath(m!.properties.headers, [
@@ -289,7 +289,7 @@ describe('repeated deaths and cycles', () => {
     await ch.assertQueue('dl-loop', { exclusive: true, messageTtl: 30, deadLetterExchange: '', deadLetterRoutingKey: 'dl-loop' });
     ch.sendToQueue('dl-loop', Buffer.from('m'));
     await sync(ch);
-    await eventually(() => readyCount('dl-loop') === 0, 2000, 'expired');
+    await eventually(() => readyCount('dl-loop') === 0, 10_000, 'expired');
     await sleep(80); // would have come back (and expired again) by now if it looped
     expect(await ch.checkQueue('dl-loop')).toMatchObject({ messageCount: 0 });
   });
@@ -303,7 +303,7 @@ describe('repeated deaths and cycles', () => {
     await ch.bindQueue('dl-fan.watch', 'dl-fan.dlx', '');
     const from = Date.now();
     ch.sendToQueue('dl-fan', Buffer.from('m'));
-    await eventually(() => readyCount('dl-fan.watch') === 1, 2000, 'dead-lettered to the watcher');
+    await eventually(() => readyCount('dl-fan.watch') === 1, 10_000, 'dead-lettered to the watcher');
     await sleep(60);
     expect(readyCount('dl-fan')).toBe(0);
     const [m] = await drain(ch, 'dl-fan.watch');
@@ -319,7 +319,7 @@ describe('repeated deaths and cycles', () => {
     const from = Date.now();
     ch.sendToQueue('dl-work', Buffer.from('job'));
     for (let round = 1; round <= 2; round++) {
-      await eventually(() => readyCount('dl-work') === 1, 2000, `job back in dl-work (round ${round})`);
+      await eventually(() => readyCount('dl-work') === 1, 10_000, `job back in dl-work (round ${round})`);
       const m = await ch.get('dl-work');
       if (!m) throw new Error('no job');
       if (round === 2) {
@@ -330,7 +330,7 @@ describe('repeated deaths and cycles', () => {
       }
       ch.reject(m, false);
     }
-    await eventually(() => readyCount('dl-work') === 1, 2000, 'job back in dl-work (round 3)');
+    await eventually(() => readyCount('dl-work') === 1, 10_000, 'job back in dl-work (round 3)');
     const [m] = await drain(ch, 'dl-work');
     expectXDeath(m!.properties.headers, [
       { count: 2, reason: 'expired', queue: 'dl-hold', exchange: '', 'routing-keys': ['dl-hold'] },

@@ -21,7 +21,7 @@ const exists = (q: string): boolean => broker.vhosts.get('/')!.queues.has(q);
 
 /** Waits until the queue is gone; returns how long that took from `t0`. */
 async function goneAfter(q: string, t0: number): Promise<number> {
-  await eventually(() => !exists(q), 3000, `${q} deleted`);
+  await eventually(() => !exists(q), 10_000, `${q} deleted`);
   return Date.now() - t0;
 }
 

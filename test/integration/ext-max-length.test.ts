@@ -169,7 +169,7 @@ describe('x-overflow reject-publish-dlx', () => {
     const from = Date.now();
     expect(await publishConfirmed(ch, '', 'rpd', ['1', '2', '3'], { expiration: '60000' })).toEqual(['ack', 'ack', 'nack']);
     expect(await drainBodies(ch, 'rpd')).toEqual(['1', '2']);
-    await eventually(() => readyCount('rpd-dlq') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('rpd-dlq') === 1, 10_000, 'dead-lettered');
     const [m] = await drain(ch, 'rpd-dlq');
     expect(m!.content.toString()).toBe('3');
     expect(m!.fields).toMatchObject({ exchange: '', routingKey: 'rpd-dlq' });

@@ -87,7 +87,7 @@ describe('quorum queues: x-delivery-count and x-delivery-limit', () => {
     ch.sendToQueue('qt-dl', Buffer.from('poison'), { headers: { app: 'a' } });
     const inbox = await consume(ch, 'qt-dl', {}, (m) => ch.nack(m, false, true));
     await inbox.waitFor(3);
-    await eventually(() => readyCount('qt-dl.dlq') === 1, 2000, 'dead-lettered');
+    await eventually(() => readyCount('qt-dl.dlq') === 1, 10_000, 'dead-lettered');
     await sync(ch);
     // Delivered limit + 1 times: counts 0 (absent), 1, 2; the third return exceeds the limit.
     expect(inbox.messages.map((m) => [m.fields.redelivered, deliveryCount(m)])).toEqual([[false, undefined], [true, 1], [true, 2]]);
@@ -134,7 +134,7 @@ describe('quorum queues: x-delivery-count and x-delivery-limit', () => {
     if (!a || !b) throw new Error('missing');
     ch.nack(a, false, true);
     ch.nack(b, false, false);
-    await eventually(() => readyCount('qt-zero.dlq') === 2, 2000, 'both dead-lettered');
+    await eventually(() => readyCount('qt-zero.dlq') === 2, 10_000, 'both dead-lettered');
     const dead = await drain(ch, 'qt-zero.dlq');
     expect(dead.map((m) => [body(m), (m.properties.headers!['x-death'] as { reason: string }[])[0]!.reason])).toEqual([['returned', 'delivery_limit'], ['rejected', 'rejected']]);
     expect(await drainBodies(ch, 'qt-zero')).toEqual([]);

@@ -101,7 +101,7 @@ describe('retry with backoff through a TTL\'d retry queue', () => {
     });
     for (const id of ['a', 'b']) ch.publish('rpk.work-x', 'task', Buffer.from(id), { messageId: id });
     await inbox.waitFor(8);
-    await eventually(async () => (await ch.checkQueue('rpk.parked')).messageCount === 2, 2000, 'both parked');
+    await eventually(async () => (await ch.checkQueue('rpk.parked')).messageCount === 2, 10_000, 'both parked');
     const parked = await drain(ch, 'rpk.parked');
     expect(parked.map((m) => body(m)).sort()).toEqual(['a', 'b']);
     for (const m of parked) {

@@ -29,7 +29,7 @@ describe('x-message-ttl', () => {
     await sync(ch);
     expect((await ch.checkQueue('ttl-q')).messageCount).toBe(3);
     // Nobody declares, consumes or gets: the queue's own TTL timer drops them.
-    await eventually(() => readyCount('ttl-q') === 0, 3000, 'expiry by the queue timer');
+    await eventually(() => readyCount('ttl-q') === 0, 10_000, 'expiry by the queue timer');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(145);
     expect(await drainBodies(ch, 'ttl-q')).toEqual([]);
   });
@@ -43,7 +43,7 @@ describe('x-message-ttl', () => {
     await ch.cancel(early.tag);
     ch.sendToQueue('ttl-late', Buffer.from('dies'));
     await sync(ch);
-    await eventually(() => readyCount('ttl-late') === 0, 2000, 'expiry');
+    await eventually(() => readyCount('ttl-late') === 0, 10_000, 'expiry');
     const late = await consume(ch, 'ttl-late', { noAck: true });
     await sleep(30);
     expect(early.bodies).toEqual(['live']);
@@ -64,7 +64,7 @@ describe('x-message-ttl', () => {
     } finally {
       spy.mockRestore();
     }
-    await eventually(() => readyCount('ttl-timers') === 0, 3000, 'all 501 expired');
+    await eventually(() => readyCount('ttl-timers') === 0, 10_000, 'all 501 expired');
   });
 
   it('queue.declare-ok does not count expired messages at the head', async () => {
@@ -74,7 +74,7 @@ describe('x-message-ttl', () => {
     ch.sendToQueue('ttl-count', Buffer.from('forever'));
     await sync(ch);
     expect((await ch.checkQueue('ttl-count')).messageCount).toBe(2);
-    await eventually(async () => (await ch.checkQueue('ttl-count')).messageCount === 1, 2000, 'declare-ok count 1');
+    await eventually(async () => (await ch.checkQueue('ttl-count')).messageCount === 1, 10_000, 'declare-ok count 1');
     expect(await drainBodies(ch, 'ttl-count')).toEqual(['forever']);
   });
 
@@ -150,7 +150,7 @@ describe('per-message expiration', () => {
     const t0 = Date.now();
     ch.sendToQueue(q, Buffer.from('m'), { expiration });
     await sync(ch);
-    await eventually(() => readyCount(q) === 0, 3000, 'expiry');
+    await eventually(() => readyCount(q) === 0, 10_000, 'expiry');
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(75);
     expect(took).toBeLessThan(2000);
@@ -167,7 +167,7 @@ describe('per-message expiration', () => {
     await inbox.waitFor(1);
     await sleep(80);
     ch.nack(inbox.messages[0]!, false, true);
-    await eventually(async () => (await ch.checkQueue('exp-requeue-dlq')).messageCount === 1, 2000, 'dead-lettered');
+    await eventually(async () => (await ch.checkQueue('exp-requeue-dlq')).messageCount === 1, 10_000, 'dead-lettered');
     expect(inbox.messages.length).toBe(1);
     const m = await ch.get('exp-requeue-dlq', { noAck: true });
     if (!m) throw new Error('nothing dead-lettered');

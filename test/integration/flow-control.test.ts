@@ -65,7 +65,7 @@ describe('memory alarm', () => {
     await pub.assertQueue('fc-held');
     await pub.assertQueue('fc-ready');
     for (let i = 0; i < 5; i++) pub.sendToQueue('fc-ready', Buffer.from(`ready-${i}`));
-    await eventually(async () => (await depth(b, 'fc-ready')) === 5, 2000, 'ready messages');
+    await eventually(async () => (await depth(b, 'fc-ready')) === 5, 10_000, 'ready messages');
 
     // A consumer-only connection, opened before the alarm.
     const consumer = await amqp(b);
@@ -80,7 +80,7 @@ describe('memory alarm', () => {
     expect(serverSide(b, localPortOf(publisher)).blocked).toBe(false);
 
     pub.sendToQueue('fc-held', Buffer.from('first'));
-    await eventually(() => events.length > 0, 2000, 'connection.blocked');
+    await eventually(() => events.length > 0, 10_000, 'connection.blocked');
     expect(events).toEqual(['blocked: low on memory']);
     const server = serverSide(b, localPortOf(publisher));
     expect(server.blocked).toBe(true);
@@ -100,15 +100,15 @@ describe('memory alarm', () => {
       got.push(m);
       cch.ack(m);
     });
-    await eventually(() => got.length === 5, 2000, 'deliveries while the alarm is set');
-    await eventually(async () => b.vhosts.get('/')!.queues.get('fc-ready')!.unackedCount === 0, 2000, 'acks processed');
+    await eventually(() => got.length === 5, 10_000, 'deliveries while the alarm is set');
+    await eventually(async () => b.vhosts.get('/')!.queues.get('fc-ready')!.unackedCount === 0, 10_000, 'acks processed');
     await cch.assertQueue('fc-consumer-side');
     expect(serverSide(b, localPortOf(consumer)).blocked).toBe(false);
 
     b.setMemoryAlarm(false);
-    await eventually(() => events.length === 2, 2000, 'connection.unblocked');
+    await eventually(() => events.length === 2, 10_000, 'connection.unblocked');
     expect(events).toEqual(['blocked: low on memory', 'unblocked']);
-    await eventually(async () => (await depth(b, 'fc-held')) === 21, 2000, 'held publishes arrive');
+    await eventually(async () => (await depth(b, 'fc-held')) === 21, 10_000, 'held publishes arrive');
     expect(server.blocked).toBe(false);
     expect(server.readingPaused).toBe(false);
 
@@ -127,7 +127,7 @@ describe('memory alarm', () => {
     c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'fc-silent' } });
     await c.waitForMethod(MethodId.QueueDeclareOk, 1);
     c.publish(1, '', 'fc-silent', Buffer.from('one'));
-    await eventually(() => [...b['server'].connections].some((s) => s.blocked), 2000, 'blocked');
+    await eventually(() => [...b['server'].connections].some((s) => s.blocked), 10_000, 'blocked');
     c.publish(1, '', 'fc-silent', Buffer.from('two'));
     await eventually(() => c.socket.writableLength === 0, WAIT_MS, 'the second publish written to the socket');
     await brokerBarrier(b);
@@ -135,7 +135,7 @@ describe('memory alarm', () => {
     // No connection.blocked for a client that did not ask for it.
     expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionBlocked);
     b.setMemoryAlarm(false);
-    await eventually(async () => (await depth(b, 'fc-silent')) === 2, 2000, 'second publish after the alarm cleared');
+    await eventually(async () => (await depth(b, 'fc-silent')) === 2, 10_000, 'second publish after the alarm cleared');
     expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionUnblocked);
   });
 
@@ -224,11 +224,11 @@ describe('a client that does not read', () => {
         och.ack(m);
       });
       const ready = N - stalledAt;
-      await eventually(() => seen.size === ready, 5000, `${ready} deliveries to the reading consumer (have ${seen.size})`);
+      await eventually(() => seen.size === ready, 10_000, `${ready} deliveries to the reading consumer (have ${seen.size})`);
       // The stalled consumer disappears: its unacked deliveries are requeued and go to the other one.
       slow.destroy();
-      await eventually(() => seen.size === N, 5000, `all ${N} messages (have ${seen.size})`);
-      await eventually(() => queue.messageCount === 0 && queue.unackedCount === 0, 2000, 'queue drained');
+      await eventually(() => seen.size === N, 10_000, `all ${N} messages (have ${seen.size})`);
+      await eventually(() => queue.messageCount === 0 && queue.unackedCount === 0, 10_000, 'queue drained');
     } finally {
       clearInterval(sampler);
     }

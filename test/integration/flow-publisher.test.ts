@@ -53,7 +53,7 @@ describe('publisher flow control', () => {
       }
     })();
 
-    await eventually(() => server.readingPaused, 5000, 'publisher paused');
+    await eventually(() => server.readingPaused, 10_000, 'publisher paused');
     // While paused the queue holds little more than the threshold, not everything sent so far.
     expect(queue.messageCount).toBeGreaterThan(FLOW_HIGH);
     expect(queue.messageCount).toBeLessThan(FLOW_HIGH * 4);

@@ -108,10 +108,10 @@ describe('memory alarm and bodies already announced', () => {
 
     b.setMemoryAlarm(false);
     await c.waitForMethod(MethodId.ConnectionUnblocked, 0);
-    await eventually(() => b.vhosts.get('/')!.queues.get('mid-body')!.messageCount === 1, 5000, 'the completed message');
+    await eventually(() => b.vhosts.get('/')!.queues.get('mid-body')!.messageCount === 1, 10_000, 'the completed message');
     c.sendMethod(2, { id: MethodId.BasicGet, args: { queue: 'mid-body', noAck: true } });
     await c.waitForMethod(MethodId.BasicGetOk, 2);
-    await eventually(() => c.frames.filter((f) => f.type === Constants.FRAME_BODY && f.channel === 2).reduce((n, f) => n + f.payload.length, 0) === 3 * part.length, 5000, 'the body');
+    await eventually(() => c.frames.filter((f) => f.type === Constants.FRAME_BODY && f.channel === 2).reduce((n, f) => n + f.payload.length, 0) === 3 * part.length, 10_000, 'the body');
     const body = Buffer.concat(c.frames.filter((f) => f.type === Constants.FRAME_BODY && f.channel === 2).map((f) => f.payload));
     expect(body.equals(Buffer.alloc(3 * part.length, 0x62))).toBe(true);
   });

@@ -253,7 +253,7 @@ describe('many messages', () => {
       }
     });
     for (let i = 0; i < n; i++) ch.sendToQueue(q, Buffer.from(`${i}`));
-    await inbox.waitFor(n, 8000);
+    await inbox.waitFor(n, 20_000);
     ch.ackAll();
     await sync(ch);
     expect(new Set(inbox.bodies).size).toBe(n);

@@ -38,7 +38,7 @@ describe('publisher confirms', () => {
     for (let i = 0; i < n; i++) {
       results.push(new Promise((resolve) => ch.sendToQueue(q, Buffer.from(`${i}`), {}, (err) => resolve(err))));
     }
-    const errs = await within(Promise.all(results), 5000, 'confirm callbacks');
+    const errs = await within(Promise.all(results), 10_000, 'confirm callbacks');
     expect(errs.every((e) => e === null)).toBe(true);
     await ch.waitForConfirms();
     expect(nacks).toBe(0);
@@ -59,9 +59,9 @@ describe('publisher confirms', () => {
     const ch = await clients.confirmChannel();
     const { queue: q } = await ch.assertQueue('', { exclusive: true });
     for (let i = 0; i < 50; i++) ch.sendToQueue(q, Buffer.from(`${i}`));
-    await within(ch.waitForConfirms(), 3000, 'waitForConfirms');
+    await within(ch.waitForConfirms(), 10_000, 'waitForConfirms');
     for (let i = 0; i < 50; i++) ch.publish('amq.direct', 'unroutable', Buffer.from(`${i}`));
-    await within(ch.waitForConfirms(), 3000, 'waitForConfirms (unroutable)');
+    await within(ch.waitForConfirms(), 10_000, 'waitForConfirms (unroutable)');
     expect(await readyCount(ch, q)).toBe(50);
   });
 

@@ -494,7 +494,7 @@ describe('publishing', () => {
     const returned = new Promise<import('amqplib').Message>((resolve) => ch.once('return', resolve));
     const headers = { h: 'v', n: 42 };
     ch.publish('amq.direct', 'nobody-listens', Buffer.from('come back'), { mandatory: true, messageId: 'm-1', contentType: 'text/plain', headers });
-    const m = await within(returned, 2000, 'basic.return');
+    const m = await within(returned, 10_000, 'basic.return');
     expect(m.fields).toMatchObject({ replyCode: 312, replyText: 'NO_ROUTE', exchange: 'amq.direct', routingKey: 'nobody-listens' });
     expect(m.content.toString()).toBe('come back');
     expect(m.properties).toMatchObject({ messageId: 'm-1', contentType: 'text/plain', headers });

@@ -234,7 +234,7 @@ describe('hammer', () => {
       dch.ack(m);
       recordAck([m]);
     });
-    await eventually(() => acked.size === N, 6000, `all ${N} acked (have ${acked.size})`);
+    await eventually(() => acked.size === N, 10_000, `all ${N} acked (have ${acked.size})`);
     await sleep(100);
     const q = await dch.checkQueue(QUEUE);
     await Promise.allSettled([...openConns].map((c) => c.close()));

@@ -24,7 +24,7 @@ describe('RabbitMQ tutorials', () => {
     const sender = await clients.channel();
     await sender.assertQueue('hello', { durable: false });
     sender.sendToQueue('hello', Buffer.from('Hello World!'));
-    expect(body(await within(got, 2000, 'hello'))).toBe('Hello World!');
+    expect(body(await within(got, 10_000, 'hello'))).toBe('Hello World!');
   });
 
   it('2: work queues with fair dispatch (prefetch 1): the fast worker does more', async () => {
@@ -47,7 +47,7 @@ describe('RabbitMQ tutorials', () => {
     const producer = await clients.channel();
     await producer.assertQueue('task_queue', { durable: true });
     for (let i = 0; i < tasks; i++) producer.sendToQueue('task_queue', Buffer.from(`task ${i}`), { persistent: true });
-    await eventually(() => done.fast!.length + done.slow!.length === tasks, 5000, 'all tasks done');
+    await eventually(() => done.fast!.length + done.slow!.length === tasks, 10_000, 'all tasks done');
     expect(done.fast!.length).toBeGreaterThan(done.slow!.length * 2);
     expect(done.slow!.length).toBeGreaterThanOrEqual(1);
     expect(new Set([...done.fast!, ...done.slow!]).size).toBe(tasks);
@@ -69,7 +69,7 @@ describe('RabbitMQ tutorials', () => {
     const logs = Array.from({ length: 10 }, (_, i) => `log ${i}`);
     for (const l of logs) emitter.publish('logs', '', Buffer.from(l));
     for (const s of subs) {
-      await eventually(() => s.messages.length === logs.length, 2000, 'all logs');
+      await eventually(() => s.messages.length === logs.length, 10_000, 'all logs');
       expect(s.messages.map(body)).toEqual(logs);
     }
   });
@@ -88,7 +88,7 @@ describe('RabbitMQ tutorials', () => {
     await emitter.assertExchange('direct_logs', 'direct', { durable: false });
     const sent: [string, string][] = [['info', 'i1'], ['error', 'e1'], ['warning', 'w1'], ['debug', 'd1'], ['error', 'e2'], ['info', 'i2']];
     for (const [severity, msg] of sent) emitter.publish('direct_logs', severity, Buffer.from(msg));
-    await eventually(() => all.messages.length === 5 && errorsOnly.messages.length === 2, 2000, 'routed logs');
+    await eventually(() => all.messages.length === 5 && errorsOnly.messages.length === 2, 10_000, 'routed logs');
     await sleep(20);
     expect(errorsOnly.messages.map((m) => `${m.fields.routingKey}:${body(m)}`)).toEqual(['error:e1', 'error:e2']);
     expect(all.messages.map((m) => `${m.fields.routingKey}:${body(m)}`)).toEqual(['info:i1', 'error:e1', 'warning:w1', 'error:e2', 'info:i2']);
@@ -122,7 +122,7 @@ describe('RabbitMQ tutorials', () => {
     for (const [key] of cases) emitter.publish('topic_logs', key, Buffer.from(key));
     const want1 = cases.filter((c) => c[1]).map((c) => c[0]);
     const want2 = cases.filter((c) => c[2]).map((c) => c[0]);
-    await eventually(() => q1.messages.length >= want1.length && q2.messages.length >= want2.length, 2000, 'topic deliveries');
+    await eventually(() => q1.messages.length >= want1.length && q2.messages.length >= want2.length, 10_000, 'topic deliveries');
     await sleep(20);
     expect(q1.messages.map(body)).toEqual(want1);
     expect(q2.messages.map(body)).toEqual(want2);
@@ -159,7 +159,7 @@ describe('RabbitMQ tutorials', () => {
         client.sendToQueue('rpc_queue', Buffer.from(String(n)), { correlationId, replyTo: callback.queue });
       });
     const ns = Array.from({ length: 16 }, (_, i) => i);
-    const results = await within(Promise.all(ns.map(call)), 4000, 'rpc replies');
+    const results = await within(Promise.all(ns.map(call)), 10_000, 'rpc replies');
     expect(results).toEqual(ns.map(fib));
     expect(results.slice(0, 11)).toEqual([0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55]);
     expect(stray).toEqual([]);

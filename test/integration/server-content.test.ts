@@ -41,7 +41,7 @@ describe('content assembly', () => {
     const { queue: name } = await ch.assertQueue('', { exclusive: true });
     const got: ConsumeMessage[] = [];
     const next = new Promise<ConsumeMessage[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} messages arrived`)), 2000);
+      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} messages arrived`)), 10_000);
       void ch.consume(name, (m) => {
         if (!m) return;
         got.push(m);

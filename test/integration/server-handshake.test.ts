@@ -41,14 +41,14 @@ describe('handshake', () => {
     expect(server!.state).toBe('open');
     expect(server!['channels'].size).toBe(3);
     await channels[1]!.close();
-    await eventually(() => server!['channels'].size === 2, 1000, 'channel closed on the server');
+    await eventually(() => server!['channels'].size === 2, 10_000, 'channel closed on the server');
     // The freed channel number is reused by the next open.
     const again = await conn.createChannel();
-    await eventually(() => server!['channels'].size === 3, 1000, 'channel reopened');
+    await eventually(() => server!['channels'].size === 3, 10_000, 'channel reopened');
     await Promise.all([channels[0]!.close(), channels[2]!.close(), again.close()]);
-    await eventually(() => server!['channels'].size === 0, 1000, 'all channels closed');
+    await eventually(() => server!['channels'].size === 0, 10_000, 'all channels closed');
     await conn.close();
-    await eventually(() => broker.connectionCount === 0, 1000, 'connection gone on the server');
+    await eventually(() => broker.connectionCount === 0, 10_000, 'connection gone on the server');
   });
 
   it('advertises RabbitMQ-style server properties and capabilities', async () => {
@@ -251,7 +251,7 @@ describe('handshake', () => {
       const bodies: Buffer[] = [];
       let got = 0;
       while (got < body.length) {
-        const f = await c.waitFor((x) => x.type === Constants.FRAME_BODY && x.channel === 10, 2000, 'body frame');
+        const f = await c.waitFor((x) => x.type === Constants.FRAME_BODY && x.channel === 10, 10_000, 'body frame');
         expect(f.payload.length).toBeLessThanOrEqual(4096 - 8);
         bodies.push(f.payload);
         got += f.payload.length;

@@ -45,7 +45,7 @@ describe.concurrent('heartbeats', () => {
     expect(c.heartbeats).toBeGreaterThanOrEqual(1);
     expect(c.frames.every((f) => f.channel === 0)).toBe(true);
     expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
-    await eventually(() => ![...broker['server'].connections].some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 1000, 'server forgot the dropped connection');
+    await eventually(() => ![...broker['server'].connections].some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 10_000, 'server forgot the dropped connection');
   });
 
   it('a raw client that only sends heartbeats stays connected, receives a heartbeat every half interval, then works', async () => {
@@ -108,7 +108,7 @@ describe.concurrent('heartbeats', () => {
       c.destroy();
       // amqplib with no preference takes the server's value.
       const conn = await connect(other);
-      await eventually(() => [...other['server'].connections].some((s) => s.state === 'open' && s.heartbeat === 1), 1000, 'heartbeat 1 negotiated');
+      await eventually(() => [...other['server'].connections].some((s) => s.state === 'open' && s.heartbeat === 1), 10_000, 'heartbeat 1 negotiated');
       await conn.close();
     } finally {
       await other.stop();

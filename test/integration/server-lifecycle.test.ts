@@ -33,7 +33,7 @@ describe('embedding', () => {
       await cha.assertQueue('shared-name');
       await chb.assertQueue('shared-name');
       cha.sendToQueue('shared-name', Buffer.from('only in a'));
-      await eventually(async () => (await cha.checkQueue('shared-name')).messageCount === 1, 1000, 'message in a');
+      await eventually(async () => (await cha.checkQueue('shared-name')).messageCount === 1, 10_000, 'message in a');
       expect((await chb.checkQueue('shared-name')).messageCount).toBe(0);
       expect(a.connectionCount).toBe(1);
       expect(b.connectionCount).toBe(1);
@@ -81,7 +81,7 @@ describe('maxConnections', () => {
       expect(await roundTrip(one)).toMatch(/^ping-/);
       expect(await roundTrip(two)).toMatch(/^ping-/);
       await one.close();
-      await eventually(() => broker.connectionCount === 1, 1000, 'slot freed');
+      await eventually(() => broker.connectionCount === 1, 10_000, 'slot freed');
       const three = await connect(broker);
       expect(await roundTrip(three, 'third')).toBe('third');
       await Promise.all([two.close(), three.close()]);
@@ -201,7 +201,7 @@ describe('write path', () => {
       onSocketWrite(server!.socket, () => writes++);
       const N = 50;
       c.send(Buffer.concat(Array.from({ length: N }, (_, i) => methodFrame(i + 1, { id: MethodId.ChannelOpen, args: {} }))));
-      await eventually(() => c.methods.filter((m) => m.id === MethodId.ChannelOpenOk).length === N, 2000, `${N} open-oks`);
+      await eventually(() => c.methods.filter((m) => m.id === MethodId.ChannelOpenOk).length === N, 10_000, `${N} open-oks`);
       expect(writes).toBeLessThanOrEqual(2);
       await c.close();
     } finally {
@@ -255,7 +255,7 @@ describe('logging', () => {
       const conn = await amqp.connect(broker.url());
       const local = `127.0.0.1:${(conn.connection as unknown as { stream: { localPort: number } }).stream.localPort}`;
       await conn.close();
-      await eventually(() => lines.some((l) => l.msg === 'connection closed' && l.peer === local), 1000, 'close logged');
+      await eventually(() => lines.some((l) => l.msg === 'connection closed' && l.peer === local), 10_000, 'close logged');
       expect(lines.find((l) => l.msg === 'connection opened' && l.peer === local)).toMatchObject({ user: 'guest', vhost: '/' });
       expect(lines.find((l) => l.msg === 'connection closed' && l.peer === local)).toMatchObject({ user: 'guest', vhost: '/', code: 200 });
 
@@ -263,7 +263,7 @@ describe('logging', () => {
       const bad = await RawClient.open(broker.port);
       bad.sendMethod(3, { id: MethodId.BasicQos, args: {} });
       await bad.expectConnectionClose();
-      await eventually(() => lines.some((l) => l.msg === 'connection closed' && l.code === 504), 1000, 'error close logged');
+      await eventually(() => lines.some((l) => l.msg === 'connection closed' && l.code === 504), 10_000, 'error close logged');
     } finally {
       await broker.stop();
     }

@@ -55,7 +55,7 @@ describe('field types clients send in message headers', () => {
       ]));
       // a round trip on the same channel: the publish was processed (or the connection closed)
       c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue, passive: true } });
-      const reply = await c.waitFor((f) => f.method?.id === MethodId.ConnectionClose || (f.channel === 1 && f.method?.id === MethodId.QueueDeclareOk), 2000, 'declare-ok');
+      const reply = await c.waitFor((f) => f.method?.id === MethodId.ConnectionClose || (f.channel === 1 && f.method?.id === MethodId.QueueDeclareOk), 10_000, 'declare-ok');
       expect(reply.method?.id === MethodId.ConnectionClose ? `connection.close ${reply.method.args.replyCode} ${reply.method.args.replyText}` : 'declare-ok').toBe('declare-ok');
       expect(reply.method?.id === MethodId.QueueDeclareOk && reply.method.args.messageCount).toBe(1);
       const got = await rawGet(broker.port, queue);
