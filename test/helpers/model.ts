@@ -160,6 +160,8 @@ export class Inbox {
   readonly messages: ConsumeMessage[] = [];
   cancelled = false;
   tag = '';
+  /** The channel it consumes on (set by consume()). */
+  channel: Channel | null = null;
 
   get bodies(): string[] {
     return this.messages.map(body);
@@ -178,6 +180,7 @@ export class Inbox {
 
 export async function consume(ch: Channel, queue: string, options: Options.Consume = {}, onMessage?: (m: ConsumeMessage, inbox: Inbox) => void): Promise<Inbox> {
   const inbox = new Inbox();
+  inbox.channel = ch;
   const ok = await ch.consume(
     queue,
     (m) => {
@@ -203,6 +206,16 @@ export const tagOnly = (deliveryTag: number): Message => ({ fields: { deliveryTa
  */
 export async function sync(ch: Channel): Promise<void> {
   await ch.checkExchange('amq.direct');
+}
+
+/**
+ * The barrier for "nothing more arrives": a round trip on every sending
+ * channel (everything they sent has been routed and dispatched), then on every
+ * inbox's channel (every delivery made so far has been read by the client).
+ */
+export async function settled(senders: Channel[], inboxes: Inbox[] = []): Promise<void> {
+  for (const ch of senders) await sync(ch);
+  for (const ch of new Set(inboxes.map((x) => x.channel))) if (ch) await sync(ch);
 }
 
 /** Small deterministic PRNG for seeded random tests. */

@@ -9,8 +9,8 @@
 import type { Channel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { eventually, sleep, startBroker } from '../helpers/broker.js';
-import { Clients, body, consume, expectChannelError, sync, type Inbox } from '../helpers/model.js';
+import { eventually, startBroker } from '../helpers/broker.js';
+import { Clients, body, consume, expectChannelError, settled, sync, type Inbox } from '../helpers/model.js';
 
 let broker: Broker;
 const clients = new Clients(() => broker);
@@ -131,7 +131,7 @@ describe('single active consumer (x-single-active-consumer)', () => {
     const second = await consumerOn('sac-2', { noAck: true });
     await publish(ch, 'sac-2', range('m', 3));
     await first.inbox.waitFor(1);
-    await sleep(20);
+    await settled([ch], [second.inbox]);
     expect(second.inbox.bodies).toEqual([]);
     first.ch.ack(first.inbox.messages[0]!);
     await first.inbox.waitFor(2);

@@ -10,7 +10,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { eventually, sleep, startBroker } from '../helpers/broker.js';
+import { eventually, startBroker } from '../helpers/broker.js';
 import { Clients, body, consume, expectChannelError, sync } from '../helpers/model.js';
 
 let broker: Broker;
@@ -120,7 +120,7 @@ describe('direct reply-to', () => {
     workerCh.sendToQueue(r1.properties.replyTo as string, Buffer.from('late-1'));
     workerCh.sendToQueue(r2.properties.replyTo as string, Buffer.from('late-2'));
     await workerCh.waitForConfirms();
-    await sleep(20);
+    await sync(cancelledReq); // a delivery to the cancelled consumer would have come before this reply
     expect(replies.messages).toEqual([]);
     expect(cancelledReplies.messages).toEqual([]);
     // The replier's channel is fine.

@@ -6,8 +6,9 @@
 import type { Channel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { sleep, startBroker } from '../helpers/broker.js';
-import { Clients, body, consume, drain, expectChannelError, expectConnectionError, rawRpc, sync, type Inbox } from '../helpers/model.js';
+import { eventually, startBroker } from '../helpers/broker.js';
+import { Clients, body, consume, drain, expectChannelError, expectConnectionError, rawRpc, settled, sync, type Inbox } from '../helpers/model.js';
+import { WAIT_MS } from '../helpers/wait.js';
 
 let broker: Broker;
 const clients = new Clients(() => broker);
@@ -22,8 +23,6 @@ async function queueWith(ch: Channel, n: number, name = ''): Promise<string> {
   return queue;
 }
 
-/** Lets in-flight deliveries land, so "no more arrived" assertions mean something. */
-const settle = (): Promise<void> => sleep(40);
 
 describe('basic.consume / basic.cancel', () => {
   it('delivers with the consumer tag, delivery tag, exchange and routing key', async () => {
@@ -113,7 +112,7 @@ describe('basic.consume / basic.cancel', () => {
     await inbox.waitFor(2);
     expect(await ch.cancel(inbox.tag)).toEqual({ consumerTag: inbox.tag });
     ch.sendToQueue(q, Buffer.from('c'));
-    await settle();
+    await settled([ch], [inbox]);
     expect(inbox.bodies).toEqual(['a', 'b']);
     ch.ack(inbox.messages[0]!);
     await ch.close(); // 'b' goes back, ahead of 'c'
@@ -132,7 +131,7 @@ describe('basic.consume / basic.cancel', () => {
     // A stray cancel-ok would be taken as the reply to this RPC and fail it.
     expect(await ch.checkQueue(q)).toMatchObject({ consumerCount: 0 });
     ch.sendToQueue(q, Buffer.from('after cancel'));
-    await settle();
+    await settled([ch], [inbox]);
     expect(inbox.messages).toEqual([]);
   });
 
@@ -182,16 +181,12 @@ describe('dispatch', () => {
   });
 });
 
+/** Waits for `n` deliveries in all, then checks (after a barrier on every consuming channel) that no more came. */
 async function eventuallyTotal(inboxes: Inbox[], n: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (inboxes.reduce((s, x) => s + x.messages.length, 0) >= n) {
-      await settle();
-      expect(inboxes.reduce((s, x) => s + x.messages.length, 0)).toBe(n);
-      return;
-    }
-    await sleep(5);
-  }
-  throw new Error(`expected ${n} deliveries, got ${inboxes.map((x) => x.messages.length).join('+')}`);
+  const total = (): number => inboxes.reduce((s, x) => s + x.messages.length, 0);
+  await eventually(() => total() >= n, WAIT_MS, `${n} deliveries (have ${inboxes.map((x) => x.messages.length).join('+')})`);
+  await settled([], inboxes);
+  expect(total()).toBe(n);
 }
 
 describe('basic.qos', () => {

@@ -6,7 +6,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { sleep, startBroker } from '../helpers/broker.js';
+import { eventually, startBroker } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { Clients, consume, drainBodies, expectChannelError, rawRpc, rawSend, sync } from '../helpers/model.js';
 
 let broker: Broker;
@@ -245,11 +246,7 @@ describe('deleting a queue with unacked messages', () => {
 });
 
 async function eventuallyOneOf(inboxes: { messages: unknown[] }[]): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (inboxes.some((x) => x.messages.length > 0)) return;
-    await sleep(5);
-  }
-  throw new Error('no delivery');
+  await eventually(() => inboxes.some((x) => x.messages.length > 0), WAIT_MS, 'a delivery');
 }
 
 describe('exclusive queues', () => {
@@ -314,8 +311,7 @@ describe('auto-delete queues', () => {
   it('stay until they had a consumer, and go when the last one is cancelled', async () => {
     const ch = await clients.channel();
     await ch.assertQueue('q-auto', { autoDelete: true, durable: false });
-    await sleep(20);
-    await ch.checkQueue('q-auto');
+    await ch.checkQueue('q-auto'); // a round trip later: never had a consumer, so it stays
     const a = await consume(ch, 'q-auto');
     const b = await consume(ch, 'q-auto');
     await ch.cancel(a.tag);

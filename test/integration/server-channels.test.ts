@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { Constants, MethodId } from '../../src/protocol/index.js';
-import { sleep, startBroker } from '../helpers/broker.js';
+import { brokerBarrier, eventually, startBroker } from '../helpers/broker.js';
 import { RawClient, bodyFrames, headerFrame, methodFrame } from '../helpers/raw-client.js';
+import { WAIT_MS } from '../helpers/wait.js';
 
 describe('channels', () => {
   let broker: Broker;
@@ -53,8 +54,8 @@ describe('channels', () => {
     c.send(headerFrame(1, 3)); // even a stray header frame
     // ...while channel 2 keeps working.
     c.sendMethod(2, { id: MethodId.QueueDeclare, args: { queue: 'ch2-queue', exclusive: true } });
+    // Frames are handled in order: any reply on channel 1 would have come before this one.
     expect((await c.waitForMethod(MethodId.QueueDeclareOk, 2)).queue).toBe('ch2-queue');
-    await sleep(50);
     expect(c.frames.filter((f) => f.channel === 1).map((f) => f.method?.id)).toEqual([MethodId.ChannelOpenOk, MethodId.ChannelClose]);
 
     c.sendMethod(1, { id: MethodId.ChannelCloseOk, args: {} });
@@ -183,7 +184,9 @@ describe('channels', () => {
     const before = c.frames.length;
     c.sendMethod(1, { id: MethodId.ChannelOpen, args: {} });
     c.sendMethod(0, { id: MethodId.ConnectionOpen, args: { virtualHost: '/' } });
-    await sleep(50);
+    // Nothing to round-trip on this connection: written, then another client's round trips.
+    await eventually(() => c.socket.writableLength === 0, WAIT_MS, 'the frames written');
+    await brokerBarrier(broker);
     expect(c.frames.length).toBe(before);
     expect(c.closed).toBe(false);
     c.sendMethod(0, { id: MethodId.ConnectionCloseOk, args: {} });
