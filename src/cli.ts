@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { BrokerOptions, UserDefinition } from './config.js';
+import { InvalidOptionError, type BrokerOptions, type UserDefinition } from './config.js';
 import { Broker } from './warren.js';
 import { DefinitionsFormatError } from './admin/definitions-format.js';
 import { VERSION } from './version.js';
@@ -182,7 +182,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   try {
     broker = await Broker.start(options);
   } catch (err) {
-    if (err instanceof RangeError || err instanceof DefinitionsFormatError) {
+    if (err instanceof InvalidOptionError || err instanceof DefinitionsFormatError) {
       process.stderr.write(`warren: ${err.message}\n`);
       process.exit(2);
     }

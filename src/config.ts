@@ -1,6 +1,13 @@
 import { totalmem } from 'node:os';
 import type { Logger } from './observe/logger.js';
 
+/**
+ * An option out of range. A RangeError (what embedders have always caught),
+ * but its own class so that the CLI exits 2 for it alone: any other RangeError
+ * at start-up (a stack overflow, a buffer bound) is a failure, not a usage error.
+ */
+export class InvalidOptionError extends RangeError {}
+
 export interface UserDefinition {
   name: string;
   password: string;
@@ -165,7 +172,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     queueMemoryWindow: o.queueMemoryWindow ?? 10_000,
     segmentSize: o.segmentSize ?? 8 * 1024 * 1024,
   };
-  const bad = (why: string): never => { throw new RangeError(`invalid option: ${why}`); };
+  const bad = (why: string): never => { throw new InvalidOptionError(`invalid option: ${why}`); };
   if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port}`);
   if (!Number.isInteger(r.frameMax) || (r.frameMax !== 0 && r.frameMax < FRAME_MIN_SIZE) || r.frameMax > 0xffff_ffff) bad(`frameMax ${r.frameMax} (minimum ${FRAME_MIN_SIZE}, or 0)`);
   if (!Number.isInteger(r.channelMax) || r.channelMax < 0 || r.channelMax > 65535) bad(`channelMax ${r.channelMax}`);

@@ -42,11 +42,19 @@ export class DurableState {
     try {
       if (!options.fsync) logger.warn({ dataDir }, 'fsync disabled (--no-fsync): confirmed messages can be lost on a crash');
       const started = Date.now();
-      const { journal, definitions } = DefinitionsJournal.open(join(dataDir, 'definitions.log'), options.fsync);
+      const { journal, definitions } = DefinitionsJournal.open(join(dataDir, 'definitions.log'), options.fsync, logger);
       const policies = new Map<number, QueuePolicy>();
       for (const [vname, v] of definitions.vhosts) {
         for (const q of v.queues.values()) {
-          policies.set(q.id, parseQueueArguments(q.arguments, `queue '${q.name}' in vhost '${vname}'`, { durable: true, exclusive: false, autoDelete: q.autoDelete }));
+          const what = `queue '${q.name}' in vhost '${vname}'`;
+          const flags = { durable: true, exclusive: false, autoDelete: q.autoDelete };
+          try {
+            policies.set(q.id, parseQueueArguments(q.arguments, what, flags));
+          } catch (err) {
+            // Arguments this version refuses: the queue and its messages are kept, with default behaviour.
+            logger.error({ vhost: vname, queue: q.name, err: (err as Error).message }, 'definitions: stored queue arguments are not valid; restoring the queue without them');
+            policies.set(q.id, parseQueueArguments({}, what, flags));
+          }
         }
       }
       // Journals written before vhosts had records of their own name vhosts only through their objects.
@@ -61,7 +69,11 @@ export class DurableState {
           continue;
         }
         for (const x of defs.exchanges.values()) {
-          if (!isExchangeType(x.type) || vhost.exchanges.has(x.name)) continue;
+          if (vhost.exchanges.has(x.name)) continue;
+          if (!isExchangeType(x.type)) {
+            logger.error({ vhost: name, exchange: x.name, type: x.type }, 'definitions: skipping a stored exchange of an unknown type');
+            continue;
+          }
           vhost.restoreExchange(new Exchange(x.name, x.type, { durable: true, autoDelete: x.autoDelete, internal: x.internal, arguments: x.arguments }));
         }
         for (const qd of defs.queues.values()) {
@@ -75,7 +87,9 @@ export class DurableState {
           try {
             vhost.bind(b.kind, b.destination, b.source, b.routingKey, b.arguments, NO_OWNER, true);
           } catch (err) {
-            logger.warn({ vhost: name, binding: b, err: (err as Error).message }, 'skipping a stored binding that no longer applies');
+            // (Not the arguments: a table nested deep enough is more than a log line, or JSON, can take.)
+            const binding = { source: b.source, kind: b.kind, destination: b.destination, routingKey: b.routingKey };
+            logger.warn({ vhost: name, binding, err: (err as Error).message }, 'skipping a stored binding that no longer applies');
           }
         }
       }

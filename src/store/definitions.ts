@@ -10,8 +10,10 @@
  * Arguments tables are stored as base64 AMQP field-table bytes, so every
  * value type (int widths, decimals, timestamps, byte arrays) survives exactly.
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import type { Logger } from '../observe/logger.js';
 import { ByteWriter, Cursor, decodeTable, encodeTable, type FieldTable } from '../protocol/index.js';
+import { parseDefinitionRecord } from './definition-records.js';
 import { writeFileAtomic } from './fs-sync.js';
 
 export interface ExchangeDef {
@@ -215,8 +217,12 @@ export class DefinitionsJournal {
     this.fd = openSync(path, 'a', 0o600);
   }
 
-  /** Reads (and compacts) the journal. A corrupt line other than a torn last line is an error naming the file. */
-  static open(path: string, fsync = true): { journal: DefinitionsJournal; definitions: Definitions } {
+  /**
+   * Reads (and compacts) the journal. A record that cannot be applied is
+   * logged at error and skipped (the file as read is copied aside first);
+   * only an unreadable file is an error.
+   */
+  static open(path: string, fsync: boolean, logger: Logger): { journal: DefinitionsJournal; definitions: Definitions } {
     const defs: Definitions = {
       vhosts: new Map(),
       auth: { known: false, users: new Map(), vhosts: new Map(), permissions: new Map(), topicPermissions: new Map() },
@@ -232,16 +238,24 @@ export class DefinitionsJournal {
       const lines = text.split('\n');
       // Whatever follows the last newline is empty, or a line torn by a crash
       // before its fdatasync returned (so never acknowledged): skip it.
+      let skipped = 0;
       for (let i = 0; i < lines.length - 1; i++) {
         const line = lines[i]!;
         if (line === '') continue;
-        let op: Op;
         try {
-          op = JSON.parse(line) as Op;
-          apply(defs, op);
+          apply(defs, parseDefinitionRecord(line) as Op);
         } catch (err) {
-          throw new DefinitionsError(`corrupt definitions file ${path} at line ${i + 1}: ${(err as Error).message}`);
+          // One record that cannot be applied (corrupt, from another version, or
+          // whatever a bug wrote) must not keep every other definition and message
+          // from being served: log it, keep a copy of the file, go on without it.
+          skipped++;
+          logger.error({ file: path, line: i + 1, record: line.length > 300 ? `${line.slice(0, 300)}...` : line, err: (err as Error).message }, 'definitions: skipping a record that cannot be applied');
         }
+      }
+      if (skipped > 0) {
+        const copy = `${path}.skipped-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        copyFileSync(path, copy);
+        logger.error({ file: path, skipped, copy }, 'definitions: records were skipped; the file as it was is kept in the copy');
       }
     }
     // Rewrite compacted: only what is live, as declarations (atomic replace).
