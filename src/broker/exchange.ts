@@ -1,4 +1,5 @@
 import type { FieldTable } from '../protocol/index.js';
+import { MessageStats } from '../observe/stats.js';
 import { createRouter, type Destination, type ExchangeType, type Router } from './routing.js';
 
 export interface ExchangeOptions {
@@ -32,6 +33,8 @@ export class Exchange implements Destination {
   hadBinding = false;
   /** The alternate exchange (argument `alternate-exchange`): where messages this one cannot route go. */
   readonly alternate: string | undefined;
+  /** publish_in: messages published to it; publish_out: queue deliveries it routed. */
+  readonly messageStats = new MessageStats();
 
   constructor(readonly name: string, readonly type: ExchangeType, options: ExchangeOptions) {
     this.router = createRouter(type);

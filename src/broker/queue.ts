@@ -8,7 +8,8 @@ import { parseExpiration, type QueuePolicy } from './queue-arguments.js';
 import { FifoReadyList, PriorityReadyList, type ReadyList } from './ready-list.js';
 import type { Destination } from './routing.js';
 import { peekQueue } from './queue-peek.js';
-import { copyTable, type PeekedMessage, type QueueStats } from './snapshots.js';
+import { copyTable, type PeekedMessage, type QueueStats, type QueueUsage } from './snapshots.js';
+import { MessageStats } from '../observe/stats.js';
 
 /** The connection that owns an exclusive queue (identity only). */
 export interface Owner {
@@ -99,8 +100,9 @@ export class Queue implements Destination {
   readonly ready: ReadyList;
   /** In subscription order; dispatch order is by priority (see nextConsumer). */
   readonly consumers: Consumer[] = [];
-  /** Messages delivered and awaiting ack. */
+  /** Messages delivered and awaiting ack, and their body bytes. */
   unackedCount = 0;
+  unackedBytes = 0;
   /** Body bytes of the ready messages (memory and disk), for x-max-length-bytes. */
   readyBytes = 0;
   /** Auto-delete queues go when their last consumer leaves, once they have had one. */
@@ -127,6 +129,8 @@ export class Queue implements Destination {
   private flowWaiters: FlowWaiter[] = [];
   /** When a consumer last acked a message (flow control tells busy consumers from stuck ones). */
   private lastSettledAt = 0;
+  /** Message counters (publish = enqueued here; deliver, get, ack, redeliver). */
+  readonly messageStats = new MessageStats();
 
   constructor(readonly name: string, options: QueueOptions) {
     this.durable = options.durable;
@@ -195,6 +199,20 @@ export class Queue implements Destination {
     if (this.messageCount === 0) return false;
     for (const c of this.consumers) if (c.hasCredit()) return true;
     return false;
+  }
+
+  /** Bytes, paging and activity, for the management API and metrics (taken on demand, never per message). */
+  usage(): QueueUsage {
+    const head = this.ready.peek();
+    return {
+      messageBytes: this.readyBytes + this.unackedBytes,
+      messageBytesReady: this.readyBytes,
+      messageBytesUnacknowledged: this.unackedBytes,
+      messagesPagedOut: this.tail?.length ?? 0,
+      activeConsumers: this.policy.singleActiveConsumer ? Math.min(1, this.consumers.length) : this.consumers.length,
+      lastUsedAt: this.lastUsed,
+      headMessageTimestamp: head?.message.properties.timestamp ?? null,
+    };
   }
 
   // ------------------------------------------------------------------ enqueue
@@ -439,6 +457,7 @@ export class Queue implements Destination {
    */
   requeue(entry: QueueEntry): void {
     this.unackedCount--;
+    this.unackedBytes -= entry.message.bodySize;
     if (this.deleted) {
       this.discard(entry);
       return;
@@ -461,6 +480,8 @@ export class Queue implements Destination {
   /** An unacked message was acked. */
   settle(entry: QueueEntry): void {
     this.unackedCount--;
+    this.unackedBytes -= entry.message.bodySize;
+    this.messageStats.ack++;
     this.lastSettledAt = Date.now();
     this.discard(entry);
   }
@@ -468,6 +489,7 @@ export class Queue implements Destination {
   /** An unacked message was rejected without requeue (basic.reject / basic.nack): it dies as 'rejected'. */
   reject(entry: QueueEntry): void {
     this.unackedCount--;
+    this.unackedBytes -= entry.message.bodySize;
     this.die(entry, 'rejected');
   }
 

@@ -8,6 +8,7 @@ import type { FlowSource, Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, assertRoutingHeaders, withoutBcc, type ReplyTarget, type VirtualHost } from './virtual-host.js';
 import { randomBytes } from 'node:crypto';
+import { MessageStats } from '../observe/stats.js';
 
 /**
  * What a session needs from the transport: the server's channel implements
@@ -90,6 +91,8 @@ export class Session implements SyncWaiter, ReplyTarget {
   /** Direct reply-to: this channel's consumer of amq.rabbitmq.reply-to, and its reply address key. */
   private replyConsumerTag: string | null = null;
   private replyKey: string | null = null;
+  /** This channel's message counters (folded into the vhost's when it closes). */
+  readonly messageStats = new MessageStats();
 
   constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {
     vhost.sessions.add(this);
@@ -114,6 +117,26 @@ export class Session implements SyncWaiter, ReplyTarget {
     return -1;
   }
 
+  /** Publishes numbered for confirms so far (the last sequence number). */
+  get confirmSeq(): number {
+    return this.publishSeq;
+  }
+
+  get transactional(): boolean {
+    return this.tx !== null;
+  }
+
+  /** Publishes and acknowledgements held by the open transaction. */
+  get uncommittedMessages(): number {
+    return this.tx?.publishes.length ?? 0;
+  }
+
+  get uncommittedAcks(): number {
+    let n = 0;
+    if (this.tx) for (const s of this.tx.settlements) n += s.deliveries.length;
+    return n;
+  }
+
   // ------------------------------------------------------------- publishing
 
   /** Routes a complete message (basic.publish + content). In a transaction it waits for commit. */
@@ -135,8 +158,15 @@ export class Session implements SyncWaiter, ReplyTarget {
     const rejected = this.vhost.lastRouteRejected;
     const congested = this.vhost.lastRouteCongested;
     if (congested !== null) this.sink.throttle(congested);
+    const stats = this.messageStats;
+    stats.publish++;
     // A returned message has lost its BCC header too (RabbitMQ strips it at publish).
-    if (routed === 0 && mandatory && !rejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(message));
+    if (routed === 0 && !rejected) {
+      if (mandatory) {
+        stats.return_unroutable++;
+        this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(message));
+      } else stats.drop_unroutable++;
+    }
     if (seq === 0) return;
     // A full queue with x-overflow reject-publish refused it: the publisher learns by a nack.
     if (rejected) return this.sink.confirm(seq, false);
@@ -197,10 +227,24 @@ export class Session implements SyncWaiter, ReplyTarget {
   /** Called by a queue for each message it hands to one of this session's consumers. */
   deliver(consumer: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
+    const stats = this.messageStats;
+    const qstats = consumer.queue.messageStats;
+    if (consumer.noAck) {
+      stats.deliver_no_ack++;
+      qstats.deliver_no_ack++;
+    } else {
+      stats.deliver++;
+      qstats.deliver++;
+    }
+    if (entry.redelivered) {
+      stats.redeliver++;
+      qstats.redeliver++;
+    }
     if (!consumer.noAck) {
       this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false, inTx: false, at: Date.now() });
       consumer.unacked++;
       consumer.queue.unackedCount++;
+      consumer.queue.unackedBytes += entry.message.bodySize;
       this.unackedCount++;
     }
     this.sink.deliver(consumer.tag, tag, entry.redelivered, deliveredMessage(consumer.queue, entry));
@@ -212,9 +256,22 @@ export class Session implements SyncWaiter, ReplyTarget {
     const entry = queue.take();
     if (!entry) return null;
     const tag = this.nextTag++;
+    const stats = this.messageStats;
+    if (noAck) {
+      stats.get_no_ack++;
+      queue.messageStats.get_no_ack++;
+    } else {
+      stats.get++;
+      queue.messageStats.get++;
+    }
+    if (entry.redelivered) {
+      stats.redeliver++;
+      queue.messageStats.redeliver++;
+    }
     if (!noAck) {
       this.unacked.push({ tag, queue, entry, consumer: null, settled: false, inTx: false, at: Date.now() });
       queue.unackedCount++;
+      queue.unackedBytes += entry.message.bodySize;
       this.unackedCount++;
     } else queue.discard(entry);
     return { deliveryTag: tag, redelivered: entry.redelivered, message: deliveredMessage(queue, entry), messageCount: queue.messageCount };
@@ -300,8 +357,14 @@ export class Session implements SyncWaiter, ReplyTarget {
     for (const p of tx.publishes) {
       const target = this.vhost.findExchange(p.exchange);
       const routed = target ? this.vhost.route(target, p.routingKey, p.message) : 0;
+      this.messageStats.publish++;
       // Refused by a full queue (reject-publish) is still routed: no basic.return (as outside a transaction).
-      if (routed === 0 && p.mandatory && !this.vhost.lastRouteRejected) this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(p.message));
+      if (routed === 0 && !this.vhost.lastRouteRejected) {
+        if (p.mandatory) {
+          this.messageStats.return_unroutable++;
+          this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(p.message));
+        } else this.messageStats.drop_unroutable++;
+      }
       if (p.message.stored?.persistent) mustSync = true;
     }
     for (const s of tx.settlements) {
@@ -331,6 +394,7 @@ export class Session implements SyncWaiter, ReplyTarget {
     if (this.closed) return;
     this.closed = true;
     this.vhost.sessions.delete(this);
+    this.vhost.closedSessionStats.add(this.messageStats);
     this.stopReplies();
     this.tx = null;
     const touched = new Set<Queue>();
@@ -423,7 +487,10 @@ export class Session implements SyncWaiter, ReplyTarget {
     for (const d of deliveries) {
       this.unackedCount--;
       if (d.consumer) d.consumer.unacked--;
-      if (requeue === null) d.queue.settle(d.entry);
+      if (requeue === null) {
+        this.messageStats.ack++;
+        d.queue.settle(d.entry);
+      }
       else if (requeue) d.queue.requeue(d.entry);
       else d.queue.reject(d.entry);
     }

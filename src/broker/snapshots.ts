@@ -21,6 +21,22 @@ export interface QueueStats {
   consumers: number;
 }
 
+/** A queue's bytes, paging and activity (`queue.usage()`, for the management API and metrics). */
+export interface QueueUsage {
+  /** Body bytes, as RabbitMQ's message_bytes (ready + unacknowledged). */
+  messageBytes: number;
+  messageBytesReady: number;
+  messageBytesUnacknowledged: number;
+  /** Ready messages held on disk only. */
+  messagesPagedOut: number;
+  /** Consumers that get deliveries (1 at most with single-active-consumer). */
+  activeConsumers: number;
+  /** When the queue was last used (consume, cancel, get, declare), ms since the epoch. */
+  lastUsedAt: number;
+  /** The timestamp property of the head message (seconds), if it has one. */
+  headMessageTimestamp: number | null;
+}
+
 export interface ExchangeStats {
   name: string;
   type: string;

@@ -10,6 +10,7 @@ import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, 
 import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
 import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
 import type { Session } from './session.js';
+import { MessageStats } from '../observe/stats.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
 
@@ -147,6 +148,8 @@ export class VirtualHost implements QueueHost {
   memoryWindow = 10_000;
   /** Open channels' sessions (their unacked deliveries hold log references). */
   readonly sessions = new Set<Session>();
+  /** Message counters of the channels that have closed (the live ones keep their own). */
+  readonly closedSessionStats = new MessageStats();
   /** Scratch list of durable queue ids for one publish. */
   private readonly logIds: number[] = [];
 
@@ -368,6 +371,18 @@ export class VirtualHost implements QueueHost {
 
   // ------------------------------------------------------------------ bindings
 
+  /** Every binding, read-only (the default exchange's implicit bindings are not stored). */
+  allBindings(): IterableIterator<Binding> {
+    return this.bindings.values();
+  }
+
+  /** Sums the channel counters of this vhost (closed channels and open ones) into `into`. */
+  channelTotals(into: MessageStats): MessageStats {
+    into.add(this.closedSessionStats);
+    for (const s of this.sessions) into.add(s.messageStats);
+    return into;
+  }
+
   private bindingKey(source: Exchange, dest: Destination, routingKey: string, args: FieldTable): string {
     return `${source.name}\u0000${dest.kind}\u0000${dest.name}\u0000${routingKey}\u0000${argumentsKey(args)}`;
   }
@@ -469,7 +484,11 @@ export class VirtualHost implements QueueHost {
     const c = this.collector;
     c.begin();
     this.collect(exchange, routingKey, extraKeys, message, c);
-    return this.enqueueAll(c.queues, message);
+    const routed = this.enqueueAll(c.queues, message);
+    const xs = exchange.messageStats;
+    xs.publish_in++;
+    xs.publish_out += routed;
+    return routed;
   }
 
   /** Set by route(): some queue refused the message (x-overflow reject-publish). */
@@ -495,8 +514,10 @@ export class VirtualHost implements QueueHost {
     let accepted = 0;
     for (let i = 0; i < n; i++) {
       const q = queues[i]!;
-      if (q.enqueue(message) === Enqueued.Accepted) accepted++;
-      else this.lastRouteRejected = true;
+      if (q.enqueue(message) === Enqueued.Accepted) {
+        accepted++;
+        q.messageStats.publish++;
+      } else this.lastRouteRejected = true;
       if (this.lastRouteCongested === null && q.messageCount > FLOW_HIGH && q.congested) this.lastRouteCongested = q;
     }
     if (this.lastRouteCongested === null && this.log?.behind) this.lastRouteCongested = this.log;

@@ -20,6 +20,7 @@ import {
 import { AckTimeout } from './ack-timeout.js';
 import { ChannelAccess } from './channel-access.js';
 import { idsOf, type Connection } from './connection.js';
+import { consumersOf, type ChannelSnapshot } from './snapshot.js';
 
 /** A basic.publish waiting for its content header and body. */
 interface PendingPublish {
@@ -62,6 +63,31 @@ export class Channel implements SessionSink {
     this.session = new Session(vhost, conn, this, username);
     this.access = new ChannelAccess(conn.accessControl, username, vhost);
     this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout());
+  }
+
+  /** Read-only facts for the management API (see snapshot.ts). */
+  snapshot(connectionName: string, peerHost: string, peerPort: number): ChannelSnapshot {
+    const s = this.session;
+    return {
+      number: this.id,
+      name: `${connectionName} (${this.id})`,
+      connectionName,
+      peerHost,
+      peerPort,
+      user: s.username,
+      vhost: this.vhost.name,
+      state: this.state === 'open' ? 'running' : this.state,
+      prefetchCount: s.consumerPrefetch,
+      globalPrefetchCount: s.channelPrefetch,
+      unacked: s.unackedCount,
+      unconfirmed: s.confirmMode ? Math.max(0, s.confirmSeq - this.confirmedUpTo) : 0,
+      confirm: s.confirmMode,
+      transactional: s.transactional,
+      uncommittedMessages: s.uncommittedMessages,
+      uncommittedAcks: s.uncommittedAcks,
+      consumers: consumersOf(s),
+      messageStats: s.messageStats,
+    };
   }
 
   // ------------------------------------------------------------------ input
@@ -372,6 +398,7 @@ export class Channel implements SessionSink {
    */
   confirm(seq: number, ok: boolean): void {
     if (!ok) this.nacked.add(seq);
+    else this.session.messageStats.confirm++;
     if (seq === this.confirmedUpTo + 1) {
       this.confirmedUpTo = seq;
       while (this.confirmedAhead.delete(this.confirmedUpTo + 1)) this.confirmedUpTo++;

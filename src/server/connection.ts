@@ -29,6 +29,7 @@ import type { ConnectionInfo } from './connection-info.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { ResourceAlarms } from './resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
+import type { ConnectionSnapshot } from './snapshot.js';
 
 /** What a connection needs from the broker around it. */
 export interface ConnectionContext {
@@ -125,6 +126,10 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private readPaused = false;
   /** socket.writableLength at the last heartbeat tick (a paused reader is alive while its output drains). */
   private lastWritable = 0;
+  /** Socket reads and (corked) writes, RabbitMQ's recv_cnt / send_cnt; the byte counts come from the socket. */
+  private recvCount = 0;
+  private sendCount = 0;
+  readonly connectedAt = Date.now();
 
   constructor(readonly socket: Socket, private readonly ctx: ConnectionContext) {
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
@@ -137,6 +142,38 @@ export class Connection implements FrameHandler, Flushable, Owner {
     socket.on('close', () => this.cleanup('socket closed'));
     socket.on('drain', () => this.onDrain());
     this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), ctx.options.handshakeTimeout);
+  }
+
+  /** Read-only facts for the management API and metrics (see snapshot.ts). */
+  snapshot(): ConnectionSnapshot {
+    const s = this.socket;
+    const peerHost = s.remoteAddress ?? '';
+    const peerPort = s.remotePort ?? 0;
+    const name = `${peerHost}:${peerPort} -> ${s.localAddress ?? ''}:${s.localPort ?? 0}`;
+    const state = this.state === 'open' ? (this.blockedByAlarm ? 'blocked' : 'running') : RABBIT_STATE_NAMES[this.state];
+    return {
+      id: this.id,
+      name,
+      peerHost,
+      peerPort,
+      host: s.localAddress ?? '',
+      port: s.localPort ?? 0,
+      user: this.user?.name ?? null,
+      vhost: this.vhost?.name ?? null,
+      state: state === 'handshake' ? 'starting' : state,
+      authMechanism: this.mechanism,
+      clientProperties: this.clientProperties,
+      connectedAt: this.connectedAt,
+      heartbeat: this.heartbeat,
+      frameMax: this.frameMax,
+      channelMax: this.channelMax,
+      recvOct: s.bytesRead,
+      sendOct: s.bytesWritten,
+      recvCnt: this.recvCount,
+      sendCnt: this.sendCount,
+      sendPend: s.writableLength,
+      channels: [...this.channels.values()].map((ch) => ch.snapshot(name, peerHost, peerPort)),
+    };
   }
 
   get logger(): Logger {
@@ -155,6 +192,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
 
   private onData(chunk: Buffer): void {
     this.ctx.alarms.inputReceived(chunk.length);
+    this.recvCount++;
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -411,6 +449,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     if (chunks.length === 0) return;
     const s = this.socket;
     this.sentSinceTick = true;
+    this.sendCount++;
     if (chunks.length === 1) s.write(chunks[0]!);
     else {
       s.cork();

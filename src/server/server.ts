@@ -10,12 +10,21 @@ export class Server {
   private readonly net: NetServer;
   readonly connections = new Set<Connection>();
   private readonly context: ConnectionContext;
+  /** Connections accepted and closed since start (RabbitMQ's connections_opened/closed_total). */
+  opened = 0;
+  closed = 0;
 
   /** Resource alarms in force, shared with every connection (read when a client publishes). */
   readonly alarms = new ResourceAlarms();
 
   constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms'>) {
-    this.context = { ...context, alarms: this.alarms, connectionClosed: (c) => this.connections.delete(c) };
+    this.context = {
+      ...context,
+      alarms: this.alarms,
+      connectionClosed: (c) => {
+        if (this.connections.delete(c)) this.closed++;
+      },
+    };
     this.net = createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
@@ -38,6 +47,7 @@ export class Server {
       return;
     }
     this.connections.add(new Connection(socket, this.context));
+    this.opened++;
   }
 
   /**
