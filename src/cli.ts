@@ -38,6 +38,10 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
                              default 1800000 = 30 min, 0 disables)
   --product-name <name>      product announced to clients (default RabbitMQ: clients pick
                              RabbitMQ's semantics by it; see the README)
+  --management-port <n>      management HTTP API port (default 15672; 0 picks a free port)
+  --no-management            do not serve the management HTTP API
+  --prometheus-port <n>      Prometheus metrics port (default 15692; 0 picks a free port)
+  --no-prometheus            do not serve Prometheus metrics
   --help                     show this help
   --version                  print the version
 `;
@@ -61,7 +65,15 @@ const FLAGS = {
   'consumer-timeout': ['consumerTimeout', 'int'],
   'product-name': ['productName', 'string'],
   definitions: ['definitions', 'string'],
+  'management-port': ['managementPort', 'int'],
+  'no-management': ['noManagement', 'bool'],
+  'prometheus-port': ['prometheusPort', 'int'],
+  'no-prometheus': ['noPrometheus', 'bool'],
 } as const;
+
+/** The CLI serves the management API and the metrics on RabbitMQ's ports unless told otherwise. */
+const DEFAULT_MANAGEMENT_PORT = 15672;
+const DEFAULT_PROMETHEUS_PORT = 15692;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -154,6 +166,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
     options.fsync = !options.noFsync;
     delete options.noFsync;
   }
+  const { managementPort, noManagement, prometheusPort, noPrometheus } = options as { managementPort?: number; noManagement?: boolean; prometheusPort?: number; noPrometheus?: boolean };
+  for (const k of ['managementPort', 'noManagement', 'prometheusPort', 'noPrometheus']) delete options[k];
+  options.management = noManagement ? false : { port: managementPort ?? DEFAULT_MANAGEMENT_PORT };
+  options.prometheus = noPrometheus ? false : { port: prometheusPort ?? DEFAULT_PROMETHEUS_PORT };
   // The CLI is durable by default; the embedded API stays in memory unless given a dataDir.
   options.dataDir ??= './data';
   return options as CliOptions;

@@ -52,6 +52,13 @@ export interface BrokerOptions {
    */
   consumerTimeout?: number;
   /**
+   * The management HTTP API (RabbitMQ's, on --management-port): off for the
+   * embedded broker unless given; `port` 0 picks a free one. It listens on `host`.
+   */
+  management?: { port: number } | false;
+  /** Prometheus metrics (/metrics, /metrics/per-object): off unless given. */
+  prometheus?: { port: number } | false;
+  /**
    * Users given here are administrators with full permissions on every vhost
    * (on their `vhosts` only, when given); they replace the default guest/guest.
    */
@@ -104,6 +111,8 @@ export interface ResolvedOptions {
   memoryCheckInterval: number;
   /** 0 = disabled. */
   consumerTimeout: number;
+  management: { port: number } | null;
+  prometheus: { port: number } | null;
   /** Empty when none were given (the broker then creates guest/guest on a fresh data directory). */
   users: UserDefinition[];
   definitions: string | Record<string, unknown> | undefined;
@@ -161,6 +170,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     memoryHighWatermark: 0,
     memoryCheckInterval: o.memoryCheckInterval ?? DEFAULTS.memoryCheckInterval,
     consumerTimeout: o.consumerTimeout ?? DEFAULTS.consumerTimeout,
+    management: o.management ? { port: o.management.port } : null,
+    prometheus: o.prometheus ? { port: o.prometheus.port } : null,
     users: o.users ?? [],
     definitions: o.definitions,
     loopbackUsers: o.loopbackUsers ?? ['guest'],
@@ -174,6 +185,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   };
   const bad = (why: string): never => { throw new InvalidOptionError(`invalid option: ${why}`); };
   if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port}`);
+  if (r.management && (!Number.isInteger(r.management.port) || r.management.port < 0 || r.management.port > 65535)) bad(`management port ${r.management.port}`);
+  if (r.prometheus && (!Number.isInteger(r.prometheus.port) || r.prometheus.port < 0 || r.prometheus.port > 65535)) bad(`prometheus port ${r.prometheus.port}`);
   if (!Number.isInteger(r.frameMax) || (r.frameMax !== 0 && r.frameMax < FRAME_MIN_SIZE) || r.frameMax > 0xffff_ffff) bad(`frameMax ${r.frameMax} (minimum ${FRAME_MIN_SIZE}, or 0)`);
   if (!Number.isInteger(r.channelMax) || r.channelMax < 0 || r.channelMax > 65535) bad(`channelMax ${r.channelMax}`);
   if (!Number.isInteger(r.heartbeat) || r.heartbeat < 0 || r.heartbeat > 65535) bad(`heartbeat ${r.heartbeat}`);

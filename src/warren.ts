@@ -33,12 +33,21 @@ export interface BindingInfo extends BindingStats {
  * dataDir everything stays in memory. The CLI sets its own defaults (5672, info).
  */
 const EMBEDDED_DEFAULTS = { port: 0, logLevel: 'warn' } as const;
+import { hostname, availableParallelism } from 'node:os';
+import { Statistics } from './broker/statistics.js';
+import { ManagementServer } from './http/management.js';
+import type { Listener, ManagementBackend, NodeFacts } from './http/backend.js';
+import { diskFree, fileDescriptorLimit, openFileDescriptors } from './observe/node-facts.js';
+import type { ConnectionSnapshot } from './server/snapshot.js';
+
+/** RabbitMQ's default disk_free_limit (50 MB), reported until a disk alarm is configured. */
+const DISK_FREE_LIMIT = 50_000_000;
 
 /**
  * An embeddable Warren broker: `const broker = await Broker.start({ port: 0 })`,
  * then `broker.port`, and `await broker.stop()`. The CLI runs the same code.
  */
-export class Broker {
+export class Broker implements ManagementBackend {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly vhosts = new Map<string, VirtualHost>();
@@ -51,10 +60,19 @@ export class Broker {
   private stopping: Promise<void> | null = null;
   private durable: DurableState | null = null;
   private readonly memory: MemoryAlarm;
+  /** Rate sampling and totals for the management API and metrics. */
+  readonly statistics: Statistics;
+  /** RabbitMQ-style node name ("warren@host"). */
+  readonly nodeName = `warren@${hostname()}`;
+  readonly clusterName: string;
+  private readonly startedAt = Date.now();
+  private management: ManagementServer | null = null;
+  private managementPort = 0;
 
   private constructor(private readonly given: BrokerOptions) {
     this.options = resolveOptions(given);
     this.logger = given.logger ?? createLogger({ level: given.logLevel ?? EMBEDDED_DEFAULTS.logLevel, pretty: given.logPretty });
+    this.clusterName = this.options.clusterName ?? this.nodeName;
     this.server = new Server({
       options: this.options,
       access: this.access,
@@ -63,6 +81,7 @@ export class Broker {
       serverProperties: serverProperties(this.options.clusterName, this.options.productName),
     });
     this.admin = new Administration(this.vhosts, this.access, this.server, this.logger);
+    this.statistics = new Statistics(this.vhosts, () => [...this.server.connections].map((c) => ({ id: c.id, recvOct: c.socket.bytesRead, sendOct: c.socket.bytesWritten })));
     this.memory = new MemoryAlarm({
       limit: this.options.memoryHighWatermark,
       interval: this.options.memoryCheckInterval,
@@ -108,6 +127,17 @@ export class Broker {
       throw err;
     }
     broker.memory.start();
+    broker.statistics.start();
+    if (o.management) {
+      try {
+        broker.management = new ManagementServer(broker);
+        broker.managementPort = (await broker.management.listen(o.management.port, o.host)).port;
+      } catch (err) {
+        await broker.stop();
+        throw err;
+      }
+      broker.logger.info({ host: o.host, port: broker.managementPort }, 'management API listening');
+    }
     broker.boundPort = address.port;
     broker.boundHost = address.address;
     broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');
@@ -347,11 +377,64 @@ export class Broker {
     this.memory.force(on);
   }
 
+  /** The management API's port (0 when it is off). */
+  get managementHttpPort(): number {
+    return this.managementPort;
+  }
+
+  /** The management API's views of the open connections and their channels (byte counters, channel details). */
+  connectionSnapshots(): ConnectionSnapshot[] {
+    return [...this.server.connections].map((c) => c.snapshot());
+  }
+
+  get connectionsOpened(): number {
+    return this.server.opened;
+  }
+
+  get connectionsClosed(): number {
+    return this.server.closed;
+  }
+
+  /** Closes the named connection with 320 CONNECTION_FORCED and `reason` (as RabbitMQ's management "close connection"). */
+  closeConnection(name: string, reason: string): boolean {
+    for (const c of this.server.connections) {
+      if (c.snapshot().name !== name) continue;
+      void c.closeGracefully(320, `CONNECTION_FORCED - ${reason}`);
+      return true;
+    }
+    return false;
+  }
+
+  listeners(): Listener[] {
+    const out: Listener[] = [{ protocol: 'amqp', port: this.boundPort, ipAddress: this.options.host === '0.0.0.0' ? '::' : this.options.host }];
+    if (this.managementPort) out.push({ protocol: 'http', port: this.managementPort, ipAddress: out[0]!.ipAddress });
+    return out;
+  }
+
+  async nodeFacts(): Promise<NodeFacts> {
+    const [fdUsed, fdTotal, free] = await Promise.all([openFileDescriptors(), fileDescriptorLimit(), diskFree(this.options.dataDir ?? '.')]);
+    return {
+      memoryUsed: process.memoryUsage.rss(),
+      memoryLimit: this.memory.limit,
+      memoryAlarm: this.memory.alarmed,
+      diskFree: free,
+      diskFreeLimit: DISK_FREE_LIMIT,
+      diskFreeAlarm: false,
+      fdUsed,
+      fdTotal,
+      socketsUsed: this.server.connections.size,
+      uptimeMs: Date.now() - this.startedAt,
+      processors: availableParallelism(),
+    };
+  }
+
   /** Closes every connection with 320 CONNECTION_FORCED and stops listening. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ connections: this.server.connections.size }, 'Warren stopping');
       this.memory.stop();
+      this.statistics.stop();
+      await this.management?.close();
       await this.server.stop();
       // Everything acked before the stop is recorded, everything confirmed is synced.
       await this.durable?.close();

@@ -37,9 +37,18 @@ describe('parseCli', () => {
   }
 
   const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): ReturnType<typeof parseCli> => parseCli(argv, env, () => {});
+  /** The CLI serves the management API and the metrics on RabbitMQ's ports by default. */
+  const SERVED = { management: { port: 15672 }, prometheus: { port: 15692 } };
+
+  it('management and Prometheus ports: RabbitMQ\'s by default, set by flag or env, or turned off', () => {
+    expect(parse(['--management-port', '0', '--prometheus-port', '9999'])).toEqual({ management: { port: 0 }, prometheus: { port: 9999 }, dataDir: './data' });
+    expect(parse([], { WARREN_MANAGEMENT_PORT: '1234', WARREN_NO_PROMETHEUS: 'true' })).toEqual({ management: { port: 1234 }, prometheus: false, dataDir: './data' });
+    expect(parse(['--no-management'])).toEqual({ management: false, prometheus: { port: 15692 }, dataDir: './data' });
+    expect(() => parse(['--management-port', 'x'])).toThrow("--management-port expects a non-negative integer, got 'x'");
+  });
 
   it('no flags, no env: only the CLI\'s durable default (./data); the broker\'s defaults apply otherwise', () => {
-    expect(parse([])).toEqual({ dataDir: './data' });
+    expect(parse([])).toEqual({ ...SERVED, dataDir: './data' });
   });
 
   it('reads every flag', () => {
@@ -48,7 +57,7 @@ describe('parseCli', () => {
       '--user', 'alice:secret', '--user', 'bob:pa:ss', '--vhost', '/', '--vhost', 'prod',
       '--max-connections', '10', '--frame-max', '8192', '--channel-max', '64', '--heartbeat', '5',
       '--max-message-size', '1048576', '--handshake-timeout', '2000',
-    ])).toEqual({
+    ])).toEqual({ ...SERVED,
       host: '127.0.0.1',
       port: 0,
       dataDir: '/tmp/w',
@@ -81,7 +90,7 @@ describe('parseCli', () => {
       WARREN_USERS: 'a:1,b:2',
       WARREN_VHOSTS: 'x,y',
       UNRELATED: 'ignored',
-    })).toEqual({
+    })).toEqual({ ...SERVED,
       host: '::1',
       port: 5673,
       dataDir: '/var/lib/warren',
@@ -96,19 +105,19 @@ describe('parseCli', () => {
       users: [{ name: 'a', password: '1' }, { name: 'b', password: '2' }],
       vhosts: ['x', 'y'],
     });
-    expect(parse([], { WARREN_LOG_PRETTY: 'false' })).toEqual({ logPretty: false, dataDir: './data' });
+    expect(parse([], { WARREN_LOG_PRETTY: 'false' })).toEqual({ ...SERVED, logPretty: false, dataDir: './data' });
     // Empty variables are ignored.
-    expect(parse([], { WARREN_PORT: '', WARREN_HOST: '' })).toEqual({ dataDir: './data' });
+    expect(parse([], { WARREN_PORT: '', WARREN_HOST: '' })).toEqual({ ...SERVED, dataDir: './data' });
   });
 
   it('precedence: flags > env > config file > defaults', () => {
     const file = config('prec.json', { port: 1111, host: '10.0.0.1', heartbeat: 7, dataDir: '/from/file', users: [{ name: 'f', password: 'f' }] });
     const fromFile = { host: '10.0.0.1', heartbeat: 7 };
-    expect(parse(['--config', file])).toEqual({ ...fromFile, port: 1111, dataDir: '/from/file', users: [{ name: 'f', password: 'f' }] });
+    expect(parse(['--config', file])).toEqual({ ...SERVED, ...fromFile, port: 1111, dataDir: '/from/file', users: [{ name: 'f', password: 'f' }] });
     expect(parse(['--config', file], { WARREN_PORT: '2222', WARREN_DATA_DIR: '/from/env', WARREN_USERS: 'e:e' }))
-      .toEqual({ ...fromFile, port: 2222, dataDir: '/from/env', users: [{ name: 'e', password: 'e' }] });
+      .toEqual({ ...SERVED, ...fromFile, port: 2222, dataDir: '/from/env', users: [{ name: 'e', password: 'e' }] });
     expect(parse(['--config', file, '--port', '3333', '--data-dir', '/from/flag', '--user', 'g:g'], { WARREN_PORT: '2222', WARREN_DATA_DIR: '/from/env', WARREN_USERS: 'e:e' }))
-      .toEqual({ ...fromFile, port: 3333, dataDir: '/from/flag', users: [{ name: 'g', password: 'g' }] });
+      .toEqual({ ...SERVED, ...fromFile, port: 3333, dataDir: '/from/flag', users: [{ name: 'g', password: 'g' }] });
     // The config file may also come from WARREN_CONFIG.
     expect(parse([], { WARREN_CONFIG: file })).toMatchObject({ port: 1111 });
   });
@@ -178,7 +187,9 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WARREN_')));
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-cli-data-'));
   dataDirs.push(dataDir);
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, WARREN_DATA_DIR: dataDir, ...env } });
+  // Free ports for the HTTP listeners: tests run in parallel and must not compete for 15672/15692.
+  const ports = { WARREN_MANAGEMENT_PORT: '0', WARREN_PROMETHEUS_PORT: '0' };
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, WARREN_DATA_DIR: dataDir, ...ports, ...env } });
   const r: Run = {
     child,
     stdout: '',

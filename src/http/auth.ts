@@ -1,0 +1,48 @@
+import type { IncomingMessage } from 'node:http';
+import type { AccessControl, UserRecord } from '../auth/access-control.js';
+import { isLoopback } from '../server/connection.js';
+import { notAuthenticated, notAuthorised } from './errors.js';
+
+/**
+ * HTTP Basic authentication and RabbitMQ's management tag rules
+ * (rabbit_web_dispatch_access_control): only users tagged administrator,
+ * monitoring, policymaker or management may use the API at all; monitoring
+ * sees every vhost, connection and node; administrator may do everything.
+ */
+export const isAdmin = (u: UserRecord): boolean => u.tags.includes('administrator');
+export const isMonitor = (u: UserRecord): boolean => isAdmin(u) || u.tags.includes('monitoring');
+export const isPolicymaker = (u: UserRecord): boolean => isAdmin(u) || u.tags.includes('policymaker');
+export const isManagementUser = (u: UserRecord): boolean => isMonitor(u) || isPolicymaker(u) || u.tags.includes('management');
+
+/** The authenticated management user of a request, or the 401 RabbitMQ gives. */
+export function authenticate(req: IncomingMessage, access: AccessControl, loopbackUsers: readonly string[]): UserRecord {
+  const header = req.headers.authorization;
+  const m = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) throw notAuthenticated();
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw notAuthenticated();
+  const user = access.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
+  if (!user) throw notAuthenticated();
+  if (loopbackUsers.includes(user.name) && !isLoopback(req.socket.remoteAddress)) throw notAuthorised('User can only log in via localhost');
+  if (!isManagementUser(user)) throw notAuthorised('Not management user');
+  return user;
+}
+
+export function requireAdmin(user: UserRecord): void {
+  if (!isAdmin(user)) throw notAuthorised('Not administrator user');
+}
+
+export function requireMonitor(user: UserRecord): void {
+  if (!isMonitor(user)) throw notAuthorised('Not monitor user');
+}
+
+/** Vhosts a user may log into (RabbitMQ's list_login_vhosts). */
+export function loginVhosts(user: UserRecord, access: AccessControl, all: Iterable<string>): string[] {
+  return [...all].filter((v) => access.mayOpen(user.name, v));
+}
+
+/** Vhosts whose objects the user sees in lists: all for monitors, else the ones they may log into. */
+export function visibleVhosts(user: UserRecord, access: AccessControl, all: Iterable<string>): string[] {
+  return isMonitor(user) ? [...all] : loginVhosts(user, access, all);
+}

@@ -1,0 +1,91 @@
+import { Decimal, Typed, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { MESSAGE_STAT_KEYS, type MessageStats } from '../observe/stats.js';
+
+/**
+ * Conversions between the model's values and RabbitMQ's management JSON
+ * (rabbit_mgmt_format): field tables as plain JSON, message_stats with
+ * `*_details.rate`, timestamps as RabbitMQ writes them.
+ */
+
+/** An AMQP field value as JSON (byte arrays as UTF-8 text, 64-bit integers as numbers). */
+export function fieldValueToJson(v: FieldValue): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (v instanceof Date) return Math.floor(v.getTime() / 1000);
+  if (v instanceof Decimal) return v.value / 10 ** v.scale;
+  if (v instanceof Typed) return fieldValueToJson(v.value);
+  if (Array.isArray(v)) return v.map(fieldValueToJson);
+  if (typeof v === 'object') return fieldTableToJson(v);
+  return v;
+}
+
+export function fieldTableToJson(t: FieldTable): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t)) out[k] = fieldValueToJson(v);
+  return out;
+}
+
+/** JSON from a request (arguments, headers) as an AMQP field table; null when it cannot be one. */
+export function jsonToFieldTable(v: unknown): FieldTable | null {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) return null;
+  const out: FieldTable = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const f = jsonToFieldValue(x);
+    if (f === undefined) return null;
+    out[k] = f;
+  }
+  return out;
+}
+
+function jsonToFieldValue(v: unknown): FieldValue | undefined {
+  if (v === null) return null;
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (Array.isArray(v)) {
+    const out: FieldValue[] = [];
+    for (const x of v) {
+      const f = jsonToFieldValue(x);
+      if (f === undefined) return undefined;
+      out.push(f);
+    }
+    return out;
+  }
+  if (typeof v === 'object') return jsonToFieldTable(v) ?? undefined;
+  return undefined;
+}
+
+/** RabbitMQ's message_stats object: each counter, `deliver_get`, and `<key>_details: {rate}` (per second, 5 s samples). */
+export function messageStatsJson(s: MessageStats, keys: readonly (typeof MESSAGE_STAT_KEYS)[number][] = MESSAGE_STAT_KEYS): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    out[k] = s[k];
+    out[`${k}_details`] = { rate: round(s.rate(k)) };
+  }
+  if (keys.includes('deliver')) {
+    out.deliver_get = s.deliver + s.deliver_no_ack + s.get + s.get_no_ack;
+    out.deliver_get_details = { rate: round(s.rate('deliver') + s.rate('deliver_no_ack') + s.rate('get') + s.rate('get_no_ack')) };
+  }
+  return out;
+}
+
+/** Channel-side counters (RabbitMQ's channel / vhost / overview message_stats). */
+export const CHANNEL_STAT_KEYS = ['publish', 'confirm', 'deliver', 'deliver_no_ack', 'get', 'get_no_ack', 'redeliver', 'ack', 'return_unroutable', 'drop_unroutable'] as const;
+/** Queue-side counters. */
+export const QUEUE_STAT_KEYS = ['publish', 'deliver', 'deliver_no_ack', 'get', 'get_no_ack', 'redeliver', 'ack'] as const;
+/** Exchange-side counters. */
+export const EXCHANGE_STAT_KEYS = ['publish_in', 'publish_out'] as const;
+
+/** Rates with one decimal, as the management UI shows them. */
+export const round = (x: number): number => Math.round(x * 10) / 10;
+
+/** RabbitMQ's timestamp format: "2024-01-31T12:34:56.789+00:00". */
+export function isoTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+00:00');
+}
+
+/** RabbitMQ's idle_since format: "2024-01-31 12:34:56". */
+export function idleSince(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}

@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { authenticate } from './auth.js';
+import type { ManagementBackend } from './backend.js';
+import { RequestContext, type Handler, type Reply } from './context.js';
+import { HttpError } from './errors.js';
+import { Router } from './router.js';
+import { registerAdminRoutes } from './routes-admin.js';
+import { registerObjectRoutes } from './routes-objects.js';
+import { registerOverviewRoutes } from './routes-overview.js';
+import { registerWriteRoutes } from './routes-write.js';
+
+/**
+ * The management HTTP API (RabbitMQ's paths, JSON shapes, status codes),
+ * on node:http. Every request is authenticated (HTTP Basic), routed, and
+ * answered as JSON; any failure in a handler is contained here: logged, and
+ * answered 500, the broker keeps serving.
+ */
+export class ManagementServer {
+  private readonly http: Server;
+  private readonly router = new Router<Handler>();
+
+  constructor(private readonly backend: ManagementBackend) {
+    registerOverviewRoutes(this.router);
+    registerObjectRoutes(this.router);
+    registerWriteRoutes(this.router);
+    registerAdminRoutes(this.router);
+    this.http = createServer((req, res) => void this.handle(req, res));
+    // A client that never finishes its request does not hold a socket forever.
+    this.http.requestTimeout = 30_000;
+    this.http.headersTimeout = 10_000;
+    this.http.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.http.once('error', onError);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onError);
+        resolve(this.http.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const match = this.router.match(req.method ?? 'GET', url.pathname);
+      const user = authenticate(req, this.backend.access, this.backend.options.loopbackUsers);
+      const ctx = new RequestContext(req, this.backend, user, match.params, url.searchParams);
+      send(res, await match.handler(ctx), req.method === 'HEAD');
+    } catch (err) {
+      if (err instanceof HttpError) {
+        if (err.status >= 500) this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API error');
+        send(res, { status: err.status, body: { error: err.error, reason: err.reason }, headers: err.headers }, false);
+        return;
+      }
+      this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API request failed');
+      send(res, { status: 500, body: { error: 'internal_server_error', reason: err instanceof Error ? err.message : String(err) } }, false);
+    }
+  }
+}
+
+function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = reply.status ?? 200;
+  const headers: Record<string, string> = { 'cache-control': 'no-cache', vary: 'accept, accept-encoding, origin', ...reply.headers };
+  if (reply.body === undefined) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(reply.body);
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = String(Buffer.byteLength(text));
+  res.writeHead(status, headers);
+  res.end(headOnly ? undefined : text);
+}
