@@ -123,11 +123,11 @@ describe('parseCli', () => {
   });
 
   it('--product-name, WARREN_PRODUCT_NAME and productName in a config file set the advertised product', () => {
-    expect(parse(['--product-name', 'Warren'])).toEqual({ productName: 'Warren', dataDir: './data' });
-    expect(parse([], { WARREN_PRODUCT_NAME: 'FromEnv' })).toEqual({ productName: 'FromEnv', dataDir: './data' });
-    expect(parse(['--config', config('product.json', { productName: 'FromFile' })])).toEqual({ productName: 'FromFile', dataDir: './data' });
+    expect(parse(['--product-name', 'Warren'])).toEqual({ ...SERVED, productName: 'Warren', dataDir: './data' });
+    expect(parse([], { WARREN_PRODUCT_NAME: 'FromEnv' })).toEqual({ ...SERVED, productName: 'FromEnv', dataDir: './data' });
+    expect(parse(['--config', config('product.json', { productName: 'FromFile' })])).toEqual({ ...SERVED, productName: 'FromFile', dataDir: './data' });
     expect(parse(['--config', config('product2.json', { productName: 'FromFile' }), '--product-name', 'FromFlag'], { WARREN_PRODUCT_NAME: 'FromEnv' }))
-      .toEqual({ productName: 'FromFlag', dataDir: './data' });
+      .toEqual({ ...SERVED, productName: 'FromFlag', dataDir: './data' });
   });
 
   it('rejects bad config files with a UsageError naming the file', () => {
