@@ -34,7 +34,7 @@ describe('management HTTP API: objects', () => {
 
     const ch = await conn.createChannel();
     ch.sendToQueue('orders', Buffer.from('hello'), { timestamp: 1700000000 });
-    await eventually(async () => (await get(broker, '/api/queues/%2F/orders')).messages === 1, 5000, 'one message');
+    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/orders')).messages === 1, 5000, 'one message');
     const full = await get<Json>(broker, '/api/queues/%2F/orders');
     expect(full).toMatchObject({ messages: 1, messages_ready: 1, message_bytes: 5, message_bytes_ready: 5, head_message_timestamp: 1700000000 });
     const notEmpty = await api(broker, '/api/queues/%2F/orders?if-empty=true', { method: 'DELETE' });

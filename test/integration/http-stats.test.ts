@@ -41,7 +41,7 @@ describe('management HTTP API: message statistics', () => {
       sub.ack(m);
     });
     await eventually(() => consumed === 40, 10_000, '40 deliveries');
-    await eventually(async () => (await get(broker, '/api/queues/%2F/stats-q')).message_stats?.ack === 50, 10_000, '50 acks counted');
+    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/stats-q')).message_stats?.ack === 50, 10_000, '50 acks counted');
     await eventually(() => returned.length === 5, 5000, '5 returns');
 
     const q = await get<Json>(broker, '/api/queues/%2F/stats-q');
@@ -98,7 +98,7 @@ describe('management HTTP API: message statistics', () => {
     const t0 = Date.now();
     broker.statistics.sample(t0);
     for (let i = 0; i < 100; i++) ch.sendToQueue('rate-q', Buffer.from('x'));
-    await eventually(async () => (await get(broker, '/api/queues/%2F/rate-q')).messages === 100, 5000, '100 messages');
+    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/rate-q')).messages === 100, 5000, '100 messages');
     broker.statistics.sample(t0 + 5000);
     const q = await get<Json>(broker, '/api/queues/%2F/rate-q');
     expect(q.message_stats.publish_details.rate).toBe(20);
