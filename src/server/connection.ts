@@ -30,6 +30,7 @@ import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { ResourceAlarms } from './resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
 import type { ConnectionSnapshot } from './snapshot.js';
+import { CONNECTION_CLOSE_OK_FRAME, endSocket, lingerMs, type SocketLinger } from './socket-linger.js';
 
 /** What a connection needs from the broker around it. */
 export interface ConnectionContext {
@@ -40,6 +41,8 @@ export interface ConnectionContext {
   readonly serverProperties: FieldTable;
   /** Resource alarms in force (the server flips these; a publishing connection reads them at each frame). */
   readonly alarms: ResourceAlarms;
+  /** Where a connection that sent close-ok leaves its socket to the client. */
+  readonly lingering: SocketLinger;
   connectionClosed(connection: Connection): void;
 }
 
@@ -58,6 +61,9 @@ export const OUTBOUND_HIGH_WATER = 512 * 1024;
  * without reading the answers): not reading its requests bounds them.
  */
 export const INPUT_PAUSE_BACKLOG = 4 * 1024 * 1024;
+/** connection.close's and close-ok's class and method ids as the first 4 bytes of a method frame payload. */
+const CONNECTION_CLOSE_IDS = (10 << 16) | 50;
+const CONNECTION_CLOSE_OK_IDS = (10 << 16) | 51;
 /** basic.publish's class and method ids as the first 4 bytes of a method frame payload. */
 const BASIC_PUBLISH_IDS = (60 << 16) | 40;
 
@@ -101,6 +107,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private stalled = false;
   private waitingForDrain = false;
   private destroyed = false;
+  /** close-ok sent: resources released, the socket left to the client (frames still read, see onLingeringFrame). */
+  private lingering = false;
   private handshakeTimer: NodeJS.Timeout | null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -224,6 +232,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   }
 
   onFrame(type: number, channelId: number, payload: Buffer): void {
+    if (this.lingering) return this.onLingeringFrame(type, channelId, payload);
     // Errors in one frame's handling never escape into the reader: the stream
     // stays in sync, so a close-ok later in the same chunk is still seen.
     try {
@@ -310,7 +319,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
         this.send(0, { id: MethodId.ConnectionCloseOk, args: {} });
         this.logger.info({ conn: this.id, peer: this.peer, code: method.args.replyCode, text: method.args.replyText }, 'client closed connection');
         this.closeReason = { code: method.args.replyCode, text: method.args.replyText };
-        this.finish();
+        this.closeOkSent();
         return;
       case MethodId.ConnectionCloseOk:
         return;
@@ -412,9 +421,25 @@ export class Connection implements FrameHandler, Flushable, Owner {
     }
     if (method.id === MethodId.ConnectionCloseOk) this.finish();
     else if (method.id === MethodId.ConnectionClose) {
+      // Crossing closes: answered, and (close-ok sent) the socket is the client's to close.
       this.send(0, { id: MethodId.ConnectionCloseOk, args: {} });
-      this.finish();
+      this.closeOkSent();
     }
+  }
+
+  /**
+   * After our close-ok, as RabbitMQ: a repeated connection.close is answered
+   * with close-ok again (several threads of one client may each have sent
+   * one), the client's close-ok for a close of ours ends the socket (its
+   * receiver closes, says the spec), and everything else is discarded.
+   * Only the class and method ids are read: nothing else is decoded.
+   */
+  private onLingeringFrame(type: number, channelId: number, payload: Buffer): void {
+    if (type !== Constants.FRAME_METHOD || channelId !== 0 || payload.length < 4) return;
+    const ids = payload.readUInt32BE(0);
+    if (ids === CONNECTION_CLOSE_IDS) {
+      if (this.socket.writable) this.socket.write(CONNECTION_CLOSE_OK_FRAME);
+    } else if (ids === CONNECTION_CLOSE_OK_IDS) endSocket(this.socket);
   }
 
   // ------------------------------------------------------------------ output
@@ -666,20 +691,28 @@ export class Connection implements FrameHandler, Flushable, Owner {
     this.closeTimer = setTimeout(() => this.finish(), this.ctx.options.closeTimeout);
   }
 
-  /** Flush what is queued, then end the socket. */
+  /** Flush what is queued, then end the socket (FIN). */
   private finish(): void {
     if (this.destroyed) return;
     this.state = 'closed';
     this.reader.stop();
     this.flush();
-    this.socket.end();
-    // A peer that never reads would keep the socket half-open: destroy after a grace period.
-    // The timer goes as soon as the socket closes, so it does not hold the connection (and its
-    // buffers) for that second: under churn, thousands of closed connections would pile up.
-    const grace = setTimeout(() => this.socket.destroy(), 1000);
-    grace.unref();
-    this.socket.once('close', () => clearTimeout(grace));
+    endSocket(this.socket);
     this.cleanup('closed');
+  }
+
+  /**
+   * We answered connection.close with close-ok: flush it (and every reply
+   * queued before it), release everything the connection held, and leave the
+   * socket to the client (SocketLinger) — still read, so repeated closes are
+   * answered and unread input never turns our eventual close into a reset.
+   */
+  private closeOkSent(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.lingering = true;
+    this.cleanup('closed');
+    this.ctx.lingering.hold(this.socket, lingerMs(this.heartbeat));
   }
 
   private onSocketError(err: Error): void {
@@ -697,7 +730,10 @@ export class Connection implements FrameHandler, Flushable, Owner {
     if (this.destroyed) return;
     this.destroyed = true;
     this.state = 'closed';
-    this.reader.stop();
+    if (!this.lingering) this.reader.stop();
+    // A socket left paused keeps unread bytes in the kernel, and closing it then sends a reset
+    // (which can destroy replies the client has not read yet): read, and discard, to the end.
+    this.updateReading();
     this.clearHandshakeTimer();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);

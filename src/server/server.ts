@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Connection, type ConnectionContext } from './connection.js';
 import { ResourceAlarms } from './resource-alarms.js';
+import { SocketLinger } from './socket-linger.js';
 
 /**
  * The TCP listener: accepts sockets (up to maxConnections), wraps each in a
@@ -17,10 +18,14 @@ export class Server {
   /** Resource alarms in force, shared with every connection (read when a client publishes). */
   readonly alarms = new ResourceAlarms();
 
-  constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms'>) {
+  /** Sockets of connections that sent close-ok, left to their clients to close. */
+  readonly lingering = new SocketLinger();
+
+  constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms' | 'lingering'>) {
     this.context = {
       ...context,
       alarms: this.alarms,
+      lingering: this.lingering,
       connectionClosed: (c) => {
         if (this.connections.delete(c)) this.closed++;
       },
@@ -95,6 +100,8 @@ export class Server {
   async stop(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     await this.closeAll(320, `CONNECTION_FORCED - ${reason}`);
+    // The listener closes only once every socket has; those left to their clients end now.
+    this.lingering.endAll();
     await closed;
   }
 }

@@ -608,6 +608,7 @@ export interface CaseResult {
   input: CaseInput;
   /** The broker's name for this client (log lines carry it). */
   peer: string;
+  /** 'server-closed': the socket closed cleanly (ended by the server, or by us on its close-ok, as the spec has the receiver of close-ok close). */
   ended: 'server-closed' | 'idle' | 'timeout' | 'connect-error';
   /** connection.close the server sent, if any. */
   close?: { replyCode: number; replyText: string; classId: number; methodId: number };
@@ -635,7 +636,8 @@ const CLOSE_OK_FRAME = methodFrame(0, { id: MethodId.ConnectionCloseOk, args: {}
 /**
  * Replays one case on a fresh socket and checks what comes back. Answers the
  * server's connection.close with close-ok (as a client would), then waits for
- * the server to close the socket.
+ * the server to close the socket; on the server's close-ok (our own close
+ * answered) it closes the socket itself, as a client does.
  */
 export function runCase(input: CaseInput, o: RunOptions): Promise<CaseResult> {
   const idleMs = o.idleMs ?? 30;
@@ -736,6 +738,7 @@ export function runCase(input: CaseInput, o: RunOptions): Promise<CaseResult> {
             violations.push(`server sent an undecodable method frame: ${(err as Error).message}`);
           }
           if (serverClose && !(id === CONNECTION_CLOSE_OK && channel === 0)) afterClose++;
+          if (id === CONNECTION_CLOSE_OK && channel === 0) socket.end();
           if (id === CONNECTION_CLOSE && channel === 0 && !serverClose) {
             serverClose = { replyCode: args.replyCode as number, replyText: args.replyText as string, classId: args.classId as number, methodId: args.methodId as number };
             if (!closeOkSent) {

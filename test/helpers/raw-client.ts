@@ -371,10 +371,12 @@ export class RawClient {
     await this.waitForMethod(MethodId.ChannelOpenOk, channel);
   }
 
-  /** Client-initiated connection.close, waiting for close-ok and the socket close. */
+  /** Client-initiated connection.close: waits for close-ok, then closes the socket and waits for it to close. */
   async close(): Promise<void> {
     this.sendMethod(0, { id: MethodId.ConnectionClose, args: { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 } });
     await this.waitForMethod(MethodId.ConnectionCloseOk, 0);
+    // The receiver of close-ok closes the socket (the server leaves it to us, as RabbitMQ does).
+    this.socket.end();
     await this.waitClosed();
   }
 

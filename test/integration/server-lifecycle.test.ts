@@ -225,6 +225,8 @@ describe('write path', () => {
         methodFrame(1, { id: MethodId.ChannelOpen, args: {} }),
         methodFrame(0, { id: MethodId.ConnectionOpen, args: { virtualHost: '/' } }),
       ]));
+      await c.waitForMethod(MethodId.ConnectionCloseOk, 0);
+      c.socket.end(); // the receiver of close-ok closes the socket
       await c.waitClosed();
       const after = c.frames.slice(c.frames.findIndex((f) => f.method?.id === MethodId.ConnectionOpenOk) + 1);
       expect(after.map((f) => f.method?.id)).toEqual([MethodId.ConnectionCloseOk]);

@@ -16,6 +16,7 @@ import { Connection, isLoopback } from '../../src/server/connection.js';
 import { ResourceAlarms } from '../../src/server/resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from '../../src/server/sasl.js';
 import { serverProperties } from '../../src/server/server-properties.js';
+import { SocketLinger } from '../../src/server/socket-linger.js';
 import { amqplainResponse, decodeFrames, methodFrame, plainResponse } from '../helpers/raw-client.js';
 
 const u32be = (n: number): Buffer => {
@@ -179,6 +180,7 @@ describe('loopback-only users (over a fake non-loopback socket)', () => {
       logger: pino({ level: 'silent' }),
       serverProperties: serverProperties('test', 'RabbitMQ'),
       alarms: new ResourceAlarms(),
+      lingering: new SocketLinger(),
       connectionClosed: () => {},
     });
     open.push(connection);
