@@ -36,6 +36,7 @@ const EMBEDDED_DEFAULTS = { port: 0, logLevel: 'warn' } as const;
 import { hostname, availableParallelism } from 'node:os';
 import { Statistics } from './broker/statistics.js';
 import { ManagementServer } from './http/management.js';
+import { PrometheusServer } from './http/prometheus.js';
 import type { Listener, ManagementBackend, NodeFacts } from './http/backend.js';
 import { diskFree, fileDescriptorLimit, openFileDescriptors } from './observe/node-facts.js';
 import type { ConnectionSnapshot } from './server/snapshot.js';
@@ -68,6 +69,8 @@ export class Broker implements ManagementBackend {
   private readonly startedAt = Date.now();
   private management: ManagementServer | null = null;
   private managementPort = 0;
+  private prometheus: PrometheusServer | null = null;
+  private prometheusPort = 0;
 
   private constructor(private readonly given: BrokerOptions) {
     this.options = resolveOptions(given);
@@ -137,6 +140,16 @@ export class Broker implements ManagementBackend {
         throw err;
       }
       broker.logger.info({ host: o.host, port: broker.managementPort }, 'management API listening');
+    }
+    if (o.prometheus) {
+      try {
+        broker.prometheus = new PrometheusServer(broker);
+        broker.prometheusPort = (await broker.prometheus.listen(o.prometheus.port, o.host)).port;
+      } catch (err) {
+        await broker.stop();
+        throw err;
+      }
+      broker.logger.info({ host: o.host, port: broker.prometheusPort }, 'Prometheus metrics listening');
     }
     broker.boundPort = address.port;
     broker.boundHost = address.address;
@@ -377,6 +390,11 @@ export class Broker implements ManagementBackend {
     this.memory.force(on);
   }
 
+  /** The Prometheus endpoint's port (0 when it is off). */
+  get prometheusHttpPort(): number {
+    return this.prometheusPort;
+  }
+
   /** The management API's port (0 when it is off). */
   get managementHttpPort(): number {
     return this.managementPort;
@@ -408,6 +426,7 @@ export class Broker implements ManagementBackend {
   listeners(): Listener[] {
     const out: Listener[] = [{ protocol: 'amqp', port: this.boundPort, ipAddress: this.options.host === '0.0.0.0' ? '::' : this.options.host }];
     if (this.managementPort) out.push({ protocol: 'http', port: this.managementPort, ipAddress: out[0]!.ipAddress });
+    if (this.prometheusPort) out.push({ protocol: 'http/prometheus', port: this.prometheusPort, ipAddress: out[0]!.ipAddress });
     return out;
   }
 
@@ -435,6 +454,7 @@ export class Broker implements ManagementBackend {
       this.memory.stop();
       this.statistics.stop();
       await this.management?.close();
+      await this.prometheus?.close();
       await this.server.stop();
       // Everything acked before the stop is recorded, everything confirmed is synced.
       await this.durable?.close();
