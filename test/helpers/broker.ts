@@ -1,5 +1,7 @@
+import type { Socket } from 'node:net';
 import amqp from 'amqplib';
 import { Broker, type BrokerOptions } from '../../src/index.js';
+import type { Connection } from '../../src/server/connection.js';
 import { elapse, WAIT_MS, waitFor } from './wait.js';
 
 /** Starts an in-process broker on a free port, quiet unless WARREN_TEST_LOG is set. */
@@ -49,4 +51,28 @@ export async function brokerBarrier(broker: Broker): Promise<void> {
   } finally {
     await conn.close();
   }
+}
+
+/** The broker's side of a client connection, found by the client's local port. */
+export function serverSideOf(broker: Broker, localPort: number): Connection {
+  const found = [...broker['server'].connections].find((c) => c.peer.endsWith(`:${localPort}`));
+  if (!found) throw new Error(`no server connection for local port ${localPort}`);
+  return found;
+}
+
+/**
+ * Sends each chunk only once the broker has read everything sent before it,
+ * so each arrives in a read of its own (what a sleep between writes only
+ * makes likely).
+ */
+export async function sendInSeparateReads(broker: Broker, client: { socket: Socket; send(b: Buffer): void }, chunks: Buffer[]): Promise<void> {
+  const read = (): number => [...broker['server'].connections].find((c) => c.peer.endsWith(`:${client.socket.localPort}`))?.bytesRead ?? 0;
+  let total = 0;
+  for (const chunk of chunks) {
+    const sent = total;
+    await waitFor(() => read() >= sent, { what: `the broker to read ${sent} bytes` });
+    client.send(chunk);
+    total += chunk.length;
+  }
+  await waitFor(() => read() >= total, { what: `the broker to read ${total} bytes` });
 }

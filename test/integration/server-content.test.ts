@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { MethodId } from '../../src/protocol/index.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
-import { closedWith, connect, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { closedWith, connect, sendInSeparateReads, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { RawClient, bodyFrames, frameBytes, headerFrame, methodFrame } from '../helpers/raw-client.js';
 
 const MAX = 64 * 1024;
@@ -69,13 +69,12 @@ describe('content assembly', () => {
   it('body frames may be sent one TCP write at a time, and a zero-size body has no body frames', async () => {
     const c = await open();
     const q = await queue(2);
-    c.send(methodFrame(1, { id: MethodId.BasicPublish, args: { routingKey: q.name } }));
-    await sleep(10);
-    c.send(headerFrame(1, 6, { type: 'split' }));
-    await sleep(10);
-    c.send(frameBytes(3, 1, Buffer.from('abc')));
-    await sleep(10);
-    c.send(frameBytes(3, 1, Buffer.from('def')));
+    await sendInSeparateReads(broker, c, [
+      methodFrame(1, { id: MethodId.BasicPublish, args: { routingKey: q.name } }),
+      headerFrame(1, 6, { type: 'split' }),
+      frameBytes(3, 1, Buffer.from('abc')),
+      frameBytes(3, 1, Buffer.from('def')),
+    ]);
     // An empty message: publish + header with body_size 0, nothing else.
     c.send(Buffer.concat([methodFrame(1, { id: MethodId.BasicPublish, args: { routingKey: q.name } }), headerFrame(1, 0, { type: 'empty' })]));
     const [a, b] = await q.next;

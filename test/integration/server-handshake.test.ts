@@ -11,7 +11,7 @@ import { Constants, MethodId, PROTOCOL_HEADER } from '../../src/protocol/index.j
 import type { Connection } from '../../src/server/connection.js';
 import { RABBITMQ_COMPATIBLE_VERSION, VERSION } from '../../src/version.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
-import { connect, eventually, startBroker } from '../helpers/broker.js';
+import { connect, eventually, sendInSeparateReads, startBroker } from '../helpers/broker.js';
 import { RawClient, plainResponse } from '../helpers/raw-client.js';
 
 /** The broker's live server-side connections (test-only peek at a private field). */
@@ -289,10 +289,7 @@ describe('handshake', () => {
 
     it('accepts a header split across several TCP writes', async () => {
       const c = await RawClient.connect(broker.port);
-      for (const byte of PROTOCOL_HEADER) {
-        c.send(Buffer.from([byte]));
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await sendInSeparateReads(broker, c, [...PROTOCOL_HEADER].map((byte) => Buffer.from([byte])));
       const start = await c.waitForMethod(MethodId.ConnectionStart, 0);
       expect(start.versionMinor).toBe(9);
       c.destroy();
