@@ -28,6 +28,8 @@ const sink = new Writable({
 });
 
 const HANDSHAKE_TIMEOUT = 500;
+/** How late a due timeout may fire on a loaded machine before the test calls it a bug. */
+const LATE_MS = 5000;
 const HEARTBEAT_FRAME = Buffer.from([8, 0, 0, 0, 0, 0, 0, 0xce]);
 
 /** The broker's name for a client (its local address): taken while the socket is open. */
@@ -55,10 +57,10 @@ describe.concurrent('slow and silent peers', () => {
     await c.waitForMethod(MethodId.ConnectionStart, 0);
     const startOk = methodFrame(0, { id: MethodId.ConnectionStartOk, args: { clientProperties: {}, mechanism: 'PLAIN', response: Buffer.from('\0guest\0guest'), locale: 'en_US' } });
     c.send(startOk.subarray(0, 11)); // header and a few payload bytes, then nothing
-    await c.waitClosed(HANDSHAKE_TIMEOUT + 1500);
+    await c.waitClosed();
     const after = c.closedAt - t0;
     expect(after).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 50);
-    expect(after).toBeLessThan(HANDSHAKE_TIMEOUT + 1000);
+    expect(after).toBeLessThan(HANDSHAKE_TIMEOUT + LATE_MS);
     await eventually(() => logFor(c, 'connection closed') !== undefined, 10_000, 'close logged');
     expect(logFor(c, 'handshake timeout; closing socket')).toMatchObject({ level: 40, state: 'awaiting-start-ok' });
     expect(logFor(c, 'connection closed')).toMatchObject({ why: 'handshake timeout' });
@@ -70,10 +72,10 @@ describe.concurrent('slow and silent peers', () => {
     await c.openChannel(1);
     const t0 = Date.now();
     c.send(methodFrame(1, { id: MethodId.QueueDeclare, args: { queue: 'stalled' } }).subarray(0, 5));
-    await c.waitClosed(4000);
+    await c.waitClosed();
     const after = c.closedAt - t0;
     expect(after).toBeGreaterThanOrEqual(1500);
-    expect(after).toBeLessThan(3500);
+    expect(after).toBeLessThan(2000 + LATE_MS);
     await eventually(() => logFor(c, 'connection closed') !== undefined, 10_000, 'close logged');
     expect(logFor(c, /^missed heartbeats from client, timeout: 1s$/)).toMatchObject({ level: 40, heartbeat: 1 });
     expect(logFor(c, 'connection closed')).toMatchObject({ why: 'heartbeat timeout', user: 'guest' });
@@ -136,7 +138,7 @@ describe.concurrent('slow and silent peers', () => {
     await eventually(() => logFor(c, 'connection closed') !== undefined, 10_000, 'dropped');
     const after = Date.now() - t0;
     expect(after).toBeGreaterThanOrEqual(1500);
-    expect(after).toBeLessThan(3500);
+    expect(after).toBeLessThan(2000 + LATE_MS);
     expect(logFor(c, /^missed heartbeats from client/)).toBeDefined();
     expect(logFor(c, 'connection closed')).toMatchObject({ why: 'heartbeat timeout' });
     expect(q.unackedCount).toBe(0);
