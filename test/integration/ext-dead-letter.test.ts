@@ -10,7 +10,7 @@
 import type { Channel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { eventually, sleep, startBroker } from '../helpers/broker.js';
+import { eventually, startBroker } from '../helpers/broker.js';
 import { Clients, body, consume, drain, drainBodies, sync } from '../helpers/model.js';
 import { expectXDeath, firstDeath, hasField, rawGet } from '../helpers/x-death.js';
 
@@ -21,6 +21,20 @@ afterEach(() => clients.closeAll());
 afterAll(() => broker.stop());
 
 const readyCount = (q: string): number => broker.vhosts.get('/')!.queues.get(q)?.messageCount ?? -1;
+
+/**
+ * A positive barrier for "a message expiring within `ms` would have done so
+ * by now": a message with that expiration, published now to a queue of its
+ * own, has been dropped by its queue's timer. Expiry timers run in deadline
+ * order in this process, so any earlier deadline has been handled.
+ */
+async function expiryBarrier(ch: Channel, ms: number): Promise<void> {
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  ch.sendToQueue(queue, Buffer.from('sentinel'), { expiration: String(ms) });
+  await sync(ch);
+  await eventually(() => readyCount(queue) === 0, 10_000, 'the sentinel message to expire');
+  await ch.deleteQueue(queue);
+}
 
 /**
  * A work queue `name` fed by direct exchange `${name}.in` (key "job"),
@@ -122,7 +136,7 @@ describe('dead-lettering on expiry', () => {
     const from = Date.now();
     ch.publish('dl-exp.in', 'job', Buffer.from('short-lived'), { expiration: '30' });
     await eventually(() => readyCount('dl-exp.dlq') === 1, 10_000, 'expired into the DLQ');
-    await sleep(60); // it must not expire again in the DLQ
+    await expiryBarrier(ch, 30); // it must not expire again in the DLQ
     const [m] = await drain(ch, 'dl-exp.dlq');
     expect(m).toBeDefined();
     expect(m!.properties.expiration).toBeUndefined();
@@ -244,7 +258,7 @@ describe('routing of dead-lettered messages', () => {
     ch.publish('dl-none.in', 'job', Buffer.from('deleted'));
     await sync(ch);
     expect((await ch.deleteQueue('dl-none')).messageCount).toBe(1);
-    await sleep(20);
+    // Dead-lettering happens in the same step: drainBodies' round trips come after it.
     expect(await drainBodies(ch, 'dl-none.dlq')).toEqual([]);
   });
 });
@@ -290,7 +304,7 @@ describe('repeated deaths and cycles', () => {
     ch.sendToQueue('dl-loop', Buffer.from('m'));
     await sync(ch);
     await eventually(() => readyCount('dl-loop') === 0, 10_000, 'expired');
-    await sleep(80); // would have come back (and expired again) by now if it looped
+    await expiryBarrier(ch, 30); // it would have come back (and expired again) by now if it looped
     expect(await ch.checkQueue('dl-loop')).toMatchObject({ messageCount: 0 });
   });
 
@@ -304,7 +318,7 @@ describe('repeated deaths and cycles', () => {
     const from = Date.now();
     ch.sendToQueue('dl-fan', Buffer.from('m'));
     await eventually(() => readyCount('dl-fan.watch') === 1, 10_000, 'dead-lettered to the watcher');
-    await sleep(60);
+    await expiryBarrier(ch, 30); // had it gone back into dl-fan, it would have died there again by now
     expect(readyCount('dl-fan')).toBe(0);
     const [m] = await drain(ch, 'dl-fan.watch');
     expectXDeath(m!.properties.headers, [{ count: 1, reason: 'expired', queue: 'dl-fan', exchange: '', 'routing-keys': ['dl-fan'] }], { from, to: Date.now() });

@@ -149,7 +149,7 @@ describe('hammer', () => {
     const publishing = (async () => {
       for (let id = 0; id < N; id++) {
         if (!pub.sendToQueue(QUEUE, Buffer.from(`m${id}`), { messageId: String(id) })) await new Promise((r) => pub.once('drain', r));
-        if (id % 100 === 99) await sleep(40);
+        if (id % 100 === 99) await sleep(40); // pacing: the chaos below runs while messages flow
       }
       await pub.waitForConfirms();
       published = true;
@@ -235,7 +235,7 @@ describe('hammer', () => {
       recordAck([m]);
     });
     await eventually(() => acked.size === N, 10_000, `all ${N} acked (have ${acked.size})`);
-    await sleep(100);
+    // A round trip on the drain channel: any further (duplicate) delivery would have come before its reply.
     const q = await dch.checkQueue(QUEUE);
     await Promise.allSettled([...openConns].map((c) => c.close()));
 

@@ -66,22 +66,27 @@ describe('warren perf (in-process broker)', () => {
   });
 
   it('fanout delivers each message to every queue', async () => {
-    const r = await runScenario(perfOptions('fanout', { url, time: 0.5, queues: 3, messages: 2000 }));
+    // The message limit ends the run (the time limit is only a backstop: a slow machine needs longer).
+    const r = await runScenario(perfOptions('fanout', { url, time: 15, queues: 3, messages: 2000 }));
     expect(r.info['published']).toBe(2000);
     expect(r.info['delivered']).toBe(6000);
     expect(await queueExists(`${r.runId}-fq0`)).toBe(false);
   });
 
   it('topic: delivered equals the reference matcher\'s expectation', async () => {
-    const r = await runScenario(perfOptions('topic', { url, time: 0.5, queues: 20, bindings: 200, routingKeys: 100, messages: 1000 }));
+    const r = await runScenario(perfOptions('topic', { url, time: 15, queues: 20, bindings: 200, routingKeys: 100, messages: 1000 }));
     expect(r.info['published']).toBe(1000);
     expect(r.info['delivered_per_published']).toBe(r.info['expected_fanout']);
   });
 
   it('the sink: the tool publishes and consumes far faster than it needs to', async () => {
-    const r = await runScenario(perfOptions('sink', { time: 0.3 }));
-    expect(r.metrics['publish_msgs_s']).toBeGreaterThan(100_000);
-    expect(r.metrics['sink_received_msgs_s']).toBeGreaterThan(0);
-    expect(r.metrics['consume_msgs_s']).toBeGreaterThan(10_000);
+    // Compared with a broker run on the same machine at the same time, not with
+    // fixed rates: "fast enough" is relative to what it measures.
+    const through = await runScenario(perfOptions('throughput', { url, time: 0.5 }));
+    const r = await runScenario(perfOptions('sink', { time: 0.5 }));
+    const detail = `sink ${JSON.stringify(r.metrics)}; broker ${JSON.stringify(through.metrics)}`;
+    expect(r.metrics['publish_msgs_s'], detail).toBeGreaterThan(2 * (through.metrics['published_msgs_s'] as number));
+    expect(r.metrics['sink_received_msgs_s'], detail).toBeGreaterThan(0);
+    expect(r.metrics['consume_msgs_s'], detail).toBeGreaterThan(through.metrics['delivered_msgs_s'] as number);
   });
 });
