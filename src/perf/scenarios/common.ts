@@ -71,9 +71,11 @@ export function newRunId(): string {
 
 export function brokerName(c: AmqpClient): string {
   const p = c.serverProperties;
-  const product = typeof p['product'] === 'string' ? p['product'] : Buffer.isBuffer(p['product']) ? p['product'].toString() : '?';
-  const version = typeof p['version'] === 'string' ? p['version'] : Buffer.isBuffer(p['version']) ? p['version'].toString() : '';
-  return `${product} ${version}`.trim();
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString() : undefined);
+  // Warren reports product "RabbitMQ" (clients switch behaviour on it) and its own version apart.
+  const warren = text(p['warren_version']);
+  if (warren !== undefined) return `Warren ${warren}`;
+  return `${text(p['product']) ?? '?'} ${text(p['version']) ?? ''}`.trim();
 }
 
 export function emptyResult(ctx: ScenarioContext, broker: string): RunResult {
