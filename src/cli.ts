@@ -4,12 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { InvalidOptionError, type BrokerOptions, type UserDefinition } from './config.js';
+import { InvalidOptionError, resolveOptions, type BrokerOptions, type UserDefinition } from './config.js';
 import { Broker } from './warren.js';
-import { DefinitionsFormatError } from './admin/definitions-format.js';
 import { VERSION } from './version.js';
+import { reportStartFailure } from './cli-start-failure.js';
 
-const USAGE = `Usage: warren [options]
+const USAGE = `Usage: warren [options]          run the broker
+       warren perf <scenario> ...  load generator for any AMQP 0-9-1 broker (warren perf --help)
 
 Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --host <addr>              listen address (default 0.0.0.0)
@@ -33,7 +34,7 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --handshake-timeout <ms>   close sockets that do not open a connection in time (default 10000)
   --memory-high-watermark <x>
                              block publishers above this memory use: a fraction of
-                             RAM (≤ 1, default 0.4) or bytes
+                             RAM (≤ 1, default 0.4) or bytes (at least 1 MiB)
   --consumer-timeout <ms>    close a channel whose delivery stays unacked this long (406;
                              default 1800000 = 30 min, 0 disables)
   --product-name <name>      product announced to clients (default RabbitMQ: clients pick
@@ -83,18 +84,19 @@ export interface CliOptions extends BrokerOptions {
   dataDir?: string;
 }
 
-function convert(flag: string, kind: string, raw: string | boolean): unknown {
+/** `name` is what the user wrote: "--port" or "WARREN_PORT". */
+function convert(name: string, kind: string, raw: string | boolean): unknown {
   if (kind === 'bool') return raw === true || raw === 'true' || raw === '1';
   const text = String(raw);
   if (kind === 'int') {
-    if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} expects a non-negative integer, got '${text}'`);
+    if (!/^\d+$/.test(text)) throw new UsageError(`${name} expects a non-negative integer, got '${text}'`);
     return Number(text);
   }
   if (kind === 'number') {
-    if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new UsageError(`--${flag} expects a non-negative number, got '${text}'`);
+    if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new UsageError(`${name} expects a non-negative number, got '${text}'`);
     return Number(text);
   }
-  if (kind === 'level' && !LEVELS.includes(text)) throw new UsageError(`--${flag} expects one of ${LEVELS.join('|')}, got '${text}'`);
+  if (kind === 'level' && !LEVELS.includes(text)) throw new UsageError(`${name} expects one of ${LEVELS.join('|')}, got '${text}'`);
   return text;
 }
 
@@ -104,12 +106,28 @@ function parseUser(spec: string): UserDefinition {
   return { name: spec.slice(0, at), password: spec.slice(at + 1) };
 }
 
+/** Flags that take a value: "--port -1" is a value, not a flag named "-1" (parseArgs would call it ambiguous). */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const flag = arg.startsWith('--') ? arg.slice(2) : '';
+    const kind = (FLAGS as Record<string, readonly [string, string]>)[flag]?.[1];
+    const next = argv[i + 1];
+    if (kind !== undefined && kind !== 'bool' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** Builds broker options from argv and env. Throws UsageError for bad input; returns null for --help/--version (already printed). */
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: string) => void = (s) => process.stdout.write(s)): CliOptions | null {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -136,6 +154,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
 
   // Lowest precedence first: config file, then env, then flags.
   const options: Record<string, unknown> = {};
+  /** Option key → what the user wrote to set it, so an error names that. */
+  const source = new Map<string, string>();
   const configPath = (values.config as string | undefined) ?? env.WARREN_CONFIG;
   if (configPath) {
     let fromFile: unknown;
@@ -149,14 +169,21 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
     for (const [key, value] of Object.entries(fromFile)) {
       if (!known.has(key)) throw new UsageError(`config file ${configPath}: unknown option '${key}'`);
       options[key] = value;
+      source.set(key, `${key} (config file ${configPath})`);
     }
   }
   for (const [flag, [key, kind]] of Object.entries(FLAGS)) {
     const envName = `WARREN_${flag.toUpperCase().replace(/-/g, '_')}`;
     const fromEnv = env[envName];
-    if (fromEnv !== undefined && fromEnv !== '') options[key] = convert(flag, kind, fromEnv);
+    if (fromEnv !== undefined && fromEnv !== '') {
+      options[key] = convert(envName, kind, fromEnv);
+      source.set(key, envName);
+    }
     const fromFlag = values[flag];
-    if (fromFlag !== undefined) options[key] = convert(flag, kind, fromFlag as string | boolean);
+    if (fromFlag !== undefined) {
+      options[key] = convert(`--${flag}`, kind, fromFlag as string | boolean);
+      source.set(key, `--${flag}`);
+    }
   }
   const users = (values.user as string[] | undefined) ?? env.WARREN_USERS?.split(',').filter(Boolean);
   if (users?.length) options.users = users.map(parseUser);
@@ -172,6 +199,14 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
   options.prometheus = noPrometheus ? false : { port: prometheusPort ?? DEFAULT_PROMETHEUS_PORT };
   // The CLI is durable by default; the embedded API stays in memory unless given a dataDir.
   options.dataDir ??= './data';
+  // Values are checked here, where it is known which flag, variable or config key set each one.
+  try {
+    resolveOptions(options as BrokerOptions);
+  } catch (err) {
+    if (!(err instanceof InvalidOptionError)) throw err;
+    const flag = Object.entries(FLAGS).find(([, [key]]) => key === err.option)?.[0];
+    throw new UsageError(`invalid ${source.get(err.option) ?? (flag ? `--${flag}` : err.option)} ${err.detail}`);
+  }
   return options as CliOptions;
 }
 
@@ -194,30 +229,51 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   // The CLI is a server: the AMQP port and info logs (the embedded API defaults to a free port and warn).
   options.port ??= 5672;
   options.logLevel ??= 'info';
-  let broker: Broker;
-  try {
-    broker = await Broker.start(options);
-  } catch (err) {
-    if (err instanceof InvalidOptionError || err instanceof DefinitionsFormatError) {
-      process.stderr.write(`warren: ${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`warren: cannot start: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  let stopping = false;
+  // Signals are handled from here on: one that arrives while the broker starts stops it once started.
+  let broker: Broker | null = null;
+  let requested: string | null = null;
   const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    broker.logger.info({ signal }, 'shutdown requested');
-    broker.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        broker.logger.error({ err }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
+    if (requested !== null) return;
+    requested = signal;
+    if (broker) stopAndExit(broker, signal);
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  watchNpmShell(env, () => shutdown('SIGTERM (to npm, whose shell exited)'));
+  try {
+    broker = await Broker.start(options);
+  } catch (err) {
+    process.exit(reportStartFailure(err, options));
+  }
+  if (requested !== null) stopAndExit(broker, requested);
+}
+
+/**
+ * `npx warren` (and scripts without `exec`) run the broker under `sh -c`:
+ * npm forwards a SIGTERM to that shell, which dies without passing it on,
+ * leaving the broker running with its port bound. Under npm, the broker
+ * therefore watches its parent: when the shell goes, it stops as if it had
+ * been sent the signal itself. (Outside npm, a broker whose parent exits
+ * keeps running, as daemons started with `&` expect.)
+ */
+function watchNpmShell(env: NodeJS.ProcessEnv, onGone: () => void): void {
+  if (env.npm_command === undefined && env.npm_lifecycle_event === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, 100);
+  timer.unref();
+}
+
+function stopAndExit(broker: Broker, signal: string): void {
+  broker.logger.info({ signal }, 'shutdown requested');
+  broker.stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      broker.logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    },
+  );
 }

@@ -6,7 +6,20 @@ import type { Logger } from './observe/logger.js';
  * but its own class so that the CLI exits 2 for it alone: any other RangeError
  * at start-up (a stack overflow, a buffer bound) is a failure, not a usage error.
  */
-export class InvalidOptionError extends RangeError {}
+export class InvalidOptionError extends RangeError {
+  /** The option's key ("frameMax"), so the CLI can name the flag, variable or config key the user wrote instead. */
+  readonly option: string;
+  /** The message after "invalid option: <key> ": "<value> (<why>)". */
+  readonly detail: string;
+
+  /** `why` reads "<key> <value> (<why>)". */
+  constructor(why: string) {
+    super(`invalid option: ${why}`);
+    const space = why.indexOf(' ');
+    this.option = space < 0 ? why : why.slice(0, space);
+    this.detail = space < 0 ? '' : why.slice(space + 1);
+  }
+}
 
 export interface UserDefinition {
   name: string;
@@ -156,6 +169,9 @@ export function resolveWatermark(value: number): number {
   return value <= 1 ? Math.floor(value * availableMemory()) : Math.floor(value);
 }
 
+/** Watermarks between 1 and this many bytes are refused as likely mistakes. */
+export const MIN_WATERMARK_BYTES = 1024 * 1024;
+
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const r: ResolvedOptions = {
     host: o.host ?? DEFAULTS.host,
@@ -183,10 +199,11 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     queueMemoryWindow: o.queueMemoryWindow ?? 10_000,
     segmentSize: o.segmentSize ?? 8 * 1024 * 1024,
   };
-  const bad = (why: string): never => { throw new InvalidOptionError(`invalid option: ${why}`); };
-  if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port}`);
-  if (r.management && (!Number.isInteger(r.management.port) || r.management.port < 0 || r.management.port > 65535)) bad(`management port ${r.management.port}`);
-  if (r.prometheus && (!Number.isInteger(r.prometheus.port) || r.prometheus.port < 0 || r.prometheus.port > 65535)) bad(`prometheus port ${r.prometheus.port}`);
+  const bad = (why: string): never => { throw new InvalidOptionError(why); };
+  if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port} (0 to 65535)`);
+  // Named as the CLI's flat keys (--management-port → managementPort), so its errors name the flag.
+  if (r.management && (!Number.isInteger(r.management.port) || r.management.port < 0 || r.management.port > 65535)) bad(`managementPort ${r.management.port} (0 to 65535)`);
+  if (r.prometheus && (!Number.isInteger(r.prometheus.port) || r.prometheus.port < 0 || r.prometheus.port > 65535)) bad(`prometheusPort ${r.prometheus.port} (0 to 65535)`);
   if (!Number.isInteger(r.frameMax) || (r.frameMax !== 0 && r.frameMax < FRAME_MIN_SIZE) || r.frameMax > 0xffff_ffff) bad(`frameMax ${r.frameMax} (minimum ${FRAME_MIN_SIZE}, or 0)`);
   if (!Number.isInteger(r.channelMax) || r.channelMax < 0 || r.channelMax > 65535) bad(`channelMax ${r.channelMax}`);
   if (!Number.isInteger(r.heartbeat) || r.heartbeat < 0 || r.heartbeat > 65535) bad(`heartbeat ${r.heartbeat}`);
@@ -195,6 +212,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!(r.maxMessageSize > 0)) bad(`maxMessageSize ${r.maxMessageSize}`);
   const watermark = o.memoryHighWatermark ?? DEFAULTS.memoryHighWatermark;
   if (!(watermark > 0) || !Number.isFinite(watermark)) bad(`memoryHighWatermark ${watermark} (a fraction of RAM ≤ 1, or bytes)`);
+  // 1.5 would mean 1.5 bytes and block every publisher: a fraction or a byte count was meant.
+  if (watermark > 1 && watermark < MIN_WATERMARK_BYTES) bad(`memoryHighWatermark ${watermark} (a fraction of RAM is at most 1; as bytes it must be at least ${MIN_WATERMARK_BYTES}, 1 MiB)`);
   r.memoryHighWatermark = resolveWatermark(watermark);
   if (!(r.memoryCheckInterval >= 10) || !Number.isFinite(r.memoryCheckInterval)) bad(`memoryCheckInterval ${r.memoryCheckInterval} (minimum 10 ms)`);
   if (!(r.consumerTimeout >= 0)) bad(`consumerTimeout ${r.consumerTimeout} (ms; 0 disables)`);

@@ -98,37 +98,38 @@ export class Broker implements ManagementBackend {
     this.server.alarms.onInputSample = () => this.memory.check();
   }
 
-  /** Starts a broker and resolves once it is listening. */
+  /**
+   * Starts a broker and resolves once it is listening. The port is bound
+   * before the data directory is touched (a taken port fails fast and leaves
+   * no ./data behind); clients that connect while the durable state is being
+   * recovered wait until it is.
+   */
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker({ ...options, port: options.port ?? EMBEDDED_DEFAULTS.port });
     const o = broker.options;
-    if (o.dataDir !== undefined) {
-      broker.durable = DurableState.open(broker.vhosts, {
-        dataDir: o.dataDir,
-        fsync: o.fsync,
-        queueMemoryWindow: o.queueMemoryWindow,
-        segmentSize: o.segmentSize,
-        logger: broker.logger,
-      });
-      broker.durable.log.onFailure = (err) => {
-        broker.logger.fatal({ err }, 'message store failed; stopping the broker');
-        void broker.stop();
-      };
-      broker.admin.attachStore(broker.durable.journal, broker.durable.log, o.queueMemoryWindow, broker.durable.restored);
-    }
+    const address = await broker.server.listen(o.port, o.host);
     try {
+      if (o.dataDir !== undefined) {
+        broker.durable = DurableState.open(broker.vhosts, {
+          dataDir: o.dataDir,
+          fsync: o.fsync,
+          queueMemoryWindow: o.queueMemoryWindow,
+          segmentSize: o.segmentSize,
+          logger: broker.logger,
+        });
+        broker.durable.log.onFailure = (err) => {
+          broker.logger.fatal({ err }, 'message store failed; stopping the broker');
+          void broker.stop();
+        };
+        broker.admin.attachStore(broker.durable.journal, broker.durable.log, o.queueMemoryWindow, broker.durable.restored);
+      }
       broker.applyStartupDefinitions();
     } catch (err) {
+      await broker.server.stop();
       await broker.durable?.close();
       throw err;
     }
-    let address;
-    try {
-      address = await broker.server.listen(o.port, o.host);
-    } catch (err) {
-      await broker.durable?.close();
-      throw err;
-    }
+    broker.server.startAccepting();
     broker.memory.start();
     broker.statistics.start();
     if (o.management) {

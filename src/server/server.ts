@@ -44,7 +44,22 @@ export class Server {
     });
   }
 
+  /** Sockets accepted before startAccepting(): their bytes wait in the socket until then. */
+  private held: Socket[] | null = [];
+
+  /** The broker is ready (durable state recovered): serve the sockets held so far, and every new one. */
+  startAccepting(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const socket of held) if (!socket.destroyed) this.accept(socket);
+  }
+
   private accept(socket: Socket): void {
+    if (this.held !== null) {
+      this.held.push(socket);
+      socket.on('error', () => {}); // a held socket reset by its peer is simply dropped
+      return;
+    }
     const { options, logger } = this.context;
     if (this.connections.size >= options.maxConnections) {
       logger.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, limit: options.maxConnections }, 'connection refused: max connections reached');
@@ -99,6 +114,8 @@ export class Server {
   /** Stops accepting, asks every client to close (320), and waits up to closeTimeout for them. */
   async stop(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    for (const socket of this.held ?? []) socket.destroy();
+    this.held = null;
     await this.closeAll(320, `CONNECTION_FORCED - ${reason}`);
     // The listener closes only once every socket has; those left to their clients end now.
     this.lingering.endAll();

@@ -16,7 +16,7 @@ export interface ChildBroker {
 
 /** Runs `bin/warren` as a child process on a free port; resolves when it logs that it listens. */
 export function startChildBroker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildBroker> {
-  if (!existsSync(DIST_CLI)) throw new Error('dist/cli.js is missing: run `npm run build` (npm install does it via prepare)');
+  if (!existsSync(DIST_CLI)) throw new Error('dist/cli.js is missing: run `npm run build` (npm test does it first)');
   // Free ports for the HTTP listeners too: parallel tests must not compete for 15672/15692.
   const proc = spawn(process.execPath, [WARREN_BIN, '--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '0', ...args], {
     env: { ...process.env, ...env },

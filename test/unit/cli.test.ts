@@ -5,7 +5,7 @@
  * SIGTERM/SIGINT after closing clients with 320; usage errors exit 2.
  *
  * The child-process tests run bin/warren, which runs the compiled dist/
- * (`npm run build`; `npm install` builds it through the prepare script).
+ * (`npm run build`; `npm test` builds it first).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -343,8 +343,10 @@ describe('bin/warren', () => {
     [['--bogus'], "warren: Unknown option '--bogus'"],
     [['--port', 'abc'], "warren: --port expects a non-negative integer, got 'abc'"],
     [['--log-level', 'loud'], "warren: --log-level expects one of"],
-    [['--port', '70000'], 'warren: invalid option: port 70000'],
-    [['--frame-max', '100'], 'warren: invalid option: frameMax 100'],
+    [['--port', '70000'], 'warren: invalid --port 70000 (0 to 65535)'],
+    [['--port', '-1'], "warren: --port expects a non-negative integer, got '-1'"],
+    [['--frame-max', '100'], 'warren: invalid --frame-max 100 (minimum 4096, or 0)'],
+    [['--memory-high-watermark', '1.5'], 'warren: invalid --memory-high-watermark 1.5 (a fraction of RAM is at most 1; as bytes it must be at least 1048576, 1 MiB)'],
   ])('%j exits 2 with a message', async (args, message) => {
     const r = start(args);
     expect((await exitOf(r)).code).toBe(2);
@@ -357,7 +359,7 @@ describe('bin/warren', () => {
     try {
       const r = start(['--port', String(broker.port), '--host', '127.0.0.1', '--log-level', 'silent']);
       expect((await exitOf(r)).code).toBe(1);
-      expect(r.stderr).toMatch(/^warren: cannot start: .*EADDRINUSE/);
+      expect(r.stderr).toMatch(/^warren: cannot listen on 127\.0\.0\.1:\d+: the port is already in use \(EADDRINUSE\)\nwarren: .*--port/);
     } finally {
       await broker.stop();
     }
