@@ -276,7 +276,14 @@ export class Broker implements ManagementBackend {
     const o = this.options;
     // Without configured users, the broker's default guest/guest (when it exists).
     const users = o.users.length > 0 ? o.users : this.access.user('guest') ? [{ name: 'guest', password: 'guest' }] : [];
-    return amqpUrl({ host: this.boundHost, port: this.boundPort, users, loopbackUsers: o.loopbackUsers, vhosts: [...this.vhosts.keys()] }, options);
+    return amqpUrl({
+      host: this.boundHost,
+      port: this.boundPort,
+      users,
+      loopbackUsers: o.loopbackUsers,
+      vhosts: [...this.vhosts.keys()],
+      mayOpen: (user, vhost) => this.access.mayOpen(user, vhost),
+    }, options);
   }
 
   get connectionCount(): number {

@@ -14,12 +14,13 @@ export interface UrlTarget {
   /** The address the broker listens on. */
   host: string;
   port: number;
+  /** Users whose passwords are known (the configured ones, or the default guest). */
   users: readonly UserDefinition[];
   loopbackUsers: readonly string[];
   vhosts: readonly string[];
+  /** Whether the user exists and has permissions on the vhost (as of now). */
+  mayOpen(user: string, vhost: string): boolean;
 }
-
-const mayOpen = (user: UserDefinition | undefined, vhost: string): boolean => user?.vhosts === undefined || user.vhosts.includes(vhost);
 
 /** Where a client on this machine reaches a listener on `host`: loopback for a wildcard address, brackets for IPv6. */
 function connectHost(host: string): string {
@@ -39,10 +40,11 @@ export function amqpUrl(target: UrlTarget, options: UrlOptions = {}): string {
   const user = target.users.find((u) => u.name === name);
   const password = options.password ?? user?.password;
   if (password === undefined) throw new Error(`broker.url(): no user '${name}' was configured; pass its password too`);
-  const vhost = options.vhost ?? (target.vhosts.includes('/') && mayOpen(user, '/') ? '/' : target.vhosts.find((v) => mayOpen(user, v)));
-  if (vhost === undefined) throw new Error(`broker.url(): user '${name}' may open none of the vhosts`);
+  const mayOpen = (v: string): boolean => target.mayOpen(name, v);
+  const vhost = options.vhost ?? (target.vhosts.includes('/') && mayOpen('/') ? '/' : target.vhosts.find(mayOpen));
+  if (vhost === undefined) throw new Error(`broker.url(): user '${name}' has permissions on none of the vhosts`);
   if (!target.vhosts.includes(vhost)) throw new Error(`broker.url(): no vhost '${vhost}' (vhosts: ${target.vhosts.join(', ')})`);
-  if (!mayOpen(user, vhost)) throw new Error(`broker.url(): user '${name}' may not open vhost '${vhost}'`);
+  if (!mayOpen(vhost)) throw new Error(`broker.url(): user '${name}' has no permissions on vhost '${vhost}'`);
   const host = connectHost(target.host);
   if (target.loopbackUsers.includes(name) && !isLoopbackHost(host)) {
     throw new Error(`broker.url(): user '${name}' may only connect from loopback, but the broker listens on ${target.host} only`);

@@ -85,7 +85,7 @@ describe('url()', () => {
     await (await bobDev.createChannel()).checkQueue('in-dev');
 
     expect(() => broker.url({ vhost: 'nope' })).toThrow(/no vhost 'nope'/);
-    expect(() => broker.url({ user: 'alice', vhost: '/' })).toThrow(/may not open vhost '\/'/);
+    expect(() => broker.url({ user: 'alice', vhost: '/' })).toThrow(/has no permissions on vhost '\/'/);
     expect(() => broker.url({ user: 'carol' })).toThrow(/no user 'carol'/);
   });
 });

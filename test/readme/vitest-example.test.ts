@@ -54,7 +54,7 @@ test('the worker sees the broker drop its connection', async () => {
 });
 
 test('a broker of its own, stopped at the end of the block', async () => {
-  await using tenant = await Broker.start({ vhosts: ['tenant-a'] });
+  await using tenant = await Broker.start({ vhosts: ['/', 'tenant-a'], users: [{ name: 'app', password: 's3cret' }] });
   const conn = await amqp.connect(tenant.url({ vhost: 'tenant-a' }));
   await (await conn.createChannel()).assertQueue('jobs');
   expect(tenant.queues('tenant-a').map((q) => q.name)).toEqual(['jobs']);
