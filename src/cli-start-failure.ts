@@ -17,14 +17,24 @@ interface Diagnosis {
   exitCode: number;
 }
 
+/** The flag that sets the port a listen error is about (the AMQP one, or an HTTP listener's). */
+function portFlag(port: number | undefined, options: BrokerOptions): string {
+  if (port === undefined || port === options.port) return '--port';
+  if (options.management && options.management.port === port) return '--management-port';
+  if (options.prometheus && options.prometheus.port === port) return '--prometheus-port';
+  return '--port';
+}
+
 function diagnose(err: unknown, options: BrokerOptions): Diagnosis {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  const where = `${options.host ?? '0.0.0.0'}:${options.port ?? 5672}`;
+  const e = err as (NodeJS.ErrnoException & { port?: number; address?: string }) | null;
+  const code = e?.code;
+  const where = `${e?.address ?? options.host ?? '0.0.0.0'}:${e?.port ?? options.port ?? 5672}`;
+  const flag = portFlag(e?.port, options);
   if (code === 'EADDRINUSE') {
-    return { message: `cannot listen on ${where}: the port is already in use (EADDRINUSE)`, hint: 'another broker may be running; choose another port with --port', exitCode: 1 };
+    return { message: `cannot listen on ${where}: the port is already in use (EADDRINUSE)`, hint: `another broker may be running; choose another port with ${flag}`, exitCode: 1 };
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return { message: `cannot listen on ${where}: permission denied (${code})`, hint: 'ports below 1024 need privileges; choose another port with --port', exitCode: 1 };
+    return { message: `cannot listen on ${where}: permission denied (${code})`, hint: `ports below 1024 need privileges; choose another port with ${flag}`, exitCode: 1 };
   }
   if (code === 'EADDRNOTAVAIL') {
     return { message: `cannot listen on ${where}: no such local address (EADDRNOTAVAIL)`, hint: 'choose an address of this machine with --host', exitCode: 1 };

@@ -109,6 +109,16 @@ export class Broker implements ManagementBackend {
     const o = broker.options;
     const address = await broker.server.listen(o.port, o.host);
     try {
+      // Every port is bound before the data directory is touched. (Recovery below is synchronous:
+      // no request is served before it is done.)
+      if (o.management) {
+        broker.management = new ManagementServer(broker);
+        broker.managementPort = (await broker.management.listen(o.management.port, o.host)).port;
+      }
+      if (o.prometheus) {
+        broker.prometheus = new PrometheusServer(broker);
+        broker.prometheusPort = (await broker.prometheus.listen(o.prometheus.port, o.host)).port;
+      }
       if (o.dataDir !== undefined) {
         broker.durable = DurableState.open(broker.vhosts, {
           dataDir: o.dataDir,
@@ -126,32 +136,16 @@ export class Broker implements ManagementBackend {
       broker.applyStartupDefinitions();
     } catch (err) {
       await broker.server.stop();
+      await broker.management?.close();
+      await broker.prometheus?.close();
       await broker.durable?.close();
       throw err;
     }
     broker.server.startAccepting();
     broker.memory.start();
     broker.statistics.start();
-    if (o.management) {
-      try {
-        broker.management = new ManagementServer(broker);
-        broker.managementPort = (await broker.management.listen(o.management.port, o.host)).port;
-      } catch (err) {
-        await broker.stop();
-        throw err;
-      }
-      broker.logger.info({ host: o.host, port: broker.managementPort }, 'management API listening');
-    }
-    if (o.prometheus) {
-      try {
-        broker.prometheus = new PrometheusServer(broker);
-        broker.prometheusPort = (await broker.prometheus.listen(o.prometheus.port, o.host)).port;
-      } catch (err) {
-        await broker.stop();
-        throw err;
-      }
-      broker.logger.info({ host: o.host, port: broker.prometheusPort }, 'Prometheus metrics listening');
-    }
+    if (broker.management) broker.logger.info({ host: o.host, port: broker.managementPort }, 'management API listening');
+    if (broker.prometheus) broker.logger.info({ host: o.host, port: broker.prometheusPort }, 'Prometheus metrics listening');
     broker.boundPort = address.port;
     broker.boundHost = address.address;
     broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');

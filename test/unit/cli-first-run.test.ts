@@ -106,7 +106,7 @@ describe('bin/warren start-up failures', () => {
     expect(r.stderr).toBe("warren: --port expects a non-negative integer, got '-1'\nTry 'warren --help'.\n");
   });
 
-  it('a taken port fails before the data directory is touched, as a fatal JSON log line with a hint naming --port', async () => {
+  it('a taken port fails before the data directory is touched, as a fatal JSON log line with a hint naming the port\'s flag', async () => {
     const broker = await startBroker();
     try {
       const data = join(dir, 'never-created');
@@ -129,6 +129,12 @@ describe('bin/warren start-up failures', () => {
       expect(pretty.stdout).toMatch(/FATAL.*cannot listen on .*EADDRINUSE/);
       expect(pretty.stdout).toContain('choose another port with --port');
       expect(existsSync(data)).toBe(false);
+
+      // The management API's port: the hint names its flag.
+      const http = await runWarren(['--port', '0', '--host', '127.0.0.1', '--management-port', String(broker.port), '--prometheus-port', '0', '--data-dir', data]);
+      expect(http.code).toBe(1);
+      expect(JSON.parse(http.stdout.trim().split('\n').at(-1)!)).toMatchObject({ level: 60, hint: 'another broker may be running; choose another port with --management-port' });
+      expect(existsSync(data)).toBe(false);
     } finally {
       await broker.stop();
     }
@@ -138,7 +144,7 @@ describe('bin/warren start-up failures', () => {
     const data = join(dir, 'held');
     const lock = DataDirLock.acquire(data);
     try {
-      const r = await runWarren(['--port', '0', '--host', '127.0.0.1', '--data-dir', data]);
+      const r = await runWarren(['--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '0', '--data-dir', data]);
       expect(r.code).toBe(1);
       const line = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
       expect(line).toMatchObject({ level: 60, msg: expect.stringContaining('is in use by another Warren process'), hint: expect.stringContaining('--data-dir') });
