@@ -85,7 +85,14 @@ export function isoTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '+00:00');
 }
 
-/** RabbitMQ's idle_since format: "2024-01-31 12:34:56". */
+/** RabbitMQ's idle_since format: "2024-01-31 12:34:56" (the last second's text is reused: lists of queues share few). */
+let idleCacheSecond = -1;
+let idleCacheText = '';
 export function idleSince(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  const second = Math.floor(ms / 1000);
+  if (second !== idleCacheSecond) {
+    idleCacheSecond = second;
+    idleCacheText = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  }
+  return idleCacheText;
 }

@@ -81,9 +81,9 @@ function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {
     res.end();
     return;
   }
-  const text = JSON.stringify(reply.body);
+  const bytes = Buffer.from(JSON.stringify(reply.body), 'utf8');
   headers['content-type'] = 'application/json';
-  headers['content-length'] = String(Buffer.byteLength(text));
+  headers['content-length'] = String(bytes.length);
   res.writeHead(status, headers);
-  res.end(headOnly ? undefined : text);
+  res.end(headOnly ? undefined : bytes);
 }
