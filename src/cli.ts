@@ -13,7 +13,7 @@ const USAGE = `Usage: warren [options]          run the broker
        warren perf <scenario> ...  load generator for any AMQP 0-9-1 broker (warren perf --help)
 
 Options (each also settable as an environment variable, e.g. WARREN_PORT):
-  --host <addr>              listen address (default 0.0.0.0)
+  --host <addr>              listen address (default: every interface, IPv6 and IPv4)
   --port <n>                 TCP port (default 5672; 0 picks a free port)
   --data-dir <path>          data directory for durable state (default ./data)
   --no-fsync                 do not fdatasync the message log (tests/benchmarks only: unsafe)

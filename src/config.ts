@@ -31,7 +31,11 @@ export interface UserDefinition {
 
 /** Everything `Broker.start` accepts; the CLI builds the same object from flags, env and a config file. */
 export interface BrokerOptions {
-  /** Listen address (default 0.0.0.0). */
+  /**
+   * Listen address. Default: every interface, IPv6 and IPv4 (as RabbitMQ's
+   * [::] and 0.0.0.0 listeners), falling back to IPv4 alone on a machine
+   * without IPv6. An explicit address (0.0.0.0, ::1, 127.0.0.1…) is used as given.
+   */
   host?: string;
   /** TCP port (default 5672; 0 picks a free port, see `broker.port`). */
   port?: number;
@@ -110,7 +114,8 @@ export interface BrokerOptions {
 }
 
 export interface ResolvedOptions {
-  host: string;
+  /** undefined: every interface, both address families (see BrokerOptions.host). */
+  host: string | undefined;
   port: number;
   frameMax: number;
   channelMax: number;
@@ -142,7 +147,6 @@ export interface ResolvedOptions {
 export const FRAME_MIN_SIZE = 4096;
 
 export const DEFAULTS = {
-  host: '0.0.0.0',
   port: 5672,
   frameMax: 131072,
   channelMax: 2047,
@@ -174,7 +178,7 @@ export const MIN_WATERMARK_BYTES = 1024 * 1024;
 
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const r: ResolvedOptions = {
-    host: o.host ?? DEFAULTS.host,
+    host: o.host === '' ? undefined : o.host,
     port: o.port ?? DEFAULTS.port,
     frameMax: o.frameMax ?? DEFAULTS.frameMax,
     channelMax: o.channelMax ?? DEFAULTS.channelMax,

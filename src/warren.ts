@@ -426,7 +426,7 @@ export class Broker implements ManagementBackend {
   }
 
   listeners(): Listener[] {
-    const out: Listener[] = [{ protocol: 'amqp', port: this.boundPort, ipAddress: this.options.host === '0.0.0.0' ? '::' : this.options.host }];
+    const out: Listener[] = [{ protocol: 'amqp', port: this.boundPort, ipAddress: this.options.host === undefined || this.options.host === '0.0.0.0' ? '::' : this.options.host }];
     if (this.managementPort) out.push({ protocol: 'http', port: this.managementPort, ipAddress: out[0]!.ipAddress });
     if (this.prometheusPort) out.push({ protocol: 'http/prometheus', port: this.prometheusPort, ipAddress: out[0]!.ipAddress });
     return out;

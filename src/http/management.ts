@@ -32,7 +32,7 @@ export class ManagementServer {
     this.http.on('clientError', (_err, socket) => socket.destroy());
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
+  listen(port: number, host: string | undefined): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.http.once('error', onError);

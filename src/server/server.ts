@@ -33,7 +33,11 @@ export class Server {
     this.net = createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
+  /**
+   * Without a host, Node listens on :: — dual-stack, so IPv4 clients arrive as
+   * ::ffff:a.b.c.d — and falls back to 0.0.0.0 itself where IPv6 is missing.
+   */
+  listen(port: number, host: string | undefined): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.net.once('error', onError);

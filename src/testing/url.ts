@@ -22,10 +22,13 @@ export interface UrlTarget {
   mayOpen(user: string, vhost: string): boolean;
 }
 
-/** Where a client on this machine reaches a listener on `host`: loopback for a wildcard address, brackets for IPv6. */
+/**
+ * Where a client on this machine reaches a listener on `host`: loopback for a
+ * wildcard address (IPv4's for ::, which is dual-stack: a machine may have
+ * IPv6 without an ::1 loopback), brackets for IPv6.
+ */
 function connectHost(host: string): string {
-  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
+  if (host === '' || host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
 }
 
