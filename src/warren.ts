@@ -440,7 +440,7 @@ export class Broker implements ManagementBackend {
       memoryAlarm: this.memory.alarmed,
       diskFree: free,
       diskFreeLimit: DISK_FREE_LIMIT,
-      diskFreeAlarm: false,
+      diskFreeAlarm: this.server.alarms.disk,
       fdUsed,
       fdTotal,
       socketsUsed: this.server.connections.size,

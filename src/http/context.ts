@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { UserRecord } from '../auth/access-control.js';
+import type { Permission, ResourceKind, UserRecord } from '../auth/access-control.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import { AmqpError } from '../protocol/index.js';
 import { isAdmin, visibleVhosts } from './auth.js';
@@ -65,6 +65,15 @@ export class RequestContext {
       if (err instanceof AmqpError) throw fromAmqpError(err);
       throw err;
     }
+  }
+
+  /**
+   * The user's permission check for a resource, as an AMQP channel would make
+   * it (RabbitMQ's management plugin acts through a channel as the user):
+   * refused is 401 with RabbitMQ's access-refused text.
+   */
+  allow(vhost: VirtualHost, kind: ResourceKind, name: string, permission: Permission): void {
+    this.command(() => this.backend.access.checkResource(this.user.name, vhost.name, kind, name, permission));
   }
 
   /** A boolean query flag (?if-unused=true). */

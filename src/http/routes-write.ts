@@ -42,6 +42,7 @@ const putExchange: Handler = async (ctx) => {
   const body = await ctx.json();
   const name = exchangeName(ctx.params.name!);
   const existed = vhost.exchanges.has(name);
+  ctx.allow(vhost, 'exchange', name, 'configure');
   const d = { type: str(body, 'type', 'direct'), passive: false, durable: bool(body, 'durable', false), autoDelete: bool(body, 'auto_delete', false), internal: bool(body, 'internal', false), arguments: args(body) };
   ctx.command(() => vhost.declareExchange(name, d));
   return { status: existed ? 204 : 201 };
@@ -50,6 +51,7 @@ const putExchange: Handler = async (ctx) => {
 const deleteExchange: Handler = (ctx) => {
   const vhost = ctx.vhost();
   const x = findExchange(ctx);
+  ctx.allow(vhost, 'exchange', x.name, 'configure');
   ctx.command(() => vhost.deleteExchange(x.name, ctx.flag('if-unused')));
   return { status: 204 };
 };
@@ -59,6 +61,7 @@ const putQueue: Handler = async (ctx) => {
   const body = await ctx.json();
   const name = ctx.params.name!;
   const existed = vhost.queues.has(name);
+  ctx.allow(vhost, 'queue', name, 'configure');
   const d = { passive: false, durable: bool(body, 'durable', false), exclusive: false, autoDelete: bool(body, 'auto_delete', false), arguments: args(body) };
   ctx.command(() => vhost.declareQueue(name, d, API_OWNER));
   return { status: existed ? 204 : 201 };
@@ -67,6 +70,7 @@ const putQueue: Handler = async (ctx) => {
 const deleteQueue: Handler = (ctx) => {
   const vhost = ctx.vhost();
   const q = findQueue(ctx);
+  ctx.allow(vhost, 'queue', q.name, 'configure');
   ctx.command(() => vhost.deleteQueue(q.name, API_OWNER, ctx.flag('if-unused'), ctx.flag('if-empty')));
   return { status: 204 };
 };
@@ -74,6 +78,7 @@ const deleteQueue: Handler = (ctx) => {
 const purgeQueue: Handler = (ctx) => {
   const vhost = ctx.vhost();
   const q = findQueue(ctx);
+  ctx.allow(vhost, 'queue', q.name, 'read');
   ctx.command(() => vhost.purgeQueue(q.name, API_OWNER));
   return { status: 204 };
 };
@@ -107,6 +112,8 @@ const postBinding: Handler = async (ctx) => {
   const { kind, source, destination } = bindingEnds(ctx);
   const routingKey = str(body, 'routing_key', '');
   const a = args(body);
+  ctx.allow(vhost, kind, destination, 'write');
+  ctx.allow(vhost, 'exchange', source, 'read');
   ctx.command(() => vhost.bind(kind, destination, source, routingKey, a, API_OWNER));
   const key = propertiesKey(routingKey, fieldTableToJson(a));
   const path = `/api/bindings/${encodeURIComponent(vhost.name)}/e/${encodeURIComponent(ctx.params.source!)}/${ctx.params.dtype!}/${encodeURIComponent(ctx.params.destination!)}/${key}`;
@@ -131,6 +138,8 @@ const getBinding: Handler = (ctx) => {
 const deleteBinding: Handler = (ctx) => {
   const { vhost, b } = findBinding(ctx);
   ctx.vhost();
+  ctx.allow(vhost, b.destination.kind, b.destination.name, 'write');
+  ctx.allow(vhost, 'exchange', b.source.name, 'read');
   ctx.command(() => vhost.unbind(b.destination.kind, b.destination.name, b.source.name, b.routingKey, b.arguments, API_OWNER));
   return { status: 204 };
 };
@@ -147,6 +156,8 @@ const publish: Handler = async (ctx) => {
   }
   const bytes = encoding === 'base64' ? Buffer.from(payload, 'base64') : Buffer.from(payload, 'utf8');
   const properties = propertiesFromJson(body.properties);
+  ctx.allow(vhost, 'exchange', x.name, 'write');
+  if (x.type === 'topic') ctx.command(() => ctx.backend.access.checkTopic(ctx.user.name, vhost.name, x.name, routingKey, 'write'));
   const routed = ctx.command(() => {
     const target = vhost.exchangeForPublish(x.name);
     return vhost.route(target, routingKey, buildMessage(x.name, routingKey, properties, bytes));
@@ -167,6 +178,7 @@ const getFromQueue: Handler = async (ctx) => {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw badRequest('count must be a positive integer');
   if (typeof ackmode !== 'string' || !ACK_MODES.has(ackmode as AckMode)) throw badRequest(`Unknown ackmode: ${String(ackmode)}`);
   if (encoding !== 'auto' && encoding !== 'base64') throw badRequest(`Unknown encoding: ${String(encoding)}`);
+  ctx.allow(vhost, 'queue', q.name, 'read');
   if (truncate !== undefined && truncate !== null && (typeof truncate !== 'number' || !Number.isInteger(truncate) || truncate < 0)) throw badRequest('truncate must be a non-negative integer');
   const items = ctx.command(() =>
     getMessages(vhost, q.name, ctx.user.name, { count, ackmode: ackmode as AckMode, encoding, truncate: typeof truncate === 'number' ? truncate : null }),

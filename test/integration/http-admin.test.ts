@@ -63,6 +63,24 @@ describe('management HTTP API: administration', () => {
     expect((await api(broker, '/api/whoami', { user: 'alice', password: 's3cret' })).status).toBe(401);
   });
 
+  it('object writes are checked against the user\'s permissions, as on an AMQP channel', async () => {
+    broker.addUser('limited', 'pw', ['management']);
+    broker.setPermissions('limited', '/', { configure: '^own-', write: '^own-', read: '^own-' });
+    const as = { user: 'limited', password: 'pw' };
+    expect((await api(broker, '/api/queues/%2F/own-q', { method: 'PUT', body: {}, ...as })).status).toBe(201);
+    const refused = await api(broker, '/api/queues/%2F/other-q', { method: 'PUT', body: {}, ...as });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ error: 'not_authorised', reason: "ACCESS_REFUSED - configure access to queue 'other-q' in vhost '/' refused for user 'limited'" });
+    expect((await api(broker, '/api/queues/%2F/other-q')).status).toBe(404);
+    const publish = await api(broker, '/api/exchanges/%2F/amq.default/publish', { method: 'POST', body: { routing_key: 'own-q', payload: 'x', payload_encoding: 'string', properties: {} }, ...as });
+    expect(publish.status).toBe(401);
+    expect((publish.body as Json).reason).toBe("ACCESS_REFUSED - write access to exchange 'amq.default' in vhost '/' refused for user 'limited'");
+    const bind = await api(broker, '/api/bindings/%2F/e/amq.direct/q/own-q', { method: 'POST', body: { routing_key: 'k' }, ...as });
+    expect((bind.body as Json).reason).toBe("ACCESS_REFUSED - read access to exchange 'amq.direct' in vhost '/' refused for user 'limited'");
+    expect((await api(broker, '/api/queues/%2F/own-q/get', { method: 'POST', body: { count: 1, ackmode: 'ack_requeue_false', encoding: 'auto' }, ...as })).status).toBe(200);
+    expect((await api(broker, '/api/queues/%2F/own-q', { method: 'DELETE', ...as })).status).toBe(204);
+  });
+
   it('DELETE /api/connections/{name} closes the connection with 320 and the X-Reason text', async () => {
     const conn = await connect(broker);
     // amqplib reports a 320 as a 'close' event carrying the error (not as 'error').

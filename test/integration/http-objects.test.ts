@@ -11,6 +11,7 @@ describe('management HTTP API: objects', () => {
   let conn: AmqpConnection;
   beforeAll(async () => {
     broker = await startBroker({ management: { port: 0 }, vhosts: ['/', 'dev'] });
+    broker.setPermissions('guest', 'dev', { configure: '.*', write: '.*', read: '.*' });
     conn = await connect(broker);
   });
   afterAll(async () => {
