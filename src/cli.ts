@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseByteSize } from './byte-size.js';
 import { InvalidOptionError, resolveOptions, type BrokerOptions, type UserDefinition } from './config.js';
 import { Broker } from './warren.js';
 import { VERSION } from './version.js';
@@ -35,6 +36,8 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --memory-high-watermark <x>
                              block publishers above this memory use: a fraction of
                              RAM (≤ 1, default 0.4) or bytes (at least 1 MiB)
+  --disk-free-limit <size>   block publishers while the data directory's filesystem has
+                             less free space: bytes or 50MB, 1GB, 512MiB (default 50MB)
   --consumer-timeout <ms>    close a channel whose delivery stays unacked this long (406;
                              default 1800000 = 30 min, 0 disables)
   --product-name <name>      product announced to clients (default RabbitMQ: clients pick
@@ -70,6 +73,7 @@ const FLAGS = {
   'no-management': ['noManagement', 'bool'],
   'prometheus-port': ['prometheusPort', 'int'],
   'no-prometheus': ['noPrometheus', 'bool'],
+  'disk-free-limit': ['diskFreeLimit', 'size'],
 } as const;
 
 /** The CLI serves the management API and the metrics on RabbitMQ's ports unless told otherwise. */
@@ -95,6 +99,10 @@ function convert(name: string, kind: string, raw: string | boolean): unknown {
   if (kind === 'number') {
     if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) throw new UsageError(`${name} expects a non-negative number, got '${text}'`);
     return Number(text);
+  }
+  if (kind === 'size') {
+    if (parseByteSize(text) === null) throw new UsageError(`${name} expects bytes or a size with a unit (50MB, 1GB, 512MiB), got '${text}'`);
+    return text;
   }
   if (kind === 'level' && !LEVELS.includes(text)) throw new UsageError(`${name} expects one of ${LEVELS.join('|')}, got '${text}'`);
   return text;
@@ -245,6 +253,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   } catch (err) {
     process.exit(reportStartFailure(err, options));
   }
+  // A broker that stopped itself on an error exits non-zero, so a supervisor restarts it.
+  broker.onFatal = () => process.exit(1);
   if (requested !== null) stopAndExit(broker, requested);
 }
 

@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { parseByteSize } from './byte-size.js';
 import type { Logger } from './observe/logger.js';
 
 /**
@@ -62,6 +63,15 @@ export interface BrokerOptions {
   memoryHighWatermark?: number;
   /** How often the broker's resident memory is compared with the watermark, in ms (default 250). */
   memoryCheckInterval?: number;
+  /**
+   * Disk free space limit (RabbitMQ's disk_free_limit): while the data
+   * directory's filesystem has less free space than this, publishers are
+   * blocked as for the memory alarm. Bytes, or a string with a unit ("50MB",
+   * "1GB", "512MiB"). Default 50 MB.
+   */
+  diskFreeLimit?: number | string;
+  /** How often the data directory's free space is sampled, in ms (default 1000). */
+  diskCheckInterval?: number;
   /**
    * Consumer acknowledgement timeout (RabbitMQ's consumer_timeout), in ms: a
    * delivery left unacked longer than this closes its channel with 406 and its
@@ -127,6 +137,9 @@ export interface ResolvedOptions {
   /** The watermark in bytes (a fraction given in the options is resolved against the RAM available). */
   memoryHighWatermark: number;
   memoryCheckInterval: number;
+  /** Bytes. */
+  diskFreeLimit: number;
+  diskCheckInterval: number;
   /** 0 = disabled. */
   consumerTimeout: number;
   management: { port: number } | null;
@@ -157,6 +170,8 @@ export const DEFAULTS = {
   maxMessageSize: 128 * 1024 * 1024,
   memoryHighWatermark: 0.4,
   memoryCheckInterval: 250,
+  diskFreeLimit: 50_000_000,
+  diskCheckInterval: 1000,
   consumerTimeout: 1_800_000,
   productName: 'RabbitMQ',
 } as const;
@@ -189,6 +204,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     maxMessageSize: o.maxMessageSize ?? DEFAULTS.maxMessageSize,
     memoryHighWatermark: 0,
     memoryCheckInterval: o.memoryCheckInterval ?? DEFAULTS.memoryCheckInterval,
+    diskFreeLimit: 0,
+    diskCheckInterval: o.diskCheckInterval ?? DEFAULTS.diskCheckInterval,
     consumerTimeout: o.consumerTimeout ?? DEFAULTS.consumerTimeout,
     management: o.management ? { port: o.management.port } : null,
     prometheus: o.prometheus ? { port: o.prometheus.port } : null,
@@ -220,6 +237,10 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (watermark > 1 && watermark < MIN_WATERMARK_BYTES) bad(`memoryHighWatermark ${watermark} (a fraction of RAM is at most 1; as bytes it must be at least ${MIN_WATERMARK_BYTES}, 1 MiB)`);
   r.memoryHighWatermark = resolveWatermark(watermark);
   if (!(r.memoryCheckInterval >= 10) || !Number.isFinite(r.memoryCheckInterval)) bad(`memoryCheckInterval ${r.memoryCheckInterval} (minimum 10 ms)`);
+  const diskLimit = parseByteSize(o.diskFreeLimit ?? DEFAULTS.diskFreeLimit);
+  if (diskLimit === null) bad(`diskFreeLimit ${String(o.diskFreeLimit)} (bytes, or a number with a unit: 50MB, 1GB, 512MiB)`);
+  r.diskFreeLimit = diskLimit!;
+  if (!(r.diskCheckInterval >= 10) || !Number.isFinite(r.diskCheckInterval)) bad(`diskCheckInterval ${r.diskCheckInterval} (minimum 10 ms)`);
   if (!(r.consumerTimeout >= 0)) bad(`consumerTimeout ${r.consumerTimeout} (ms; 0 disables)`);
   if (!Number.isInteger(r.queueMemoryWindow) || r.queueMemoryWindow < 1) bad(`queueMemoryWindow ${r.queueMemoryWindow}`);
   if (typeof r.productName !== 'string' || r.productName === '' || Buffer.byteLength(r.productName) > 255) bad(`productName '${String(r.productName)}' (1 to 255 bytes)`);

@@ -5,6 +5,7 @@ import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './conf
 import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
 import { MemoryAlarm } from './server/memory-alarm.js';
+import { DiskAlarm } from './server/disk-alarm.js';
 import { DurableState } from './broker/durability.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
@@ -41,8 +42,6 @@ import type { Listener, ManagementBackend, NodeFacts } from './http/backend.js';
 import { diskFree, fileDescriptorLimit, openFileDescriptors } from './observe/node-facts.js';
 import type { ConnectionSnapshot } from './server/snapshot.js';
 
-/** RabbitMQ's default disk_free_limit (50 MB), reported until a disk alarm is configured. */
-const DISK_FREE_LIMIT = 50_000_000;
 
 /**
  * An embeddable Warren broker: `const broker = await Broker.start({ port: 0 })`,
@@ -71,6 +70,15 @@ export class Broker implements ManagementBackend {
   private managementPort = 0;
   private prometheus: PrometheusServer | null = null;
   private prometheusPort = 0;
+  private readonly disk: DiskAlarm;
+  /** Set when the broker stopped itself on an error it cannot serve through. */
+  private fatalError: Error | null = null;
+  /**
+   * Called after the broker stopped itself on a fatal error (a message store
+   * failure other than a full disk). The CLI exits non-zero, so a supervisor
+   * restarts it; an embedding app decides for itself.
+   */
+  onFatal: ((err: Error) => void) | null = null;
 
   private constructor(private readonly given: BrokerOptions) {
     this.options = resolveOptions(given);
@@ -96,6 +104,18 @@ export class Broker implements ManagementBackend {
       },
     });
     this.server.alarms.onInputSample = () => this.memory.check();
+    this.disk = new DiskAlarm({
+      dir: this.options.dataDir ?? '.',
+      limit: this.options.diskFreeLimit,
+      interval: this.options.diskCheckInterval,
+      onChange: (on, free, limit) => {
+        // RabbitMQ's wording: "disk resource limit alarm set on node ... Publishers will be blocked until this alarm clears".
+        if (on) this.logger.warn({ free, limit }, 'disk resource limit alarm set: publishers will be blocked until this alarm clears');
+        else this.logger.info({ free, limit }, 'disk resource limit alarm cleared');
+        this.server.setDiskAlarm(on);
+      },
+      onSampleError: (err) => this.logger.error({ err, dataDir: this.options.dataDir }, 'cannot read the free disk space of the data directory'),
+    });
   }
 
   /**
@@ -127,14 +147,17 @@ export class Broker implements ManagementBackend {
           segmentSize: o.segmentSize,
           logger: broker.logger,
         });
-        broker.durable.log.onFailure = (err) => {
-          broker.logger.fatal({ err }, 'message store failed; stopping the broker');
-          void broker.stop();
-        };
-        broker.admin.attachStore(broker.durable.journal, broker.durable.log, o.queueMemoryWindow, broker.durable.restored);
+        const log = broker.durable.log;
+        log.onFailure = (err) => broker.fail(err, 'message store failed; stopping the broker');
+        // A full disk is not fatal: publishers are blocked until the log's retried write succeeds.
+        log.onWriteFailed = () => broker.disk.writeFailed(true);
+        log.onWriteRecovered = () => broker.disk.writeFailed(false);
+        broker.admin.attachStore(broker.durable.journal, log, o.queueMemoryWindow, broker.durable.restored);
+        broker.disk.start();
       }
       broker.applyStartupDefinitions();
     } catch (err) {
+      broker.disk.stop();
       await broker.server.stop();
       await broker.management?.close();
       await broker.prometheus?.close();
@@ -351,6 +374,7 @@ export class Broker implements ManagementBackend {
     // (going through false skips the hysteresis that keeps a measured alarm set a while).
     this.setMemoryAlarm(false);
     this.setMemoryAlarm(null);
+    this.setDiskAlarm(null);
     await closed;
   }
 
@@ -439,14 +463,41 @@ export class Broker implements ManagementBackend {
       memoryLimit: this.memory.limit,
       memoryAlarm: this.memory.alarmed,
       diskFree: free,
-      diskFreeLimit: DISK_FREE_LIMIT,
-      diskFreeAlarm: this.server.alarms.disk,
+      diskFreeLimit: this.options.diskFreeLimit,
+      diskFreeAlarm: this.disk.alarmed,
       fdUsed,
       fdTotal,
       socketsUsed: this.server.connections.size,
       uptimeMs: Date.now() - this.startedAt,
       processors: availableParallelism(),
     };
+  }
+
+  /** True while the disk alarm is set: free space is below diskFreeLimit, or the message log cannot write. */
+  get diskAlarm(): boolean {
+    return this.disk.alarmed;
+  }
+
+  /**
+   * Holds the disk alarm set (true) or clear (false) whatever the free space,
+   * or (null) goes back to measuring it against diskFreeLimit. For tests and
+   * embedding (RabbitMQ's `rabbitmqctl set_disk_free_limit`).
+   */
+  setDiskAlarm(on: boolean | null): void {
+    this.disk.force(on);
+  }
+
+  /** The error the broker stopped itself on, or null. */
+  get failure(): Error | null {
+    return this.fatalError;
+  }
+
+  /** An error the broker cannot serve through: logged at fatal, the broker stops, onFatal is called. */
+  private fail(err: Error, why: string): void {
+    if (this.fatalError) return;
+    this.fatalError = err;
+    this.logger.fatal({ err }, why);
+    void this.stop().finally(() => this.onFatal?.(err));
   }
 
   /** Closes every connection with 320 CONNECTION_FORCED and stops listening. Safe to call twice. */
@@ -457,6 +508,7 @@ export class Broker implements ManagementBackend {
       this.statistics.stop();
       await this.management?.close();
       await this.prometheus?.close();
+      this.disk.stop();
       await this.server.stop();
       // Everything acked before the stop is recorded, everything confirmed is synced.
       await this.durable?.close();

@@ -102,14 +102,16 @@ export class Administration {
   createVhost(name: string, description = '', tags: string[] = []): VirtualHost {
     let vhost = this.vhosts.get(name);
     if (vhost) return vhost;
+    // Journaled first: a write that fails (disk full) throws before anything changes.
+    this.journal?.vhostPut({ name, description, tags: [...tags] });
     vhost = new VirtualHost(name);
     if (this.journal && this.log) {
       vhost.journal = this.journal;
       vhost.log = this.log;
       vhost.memoryWindow = this.memoryWindow;
+      vhost.logger = this.logger;
     }
     this.meta.set(name, { name, description, tags: [...tags] });
-    this.journal?.vhostPut({ name, description, tags: [...tags] });
     this.vhosts.set(name, vhost);
     for (const user of this.everyVhostUsers) if (this.access.user(user)) this.access.setPermissions({ user, vhost: name, ...FULL_ACCESS });
     this.logger.info({ vhost: name }, 'vhost created');

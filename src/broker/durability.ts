@@ -42,7 +42,8 @@ export class DurableState {
     try {
       if (!options.fsync) logger.warn({ dataDir }, 'fsync disabled (--no-fsync): confirmed messages can be lost on a crash');
       const started = Date.now();
-      const { journal, definitions } = DefinitionsJournal.open(join(dataDir, 'definitions.log'), options.fsync, logger);
+      const { journal, definitions, notCompacted } = DefinitionsJournal.open(join(dataDir, 'definitions.log'), options.fsync, logger);
+      if (notCompacted) logger.warn({ dataDir, err: notCompacted }, 'disk full: definitions journal kept as it is (not compacted); starting with what the data directory holds');
       const policies = new Map<number, QueuePolicy>();
       for (const [vname, v] of definitions.vhosts) {
         for (const q of v.queues.values()) {
@@ -95,6 +96,7 @@ export class DurableState {
       }
       for (const vhost of vhosts.values()) {
         vhost.journal = journal;
+        vhost.logger = logger;
         vhost.log = log;
         vhost.memoryWindow = options.queueMemoryWindow;
       }

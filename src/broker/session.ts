@@ -180,6 +180,11 @@ export class Session implements SyncWaiter, ReplyTarget {
     if (!this.closed) this.sink.confirm(seq, true);
   }
 
+  /** The write that carried publish `seq` failed (disk full): the publisher gets a nack, never a confirm. */
+  onSyncFailed(seq: number): void {
+    if (!this.closed) this.sink.confirm(seq, false);
+  }
+
   // ------------------------------------------------------------- consuming
 
   consume(queueName: string, tag: string, noAck: boolean, exclusive: boolean, args: FieldTable): string {

@@ -1,6 +1,7 @@
 import { AmqpError, ByteWriter, PropertyFlag, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
+import type { Logger } from '../observe/logger.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
 import { fieldValueText } from './field-text.js';
@@ -146,6 +147,8 @@ export class VirtualHost implements QueueHost {
   log: MessageLog | null = null;
   /** Ready messages a durable queue keeps in memory before paging to the log. */
   memoryWindow = 10_000;
+  /** For journal writes that fail in the background (set with the journal). */
+  logger: Logger | null = null;
   /** Open channels' sessions (their unacked deliveries hold log references). */
   readonly sessions = new Set<Session>();
   /** Message counters of the channels that have closed (the live ones keep their own). */
@@ -166,6 +169,35 @@ export class VirtualHost implements QueueHost {
 
   private queueDesc(name: string): string {
     return `queue '${name}' in vhost '${this.name}'`;
+  }
+
+  /**
+   * A change a client asked for is journaled before the model changes. If the
+   * write fails (disk full) nothing changes and the client gets 541
+   * INTERNAL_ERROR (a connection error, as RabbitMQ answers when its metadata
+   * store cannot take a change).
+   */
+  private journalOrRefuse(what: string, write: (journal: DefinitionsJournal) => void): void {
+    if (!this.journal) return;
+    try {
+      write(this.journal);
+    } catch (err) {
+      throw new AmqpError(ReplyCode.InternalError, `cannot ${what}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A change the broker makes by itself (auto-delete, expiry) happens whatever
+   * the journal says; a failed write is logged (after a restart the queue or
+   * exchange comes back).
+   */
+  private journalOrLog(what: string, write: (journal: DefinitionsJournal) => void): void {
+    if (!this.journal) return;
+    try {
+      write(this.journal);
+    } catch (err) {
+      this.logger?.error({ err, vhost: this.name }, `cannot journal: ${what}`);
+    }
   }
 
   private noExchange(name: string): AmqpError {
@@ -218,7 +250,7 @@ export class VirtualHost implements QueueHost {
         throw new AmqpError(ReplyCode.PreconditionFailed, `invalid type '${fieldTypeName(d.arguments, 'alternate-exchange')}' for arg 'alternate-exchange' in ${this.exchangeDesc(name)}`);
       }
       x = new Exchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
-      if (x.durable) this.journal?.exchangeDeclared(this.name, { name, type: d.type, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
+      if (x.durable) this.journalOrRefuse(`declare ${this.exchangeDesc(name)}`, (j) => j.exchangeDeclared(this.name, { name, type: d.type, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments }));
       this.exchanges.set(name, x);
       return x;
     }
@@ -241,12 +273,14 @@ export class VirtualHost implements QueueHost {
     if (ifUnused && x.outgoing.size > 0) {
       throw new AmqpError(ReplyCode.PreconditionFailed, `${this.exchangeDesc(name)} in use`);
     }
-    this.removeExchange(x);
+    if (x.durable) this.journalOrRefuse(`delete ${this.exchangeDesc(name)}`, (j) => j.exchangeDeleted(this.name, x.name));
+    this.removeExchange(x, true);
   }
 
-  private removeExchange(x: Exchange): void {
+  /** Removes an exchange and its bindings (replaying the exchange's delete drops them: they are not journaled). */
+  private removeExchange(x: Exchange, journaled = false): void {
+    if (x.durable && !journaled) this.journalOrLog(`delete ${this.exchangeDesc(x.name)}`, (j) => j.exchangeDeleted(this.name, x.name));
     this.exchanges.delete(x.name);
-    if (x.durable) this.journal?.exchangeDeleted(this.name, x.name);
     for (const b of [...x.outgoing]) this.removeBinding(b);
     for (const b of [...(this.incoming.get(x) ?? [])]) this.removeBinding(b);
     this.incoming.delete(x);
@@ -310,7 +344,7 @@ export class VirtualHost implements QueueHost {
     if (this.journal && this.log) {
       const id = this.journal.allocateQueueId();
       const durable = q.durable && !d.exclusive;
-      if (durable) this.journal.queueDeclared(this.name, { name, id, autoDelete: d.autoDelete, arguments: d.arguments });
+      if (durable) this.journalOrRefuse(`declare ${this.queueDesc(name)}`, (j) => j.queueDeclared(this.name, { name, id, autoDelete: d.autoDelete, arguments: d.arguments }));
       // Every queue may page a deep backlog to the log; only durable ones keep messages across restarts.
       q.store = { log: this.log, id, memoryWindow: this.memoryWindow, durable };
     }
@@ -342,7 +376,8 @@ export class VirtualHost implements QueueHost {
     if (ifEmpty && q.messageCount > 0) throw new AmqpError(ReplyCode.PreconditionFailed, `${this.queueDesc(name)} not empty`);
     if (ifUnused && q.consumerCount > 0) throw new AmqpError(ReplyCode.PreconditionFailed, `${this.queueDesc(name)} in use`);
     const count = q.messageCount;
-    this.removeQueue(q);
+    if (q.store?.durable) this.journalOrRefuse(`delete ${this.queueDesc(name)}`, (j) => j.queueDeleted(this.name, q.name));
+    this.removeQueue(q, true);
     return count;
   }
 
@@ -350,12 +385,16 @@ export class VirtualHost implements QueueHost {
     return this.queueForUse(name, owner).purge();
   }
 
-  /** Removes a queue, its bindings and its consumers (who are told, for clients that listen). */
-  removeQueue(q: Queue): void {
+  /**
+   * Removes a queue, its bindings and its consumers (who are told, for clients
+   * that listen). `journaled`: the caller has journaled the delete already.
+   */
+  removeQueue(q: Queue, journaled = false): void {
     if (q.deleted) return;
+    if (q.store?.durable && !journaled) this.journalOrLog(`delete ${this.queueDesc(q.name)}`, (j) => j.queueDeleted(this.name, q.name));
     q.deleted = true;
     this.queues.delete(q.name);
-    if (q.store?.durable) this.journal?.queueDeleted(this.name, q.name);
+    // Replaying the queue's delete drops its bindings: they are not journaled one by one.
     for (const b of [...(this.incoming.get(q) ?? [])]) this.removeBinding(b);
     this.incoming.delete(q);
     for (const c of [...q.consumers]) c.session.consumerGone(c);
@@ -409,7 +448,9 @@ export class VirtualHost implements QueueHost {
     const key = this.bindingKey(source, dest, routingKey, args);
     if (this.bindings.has(key)) return;
     const b: Binding = { source, destination: dest, routingKey, arguments: args, key };
-    if (!restoring && this.isDurableBinding(b)) this.journal?.bindingAdded(this.name, { source: source.name, kind, destination: dest.name, routingKey, arguments: args });
+    if (!restoring && this.isDurableBinding(b)) {
+      this.journalOrRefuse(`bind ${this.exchangeDesc(source.name)} to ${dest.kind} '${dest.name}'`, (j) => j.bindingAdded(this.name, { source: source.name, kind, destination: dest.name, routingKey, arguments: args }));
+    }
     this.bindings.set(key, b);
     source.outgoing.add(b);
     source.hadBinding = true;
@@ -429,7 +470,11 @@ export class VirtualHost implements QueueHost {
     if (!source || !dest) return;
     if (dest.kind === 'queue') this.checkExclusive(dest as Queue, owner);
     const b = this.bindings.get(this.bindingKey(source, dest, routingKey, args));
-    if (b) this.removeBinding(b);
+    if (!b) return;
+    if (this.isDurableBinding(b)) {
+      this.journalOrRefuse(`unbind ${this.exchangeDesc(source.name)} from ${dest.kind} '${dest.name}'`, (j) => j.bindingRemoved(this.name, { source: source.name, kind: dest.kind, destination: dest.name, routingKey, arguments: args }));
+    }
+    this.removeBinding(b);
   }
 
   /** Bindings between durable ends survive restarts (the implicit ones of the default exchange are not stored). */
@@ -438,11 +483,9 @@ export class VirtualHost implements QueueHost {
     return b.destination.kind === 'queue' ? (b.destination as Queue).store?.durable === true : (b.destination as Exchange).durable;
   }
 
+  /** Drops a binding from the model (the caller has journaled what needs it). */
   private removeBinding(b: Binding): void {
     if (!this.bindings.delete(b.key)) return;
-    if (this.isDurableBinding(b)) {
-      this.journal?.bindingRemoved(this.name, { source: b.source.name, kind: b.destination.kind, destination: b.destination.name, routingKey: b.routingKey, arguments: b.arguments });
-    }
     b.source.outgoing.delete(b);
     this.incoming.get(b.destination)?.delete(b);
     b.source.router.remove(b);

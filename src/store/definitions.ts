@@ -10,7 +10,7 @@
  * Arguments tables are stored as base64 AMQP field-table bytes, so every
  * value type (int widths, decimals, timestamps, byte arrays) survives exactly.
  */
-import { closeSync, copyFileSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Logger } from '../observe/logger.js';
 import { ByteWriter, Cursor, decodeTable, encodeTable, type FieldTable } from '../protocol/index.js';
 import { parseDefinitionRecord } from './definition-records.js';
@@ -155,6 +155,9 @@ function applyAuth(defs: Definitions, op: Op): boolean {
 
 export class DefinitionsError extends Error {}
 
+/** A change could not be written to the journal (disk full…): it was not applied. */
+export class DefinitionsWriteError extends Error {}
+
 const encodeArgs = (t: FieldTable): string => {
   const w = new ByteWriter(256);
   encodeTable(w, t);
@@ -211,27 +214,35 @@ function apply(defs: Definitions, op: Op): void {
 export class DefinitionsJournal {
   private fd: number;
   private readonly defs: Definitions;
+  /** Bytes in the file: a failed append is cut back to this. */
+  private size: number;
 
   private constructor(readonly path: string, defs: Definitions, private readonly fsync: boolean) {
     this.defs = defs;
     this.fd = openSync(path, 'a', 0o600);
+    this.size = fstatSync(this.fd).size;
   }
 
   /**
    * Reads (and compacts) the journal. A record that cannot be applied is
    * logged at error and skipped (the file as read is copied aside first);
-   * only an unreadable file is an error.
+   * only an unreadable file is an error. On a full disk the compacted copy
+   * cannot be written: the journal is then kept as it is (torn tail cut off)
+   * and `notCompacted` says why; the broker starts all the same.
    */
-  static open(path: string, fsync: boolean, logger: Logger): { journal: DefinitionsJournal; definitions: Definitions } {
+  static open(path: string, fsync: boolean, logger: Logger): { journal: DefinitionsJournal; definitions: Definitions; notCompacted?: Error } {
     const defs: Definitions = {
       vhosts: new Map(),
       auth: { known: false, users: new Map(), vhosts: new Map(), permissions: new Map(), topicPermissions: new Map() },
       nextQueueId: 1,
     };
+    let complete = 0;
     if (existsSync(path)) {
       let text: string;
       try {
-        text = readFileSync(path, 'utf8');
+        const bytes = readFileSync(path);
+        complete = bytes.lastIndexOf(0x0a) + 1;
+        text = bytes.toString('utf8');
       } catch (err) {
         throw new DefinitionsError(`cannot read definitions file ${path}: ${(err as Error).message}`);
       }
@@ -254,12 +265,32 @@ export class DefinitionsJournal {
       }
       if (skipped > 0) {
         const copy = `${path}.skipped-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-        copyFileSync(path, copy);
-        logger.error({ file: path, skipped, copy }, 'definitions: records were skipped; the file as it was is kept in the copy');
+        try {
+          copyFileSync(path, copy);
+          logger.error({ file: path, skipped, copy }, 'definitions: records were skipped; the file as it was is kept in the copy');
+        } catch (err) {
+          // A full disk must not stop the start-up: the records are in the log lines above.
+          logger.error({ file: path, skipped, err }, 'definitions: records were skipped; no copy of the file could be made');
+        }
       }
     }
     // Rewrite compacted: only what is live, as declarations (atomic replace).
-    writeFileAtomic(path, snapshotLines(defs), fsync);
+    try {
+      writeFileAtomic(path, snapshotLines(defs), fsync);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      // Keep the journal as it is; appends go after its last complete line.
+      if (existsSync(path)) {
+        const fd = openSync(path, 'r+');
+        try {
+          if (fstatSync(fd).size > complete) ftruncateSync(fd, complete);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      return { journal: new DefinitionsJournal(path, defs, fsync), definitions: defs, notCompacted: err as Error };
+    }
     return { journal: new DefinitionsJournal(path, defs, fsync), definitions: defs };
   }
 
@@ -271,10 +302,30 @@ export class DefinitionsJournal {
     return this.defs.nextQueueId++;
   }
 
+  /**
+   * Writes one change durably, and only then applies it to the journal's own
+   * model. A failed write (disk full) is cut off the file, so the journal
+   * stays a sequence of whole lines, and throws DefinitionsWriteError: the
+   * caller leaves its model unchanged too.
+   */
   private append(op: Op): void {
+    const line = Buffer.from(`${JSON.stringify(op)}\n`);
+    try {
+      let off = 0;
+      while (off < line.length) off += writeSync(this.fd, line, off, line.length - off);
+      if (this.fsync) fdatasyncSync(this.fd);
+    } catch (err) {
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // The torn line stays; replay skips nothing but a torn *last* line, so later
+        // appends would follow it: give up on this file descriptor's appends.
+        this.fd = -1;
+      }
+      throw new DefinitionsWriteError(`the definitions journal could not be written (${(err as Error).message})`);
+    }
+    this.size += line.length;
     apply(this.defs, op);
-    writeSync(this.fd, `${JSON.stringify(op)}\n`);
-    if (this.fsync) fdatasyncSync(this.fd);
   }
 
   exchangeDeclared(vhost: string, x: ExchangeDef): void {

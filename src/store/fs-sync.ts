@@ -2,7 +2,7 @@
  * Small durable-file helpers: an atomic replace (temp file, fsync, rename,
  * fsync the directory) so a crash leaves either the old or the new contents.
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 
 export function fsyncDir(dir: string): void {
@@ -23,9 +23,13 @@ export function writeFileAtomic(path: string, data: string | Buffer, fsync = tru
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     if (fsync) fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // Disk full (or any failure): the old file stays, and no half-written temp file is left behind.
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
   }
+  closeSync(fd);
   renameSync(tmp, path);
   if (fsync) fsyncDir(dirname(path));
 }

@@ -66,8 +66,16 @@ export class DataDirLock {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(path, 'wx', 0o600);
-        writeSync(fd, `${process.pid} ${processStartTime(process.pid) ?? '-'}\n`);
-        closeSync(fd);
+        try {
+          writeSync(fd, `${process.pid} ${processStartTime(process.pid) ?? '-'}\n`);
+        } catch (err) {
+          // On a full disk the pid cannot be written: the empty lock file still marks the
+          // directory as taken (a later broker treats it as stale, as after a crash).
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+        } finally {
+          closeSync(fd);
+        }
         return new DataDirLock(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;

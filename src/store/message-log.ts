@@ -52,7 +52,28 @@ export interface StoredLocation {
 /** Told when everything appended before the call to `whenSynced` is durable. */
 export interface SyncWaiter {
   onSynced(token: number): void;
+  /**
+   * The write that carried those records failed (disk full): they are not
+   * durable now. Waiters with this method are told and dropped (a publisher
+   * confirm becomes a nack); the others wait for the retried write.
+   */
+  onSyncFailed?(token: number, err: Error): void;
 }
+
+/** The file operations the log writes with (tests inject failures here). */
+export interface LogFileIo {
+  writev: typeof writev;
+  fdatasync: typeof fdatasync;
+}
+
+/** Write errors that mean "no space": the write is retried later and the broker keeps serving. */
+export function isDiskFull(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** How long after a failed write (disk full) the log tries again. */
+export const WRITE_RETRY_INTERVAL = 1000;
 
 /** What recovery needs to know of a durable queue. */
 export interface RecoverableQueue {
@@ -69,6 +90,10 @@ export interface MessageLogOptions {
   fsync: boolean;
   segmentSize?: number;
   logger: Logger;
+  /** File operations for writing (default node:fs). */
+  io?: LogFileIo;
+  /** ms between retries of a write that failed for lack of space (default WRITE_RETRY_INTERVAL). */
+  retryInterval?: number;
 }
 
 interface PendingWrite {
@@ -105,8 +130,17 @@ export class MessageLog {
   private cache: Buffer = Buffer.alloc(0);
   /** Called after each flush so queues waiting to page in unwritten records can go on. */
   onFlushed: (() => void) | null = null;
-  /** Called once if a write or sync fails: the broker cannot keep its promises any more. */
+  /** Called once if a write or sync fails for a reason other than lack of space: the broker cannot keep its promises any more. */
   onFailure: ((err: Error) => void) | null = null;
+  /** A write failed for lack of space (first failure of an episode): the records wait in memory and the write is retried. */
+  onWriteFailed: ((err: Error) => void) | null = null;
+  /** A write succeeded again after onWriteFailed. */
+  onWriteRecovered: (() => void) | null = null;
+  /** File operations used for writing (replaceable by tests to inject faults). */
+  io: LogFileIo;
+  /** The error of the failing write episode (disk full), until a write succeeds again. */
+  private writeError: Error | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   /** Bytes appended but not yet written and synced. */
   private unsyncedBytes = 0;
   /** Publishers paused because the log is behind (flow control). */
@@ -116,6 +150,7 @@ export class MessageLog {
 
   private constructor(readonly dir: string, private readonly options: MessageLogOptions) {
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    this.io = options.io ?? { writev, fdatasync };
   }
 
   /**
@@ -227,7 +262,14 @@ export class MessageLog {
   private rollIfFull(nextRecord: number): void {
     if (this.current.size > 0 && this.current.size + nextRecord > this.segmentSize) {
       const old = this.current;
-      this.current = this.newSegment(old.id + 1);
+      try {
+        this.current = this.newSegment(old.id + 1);
+      } catch (err) {
+        // No room for a new file (disk full): the current segment grows past its size
+        // for now, and the next append tries again.
+        if (!this.writeError) this.options.logger.error({ err, segment: old.id }, 'message log: cannot start a new segment; appending to the current one');
+        return;
+      }
       this.deleteIfDead(old);
       this.offerCompaction();
     }
@@ -358,7 +400,8 @@ export class MessageLog {
   }
 
   private scheduleFlush(): void {
-    if (this.flushQueued || this.flushing) return;
+    // While writes fail for lack of space, only the retry timer writes (not every append).
+    if (this.flushQueued || this.flushing || this.writeError) return;
     this.flushQueued = true;
     setImmediate(() => this.flush());
   }
@@ -366,27 +409,39 @@ export class MessageLog {
   /** Writes every pending record, fdatasyncs each touched segment, then releases the waiters of this batch. */
   private flush(): void {
     this.flushQueued = false;
-    if (this.pending.length === 0 || this.flushing) return;
+    if (this.pending.length === 0 || this.flushing || this.closed) return;
     this.flushing = true;
     const batch = this.pending;
     const waiters = this.waiters;
-    let batchBytes = 0;
-    for (const w of batch) batchBytes += w.bytes;
     this.pending = [];
     this.waiters = [];
     let i = 0;
+    // Writes before `unsyncedFrom` are durable (`durableBytes`); a failure rewrites from
+    // there, at the position its segment had (after a failed fdatasync the written pages
+    // may be gone, so written-but-unsynced records are written again).
+    let unsyncedFrom = 0;
+    let unsyncedPosition = batch[0]!.segment.written;
+    let durableBytes = 0;
+    const synced = (err: Error | null): void => {
+      if (err) return next(err);
+      for (let k = unsyncedFrom; k < i; k++) durableBytes += batch[k]!.bytes;
+      unsyncedFrom = i;
+      if (i < batch.length) unsyncedPosition = batch[i]!.segment.written;
+      next(null);
+    };
     const next = (err: Error | null): void => {
-      if (err) return this.fail(err);
-      if (i === batch.length) return this.flushDone(waiters, batchBytes);
+      if (err) return this.flushFailed(err, batch.slice(unsyncedFrom), unsyncedPosition, waiters, durableBytes);
+      if (i === batch.length) return this.flushDone(waiters, durableBytes);
       const w = batch[i++]!;
       const position = w.segment.written;
-      writevAll(w.segment.fd, w.buffers, position, (werr) => {
+      writevAll(this.io.writev, w.segment.fd, w.buffers, position, (werr) => {
         if (werr) return next(werr);
         w.segment.written = position + w.bytes;
         // The next write may be to the same segment: sync once, after its last write.
         const nextWrite = batch[i];
-        if (!this.options.fsync || (nextWrite && nextWrite.segment === w.segment)) return next(null);
-        fdatasync(w.segment.fd, (serr) => next(serr));
+        if (nextWrite && nextWrite.segment === w.segment) return next(null);
+        if (!this.options.fsync) return synced(null);
+        this.io.fdatasync(w.segment.fd, synced);
       });
     };
     next(null);
@@ -395,6 +450,11 @@ export class MessageLog {
   private flushDone(waiters: (SyncWaiter | number)[], bytes: number): void {
     this.flushing = false;
     this.unsyncedBytes -= bytes;
+    if (this.writeError) {
+      this.writeError = null;
+      this.options.logger.info('message log: writes succeed again');
+      this.onWriteRecovered?.();
+    }
     if (this.flowWaiters.length > 0 && this.unsyncedBytes <= LOG_BEHIND_LOW) {
       const paused = this.flowWaiters;
       this.flowWaiters = [];
@@ -408,11 +468,50 @@ export class MessageLog {
     else if (this.closeResolve) this.closeResolve();
   }
 
-  private fail(err: Error): void {
+  /**
+   * A write or fdatasync failed. `rest` (the writes not known durable) go back
+   * to the head of the queue, to be written at the same positions. For lack of
+   * space the broker keeps serving: the waiters that can be told (publisher
+   * confirms) get a failure (a nack, never a confirm), the others wait, and the
+   * write is retried every retryInterval until it succeeds. Any other error
+   * (EIO, a filesystem gone read-only) is fatal.
+   */
+  private flushFailed(err: Error, rest: PendingWrite[], position: number, waiters: (SyncWaiter | number)[], durableBytes: number): void {
     this.flushing = false;
+    this.unsyncedBytes -= durableBytes;
+    rest[0]!.segment.written = position;
+    this.pending = rest.concat(this.pending);
+    const kept: (SyncWaiter | number)[] = [];
+    for (let k = 0; k < waiters.length; k += 2) {
+      const w = waiters[k] as SyncWaiter;
+      if (w.onSyncFailed) w.onSyncFailed(waiters[k + 1] as number, err);
+      else kept.push(w, waiters[k + 1]!);
+    }
+    this.waiters = kept.concat(this.waiters);
+    if (!isDiskFull(err)) return this.fail(err);
+    if (this.closeResolve) {
+      // Stopping on a full disk: what is not written now is lost, and none of it was confirmed.
+      this.options.logger.error({ err, bytes: this.unsyncedBytes }, 'message log: closing with records that could not be written (nothing unwritten was confirmed)');
+      this.closeResolve();
+      return;
+    }
+    if (!this.writeError) {
+      this.writeError = err;
+      this.options.logger.error({ err, bytes: this.unsyncedBytes }, 'message log write failed for lack of space: unwritten publishes are nacked, publishers blocked; retrying');
+      this.onWriteFailed?.(err);
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.flush();
+    }, this.options.retryInterval ?? WRITE_RETRY_INTERVAL);
+    this.retryTimer.unref();
+  }
+
+  private fail(err: Error): void {
     this.failed = err;
     this.options.logger.fatal({ err }, 'message log write failed');
     this.onFailure?.(err);
+    this.closeResolve?.();
   }
 
   // ------------------------------------------------------------------ reading back
@@ -462,10 +561,12 @@ export class MessageLog {
 
   private closeResolve: (() => void) | null = null;
 
-  /** Flushes and syncs everything, then closes the files. */
+  /** Flushes and syncs everything (one last try when the disk is full), then closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.flushing || this.pending.length > 0) {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (!this.failed && (this.flushing || this.pending.length > 0)) {
       await new Promise<void>((resolve) => {
         this.closeResolve = resolve;
         if (!this.flushing) this.flush();
@@ -478,14 +579,14 @@ export class MessageLog {
 }
 
 /** writev until every byte is written (a short write continues where it stopped). */
-function writevAll(fd: number, buffers: Buffer[], position: number, cb: (err: Error | null) => void): void {
-  writev(fd, buffers, position, (err, written) => {
+function writevAll(write: typeof writev, fd: number, buffers: Buffer[], position: number, cb: (err: Error | null) => void): void {
+  write(fd, buffers, position, (err, written) => {
     if (err) return cb(err);
     let left = written;
     let k = 0;
     while (k < buffers.length && left >= buffers[k]!.length) left -= buffers[k++]!.length;
     if (k === buffers.length) return cb(null);
     const rest = [buffers[k]!.subarray(left), ...buffers.slice(k + 1)];
-    writevAll(fd, rest, position + written, cb);
+    writevAll(write, fd, rest, position + written, cb);
   });
 }
