@@ -95,7 +95,7 @@ def main():
     ch.queue_declare(queue=exp_dlq, exclusive=True)
     ch.queue_declare(queue=exp_q, exclusive=True, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": exp_dlq})
     ch.basic_publish(exchange="", routing_key=exp_q, body=b"short-lived", properties=pika.BasicProperties(expiration="30"))
-    deadline = time.time() + 5
+    deadline = time.time() + 10
     while time.time() < deadline:
         method, props, body = ch.basic_get(queue=exp_dlq, auto_ack=True)
         if method is not None:
