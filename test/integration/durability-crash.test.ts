@@ -161,6 +161,6 @@ describe('crash safety (SIGKILL)', () => {
         second.proc.kill('SIGTERM');
         await second.exited;
       }
-    });
+    }, 60_000); // two broker processes and a load: a slow or loaded machine needs longer
   }
 });

@@ -255,5 +255,5 @@ describe('hammer', () => {
     expect(stats.cancels).toBeGreaterThan(10);
     expect(stats.channelCloses).toBeGreaterThan(10);
     expect(stats.reconnects).toBeGreaterThan(3);
-  }, 15_000);
+  }, 60_000); // a fixed workload: a slow or loaded machine needs longer
 });
