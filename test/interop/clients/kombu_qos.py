@@ -17,7 +17,7 @@ Prints one JSON object per line on stdout:
   {"step": "server", "product": ..., "version": ..., "warren_version": ..., "qos_semantics_matches_spec": bool}
   {"step": "delivery", "body": ..., "unacked_held": n}     each message received
   {"step": "raising_prefetch", "prefetch_count": 2, "apply_global": bool}   just before basic.qos
-  {"step": "timeout", "waiting_for": ...}                    a delivery that did not come within 5 s
+  {"step": "timeout", "waiting_for": ...}                    a delivery that did not come within 10 s
   {"step": "done"}
 """
 import socket
@@ -29,7 +29,7 @@ from scenario_io import emit
 
 
 def wait_for(conn, got, n, what):
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while len(got) < n:
         left = deadline - time.monotonic()
         if left <= 0:
