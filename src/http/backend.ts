@@ -51,6 +51,10 @@ export interface ManagementBackend {
   closeConnection(name: string, reason: string): boolean;
   listeners(): Listener[];
   listVhosts(): VhostInfo[];
+  /** Everything defined, in RabbitMQ's definitions format. */
+  exportDefinitions(): Record<string, unknown>;
+  /** Imports RabbitMQ-format definitions (merging as RabbitMQ does); a bad document throws and changes nothing. */
+  importDefinitions(definitions: Record<string, unknown>): void;
   createVhost(name: string, options: { description?: string; tags?: string[] }): void;
   deleteVhost(name: string): Promise<boolean>;
   addUser(name: string, password: string | null, tags: string[]): void;

@@ -28,8 +28,8 @@ export class RequestContext {
   ) {}
 
   /** The request body as a JSON object (400 for anything else; bodies are capped). */
-  async json(): Promise<JsonObject> {
-    return parseJsonObject(await readBody(this.req));
+  async json(limit?: number): Promise<JsonObject> {
+    return parseJsonObject(await readBody(this.req, limit));
   }
 
   /**

@@ -6,6 +6,7 @@ import { RequestContext, type Handler, type Reply } from './context.js';
 import { HttpError } from './errors.js';
 import { Router } from './router.js';
 import { registerAdminRoutes } from './routes-admin.js';
+import { registerDefinitionRoutes } from './routes-definitions.js';
 import { registerObjectRoutes } from './routes-objects.js';
 import { registerOverviewRoutes } from './routes-overview.js';
 import { registerWriteRoutes } from './routes-write.js';
@@ -25,6 +26,7 @@ export class ManagementServer {
     registerObjectRoutes(this.router);
     registerWriteRoutes(this.router);
     registerAdminRoutes(this.router);
+    registerDefinitionRoutes(this.router);
     this.http = createServer((req, res) => void this.handle(req, res));
     // A client that never finishes its request does not hold a socket forever.
     this.http.requestTimeout = 30_000;
