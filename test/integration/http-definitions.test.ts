@@ -40,7 +40,7 @@ describe('management HTTP API: definitions', () => {
     expect(r.status).toBe(204);
     expect((await get<Json>(broker, '/api/queues/shop/orders')).arguments).toEqual({ 'x-queue-type': 'classic', 'x-max-length': 1000 });
     expect((await get<Json>(broker, '/api/exchanges/shop/shop.events')).type).toBe('topic');
-    expect((await get<Json[]>(broker, '/api/bindings/shop/e/shop.events/q/orders'))[0].routing_key).toBe('order.#');
+    expect((await get<Json[]>(broker, '/api/bindings/shop/e/shop.events/q/orders'))[0]!.routing_key).toBe('order.#');
     expect((await get<Json>(broker, '/api/users/svc')).tags).toEqual(['management']);
   });
 
