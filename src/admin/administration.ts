@@ -14,7 +14,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Server } from '../server/server.js';
 import type { Definitions, DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
-import { AmqpError, Decimal, Typed, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { AmqpError, Decimal, mapFieldTree, type FieldTable } from '../protocol/index.js';
 import { DefinitionsFormatError, parseDefinitions, type ParsedDefinitions } from './definitions-format.js';
 import { VERSION } from '../version.js';
 
@@ -259,19 +259,18 @@ export class Administration {
   }
 }
 
-function toJsonTable(t: FieldTable): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(t)) out[k] = toJson(v);
-  return out;
-}
+/** Tables are plain objects; Buffers, Dates and Decimals are values of their own. */
+const isFieldTable = (v: object): boolean => !Buffer.isBuffer(v) && !(v instanceof Date) && !(v instanceof Decimal);
 
-function toJson(v: FieldValue): unknown {
+function leafToJson(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (Buffer.isBuffer(v)) return v.toString('base64');
   if (v instanceof Date) return Math.floor(v.getTime() / 1000);
-  if (Array.isArray(v)) return v.map(toJson);
-  if (v instanceof Typed) return toJson(v.value);
   if (v instanceof Decimal) return v.value / 10 ** v.scale;
-  if (v !== null && typeof v === 'object') return toJsonTable(v);
   return v;
+}
+
+/** Arguments as definitions JSON, at any depth (mapFieldTree does not recurse). */
+function toJsonTable(t: FieldTable): Record<string, unknown> {
+  return mapFieldTree(t, isFieldTable, leafToJson) as Record<string, unknown>;
 }

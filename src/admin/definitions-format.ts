@@ -7,7 +7,7 @@
 import { defaultAlgorithmFor, isHashingAlgorithm, isWellFormedHash, type HashingAlgorithm } from '../auth/password.js';
 import { compilePattern, PatternError } from '../auth/patterns.js';
 import { isExchangeType } from '../broker/routing.js';
-import type { FieldTable, FieldValue } from '../protocol/index.js';
+import { mapFieldTree, type FieldTable } from '../protocol/index.js';
 
 export class DefinitionsFormatError extends Error {
   constructor(readonly path: string, detail: string) {
@@ -82,16 +82,9 @@ function table(o: Record<string, Json>, path: string): FieldTable {
   return toTable(v);
 }
 
+/** JSON objects and arrays as tables and arrays, at any depth (mapFieldTree does not recurse). */
 function toTable(o: Record<string, Json>): FieldTable {
-  const t: FieldTable = {};
-  for (const [k, v] of Object.entries(o)) t[k] = toField(v);
-  return t;
-}
-
-function toField(v: Json): FieldValue {
-  if (Array.isArray(v)) return v.map(toField);
-  if (isObject(v)) return toTable(v);
-  return v as FieldValue;
+  return mapFieldTree(o, () => true, (v) => v) as FieldTable;
 }
 
 function pattern(o: Record<string, Json>, key: string, path: string, who: string): string {

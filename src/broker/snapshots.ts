@@ -5,7 +5,7 @@
  * building one never changes what it describes (no delivery, no redelivered
  * flag, no x-expires renewal).
  */
-import type { BasicProperties, FieldTable } from '../protocol/index.js';
+import { mapFieldTree, type BasicProperties, type FieldTable } from '../protocol/index.js';
 
 /** One queue, as `rabbitmqctl list_queues` would show it. */
 export interface QueueStats {
@@ -82,15 +82,16 @@ export function copyProperties(properties: BasicProperties): BasicProperties {
   return structuredCopy(properties) as BasicProperties;
 }
 
-function structuredCopy(value: unknown): unknown {
+const isPlainObject = (value: object): boolean => Object.getPrototypeOf(value) === Object.prototype;
+
+function copyLeaf(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return Buffer.from(value);
   if (value instanceof Date) return new Date(value.getTime());
-  if (Array.isArray(value)) return value.map(structuredCopy);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = structuredCopy(v);
-    return out;
-  }
   // Primitives, and the codec's small immutable value classes (Decimal, Typed).
   return value;
+}
+
+/** Copies plain objects and arrays at any depth (a client may nest tables deeper than the call stack goes). */
+function structuredCopy(value: unknown): unknown {
+  return mapFieldTree(value, isPlainObject, copyLeaf, false);
 }

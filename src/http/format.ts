@@ -1,4 +1,4 @@
-import { Decimal, Typed, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { Decimal, REJECT, mapFieldTree, type FieldTable, type FieldValue } from '../protocol/index.js';
 import { MESSAGE_STAT_KEYS, type MessageStats } from '../observe/stats.js';
 
 /**
@@ -7,53 +7,38 @@ import { MESSAGE_STAT_KEYS, type MessageStats } from '../observe/stats.js';
  * `*_details.rate`, timestamps as RabbitMQ writes them.
  */
 
-/** An AMQP field value as JSON (byte arrays as UTF-8 text, 64-bit integers as numbers). */
-export function fieldValueToJson(v: FieldValue): unknown {
+/** Tables are plain objects; Buffers, Dates and Decimals are values of their own. */
+const isFieldTable = (v: object): boolean => !Buffer.isBuffer(v) && !(v instanceof Date) && !(v instanceof Decimal);
+
+function leafToJson(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   if (v instanceof Date) return Math.floor(v.getTime() / 1000);
   if (v instanceof Decimal) return v.value / 10 ** v.scale;
-  if (v instanceof Typed) return fieldValueToJson(v.value);
-  if (Array.isArray(v)) return v.map(fieldValueToJson);
-  if (typeof v === 'object') return fieldTableToJson(v);
   return v;
 }
 
+/** An AMQP field value as JSON (byte arrays as UTF-8 text, 64-bit integers as numbers); any depth. */
+export function fieldValueToJson(v: FieldValue): unknown {
+  return mapFieldTree(v, isFieldTable, leafToJson);
+}
+
 export function fieldTableToJson(t: FieldTable): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(t)) out[k] = fieldValueToJson(v);
-  return out;
+  return mapFieldTree(t, isFieldTable, leafToJson) as Record<string, unknown>;
+}
+
+function leafFromJson(v: unknown): unknown {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  return REJECT;
 }
 
 /** JSON from a request (arguments, headers) as an AMQP field table; null when it cannot be one. */
 export function jsonToFieldTable(v: unknown): FieldTable | null {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) return null;
-  const out: FieldTable = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    const f = jsonToFieldValue(x);
-    if (f === undefined) return null;
-    out[k] = f;
-  }
-  return out;
-}
-
-function jsonToFieldValue(v: unknown): FieldValue | undefined {
-  if (v === null) return null;
-  if (typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (Array.isArray(v)) {
-    const out: FieldValue[] = [];
-    for (const x of v) {
-      const f = jsonToFieldValue(x);
-      if (f === undefined) return undefined;
-      out.push(f);
-    }
-    return out;
-  }
-  if (typeof v === 'object') return jsonToFieldTable(v) ?? undefined;
-  return undefined;
+  return (mapFieldTree(v, () => true, leafFromJson) as FieldTable | undefined) ?? null;
 }
 
 /** RabbitMQ's message_stats object: each counter, `deliver_get`, and `<key>_details: {rate}` (per second, 5 s samples). */

@@ -1,4 +1,5 @@
 import { HttpError, badRequest } from './errors.js';
+import { jsonText } from './json-text.js';
 
 /**
  * RabbitMQ's list query parameters (rabbit_mgmt_util): `sort` (a dotted
@@ -55,8 +56,8 @@ function compareValues(a: unknown, b: unknown): number {
   const ty = typeof y === 'number' ? 0 : typeof y === 'string' ? 2 : 1;
   if (tx !== ty) return tx - ty;
   if (tx === 0) return (x as number) - (y as number);
-  const sx = tx === 2 ? (x as string) : JSON.stringify(x);
-  const sy = ty === 2 ? (y as string) : JSON.stringify(y);
+  const sx = tx === 2 ? (x as string) : jsonText(x);
+  const sy = ty === 2 ? (y as string) : jsonText(y);
   return sx < sy ? -1 : sx > sy ? 1 : 0;
 }
 

@@ -4,6 +4,7 @@ import { authenticate } from './auth.js';
 import type { ManagementBackend } from './backend.js';
 import { RequestContext, type Handler, type Reply } from './context.js';
 import { HttpError } from './errors.js';
+import { jsonText } from './json-text.js';
 import { Router } from './router.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerDefinitionRoutes } from './routes-definitions.js';
@@ -83,7 +84,7 @@ function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {
     res.end();
     return;
   }
-  const bytes = Buffer.from(JSON.stringify(reply.body), 'utf8');
+  const bytes = Buffer.from(jsonText(reply.body), 'utf8');
   headers['content-type'] = 'application/json';
   headers['content-length'] = String(bytes.length);
   res.writeHead(status, headers);

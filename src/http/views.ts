@@ -4,6 +4,7 @@ import type { Statistics } from '../broker/statistics.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { ChannelSnapshot, ConnectionSnapshot, ConsumerSnapshot } from '../server/snapshot.js';
 import { CHANNEL_STAT_KEYS, EXCHANGE_STAT_KEYS, QUEUE_STAT_KEYS, fieldTableToJson, idleSince, messageStatsJson, round } from './format.js';
+import { jsonText } from './json-text.js';
 import type { Item } from './list.js';
 
 /**
@@ -93,7 +94,7 @@ function quote(s: string): string {
 
 /** A short, stable hash of binding arguments (RabbitMQ hashes the Erlang term; any stable digest serves). */
 function argsHash(args: Record<string, unknown>): string {
-  const text = JSON.stringify(Object.keys(args).sort().map((k) => [k, args[k]]));
+  const text = jsonText(Object.keys(args).sort().map((k) => [k, args[k]]));
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return Buffer.from(h.toString(16).padStart(8, '0'), 'hex').toString('base64url');

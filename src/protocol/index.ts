@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './cursor.js';
 export * from './writer.js';
 export * from './fields.js';
+export * from './field-tree.js';
 export * from './frame-reader.js';
 export * from './frames.js';
 export * from './content.js';
