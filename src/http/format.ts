@@ -25,6 +25,8 @@ export function fieldValueToJson(v: FieldValue): unknown {
 }
 
 export function fieldTableToJson(t: FieldTable): Record<string, unknown> {
+  // Most queues and exchanges have no arguments: listing thousands of them costs one empty object each.
+  if (Object.keys(t).length === 0) return {};
   return mapFieldTree(t, isFieldTable, leafToJson) as Record<string, unknown>;
 }
 
