@@ -5,11 +5,11 @@ import { CHANNEL_STAT_KEYS, messageStatsJson, round } from './format.js';
 import { shapeList, type Item } from './list.js';
 import type { Router } from './router.js';
 import { channelView, connectionView, consumerView } from './views.js';
-import { VERSION } from '../version.js';
+import { RABBITMQ_COMPATIBLE_VERSION, VERSION } from '../version.js';
 import type { ChannelSnapshot, ConnectionSnapshot } from '../server/snapshot.js';
 
-/** The RabbitMQ release whose management API Warren's mirrors (reported as rabbitmq_version). */
-export const RABBITMQ_API_VERSION = '3.13.7';
+/** The RabbitMQ release whose management API Warren's mirrors (reported as rabbitmq_version): the one it follows everywhere. */
+export const RABBITMQ_API_VERSION = RABBITMQ_COMPATIBLE_VERSION;
 
 const reply = (body: unknown) => ({ body });
 
