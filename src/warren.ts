@@ -13,7 +13,7 @@ import type { BindingStats, ExchangeStats, PeekedMessage, QueueStats } from './b
 import type { ConnectionInfo } from './server/connection-info.js';
 import { amqpUrl, type UrlOptions } from './testing/url.js';
 import { waitUntilIdle, type IdleOptions } from './testing/when-idle.js';
-import { clearVirtualHost } from './testing/reset.js';
+import { captureDefinitions, restoreDefinitions, type InitialDefinitions } from './testing/reset.js';
 
 /** A queue as `broker.queues()` lists it. */
 export interface QueueInfo extends QueueStats {
@@ -53,6 +53,8 @@ export class Broker implements ManagementBackend {
   readonly vhosts = new Map<string, VirtualHost>();
   /** Users, permissions and topic permissions (RabbitMQ's internal auth backend). */
   readonly access = new AccessControl();
+  /** What start-up defined, for reset(). */
+  private initialDefinitions: InitialDefinitions | null = null;
   private readonly admin: Administration;
   private readonly server: Server;
   private boundPort = 0;
@@ -164,6 +166,7 @@ export class Broker implements ManagementBackend {
       await broker.durable?.close();
       throw err;
     }
+    broker.initialDefinitions = captureDefinitions(broker.admin, broker.access);
     broker.server.startAccepting();
     broker.memory.start();
     broker.statistics.start();
@@ -362,21 +365,25 @@ export class Broker implements ManagementBackend {
   /**
    * Back to the state the broker started in, for `beforeEach`: every client
    * connection is closed (320), every queue (with its messages), exchange and
-   * binding a client declared is deleted, and a forced memory alarm is
-   * released. Resolves once the connections are gone.
+   * binding a client declared is deleted, vhosts and users created since the
+   * start are deleted, the start's vhosts, users, permissions and imported
+   * objects are restored, and forced memory and disk alarms are released. Resolves
+   * once the connections are gone.
    */
   async reset(): Promise<void> {
     // Closing first means nothing a client sends from now on is acted on, and unacked
     // deliveries are already back in their queues when those go.
     const closed = this.server.closeAll(320, 'CONNECTION_FORCED - broker reset');
-    for (const vhost of this.vhosts.values()) clearVirtualHost(vhost);
+    const restored = restoreDefinitions(this.initialDefinitions!, this.vhosts, this.admin, this.access);
     // Cleared, then back to measuring: a real alarm sets again at once, a forced one is gone
     // (going through false skips the hysteresis that keeps a measured alarm set a while).
     this.setMemoryAlarm(false);
     this.setMemoryAlarm(null);
+    this.setDiskAlarm(false);
     this.setDiskAlarm(null);
-    await closed;
+    await Promise.all([closed, restored]);
   }
+
 
   /** Resolves once no message is in flight (see src/testing/when-idle.ts); rejects after `timeout` ms naming what is. */
   whenIdle(options: IdleOptions = {}): Promise<void> {

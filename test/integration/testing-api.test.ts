@@ -278,6 +278,35 @@ describe('closeConnections() and reset()', () => {
     await broker.reset();
     expect(broker.memoryAlarm).toBe(false);
   });
+
+  it('reset() restores the definitions the broker started with: vhosts, users, permissions and imported objects (empty)', async () => {
+    const broker = await start({
+      vhosts: ['/', 'shop'],
+      users: [{ name: 'app', password: 'pw' }],
+      definitions: { queues: [{ name: 'preset', vhost: 'shop', durable: true, auto_delete: false, arguments: { 'x-max-length': 10 } }] },
+    });
+    const initialPermissions = broker.exportDefinitions().permissions;
+    const conn = await open(broker.url({ vhost: 'shop' }));
+    const ch = await conn.createConfirmChannel();
+    ch.sendToQueue('preset', Buffer.from('left over'));
+    await ch.assertQueue('declared-by-a-test');
+    await ch.waitForConfirms();
+    broker.createVhost('made-by-a-test');
+    broker.addUser('intruder', 'x');
+    broker.setPermissions('intruder', 'shop', { configure: '.*', write: '.*', read: '.*' });
+    broker.clearPermissions('app', 'shop');
+    broker.changePassword('app', 'changed');
+
+    await broker.reset();
+
+    expect(broker.listVhosts().map((v) => v.name).sort()).toEqual(['/', 'shop']);
+    expect(broker.listUsers().map((u) => u.name)).toEqual(['app']);
+    expect(broker.exportDefinitions().permissions).toEqual(initialPermissions);
+    expect(broker.queues()).toEqual([expect.objectContaining({ vhost: 'shop', name: 'preset', messages: 0, arguments: { 'x-max-length': 10 } })]);
+    // The original password works again, on the vhost the user had.
+    const again = await open(broker.url({ vhost: 'shop' }));
+    expect((await (await again.createChannel()).checkQueue('preset')).messageCount).toBe(0);
+  });
 });
 
 describe('whenIdle()', () => {
