@@ -9,6 +9,7 @@ import { InvalidOptionError } from './config.js';
 import { DefinitionsFormatError } from './admin/definitions-format.js';
 import { createLogger } from './observe/logger.js';
 import { DataDirLockedError } from './store/lock.js';
+import { TlsConfigError } from './server/tls-listener.js';
 
 interface Diagnosis {
   message: string;
@@ -41,7 +42,7 @@ function diagnose(err: unknown, options: BrokerOptions): Diagnosis {
   }
   if (err instanceof DataDirLockedError) return { message: err.message, hint: 'stop that broker, or give this one another directory with --data-dir', exitCode: 1 };
   // Values the CLI could not check itself (the CLI checks its own flags before starting).
-  if (err instanceof InvalidOptionError || err instanceof DefinitionsFormatError) return { message: err.message, exitCode: 2 };
+  if (err instanceof InvalidOptionError || err instanceof DefinitionsFormatError || err instanceof TlsConfigError) return { message: err.message, exitCode: 2 };
   return { message: `cannot start: ${err instanceof Error ? err.message : String(err)}`, exitCode: 1 };
 }
 

@@ -24,6 +24,15 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --log-pretty               human-readable logs
   --user <name:password>     add an administrator with full permissions on every vhost
                              (repeatable; replaces the default guest/guest)
+  --tls-cert <file.pem>      serve amqps with this certificate (chain); needs --tls-key
+  --tls-key <file.pem>       the certificate's private key
+  --tls-port <n>             amqps port (default 5671 when TLS is configured)
+  --tls-ca <file.pem>        CA bundle for client certificates
+  --tls-verify-peer          ask for and verify client certificates (SASL EXTERNAL
+                             logs in as the certificate's CN)
+  --tls-fail-if-no-peer-cert refuse TLS clients without a certificate
+  --no-plain                 serve amqps only (no plain TCP listener)
+                             SIGHUP re-reads the certificate files
   --definitions <file.json>  import definitions at start-up (RabbitMQ's format, as
                              exported by GET /api/definitions)
   --vhost <name>             add a virtual host (repeatable; default /)
@@ -69,6 +78,13 @@ const FLAGS = {
   'consumer-timeout': ['consumerTimeout', 'int'],
   'product-name': ['productName', 'string'],
   definitions: ['definitions', 'string'],
+  'tls-port': ['tlsPort', 'int'],
+  'tls-cert': ['tlsCert', 'string'],
+  'tls-key': ['tlsKey', 'string'],
+  'tls-ca': ['tlsCa', 'string'],
+  'tls-verify-peer': ['tlsVerifyPeer', 'bool'],
+  'tls-fail-if-no-peer-cert': ['tlsFailIfNoPeerCert', 'bool'],
+  'no-plain': ['noPlain', 'bool'],
   'management-port': ['managementPort', 'int'],
   'no-management': ['noManagement', 'bool'],
   'prometheus-port': ['prometheusPort', 'int'],
@@ -256,6 +272,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   // A broker that stopped itself on an error exits non-zero, so a supervisor restarts it.
   broker.onFatal = () => process.exit(1);
   if (requested !== null) stopAndExit(broker, requested);
+  // SIGHUP re-reads the TLS certificate files (open connections keep theirs).
+  const started = broker;
+  process.on('SIGHUP', () => {
+    try {
+      started.reloadTls();
+    } catch (err) {
+      started.logger.error({ err: (err as Error).message }, 'TLS certificates not reloaded; the previous ones stay in use');
+    }
+  });
 }
 
 /**

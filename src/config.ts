@@ -95,6 +95,20 @@ export interface BrokerOptions {
    * a parsed object or the path of a JSON file.
    */
   definitions?: string | Record<string, unknown>;
+  /** amqps port (default 5671, RabbitMQ's, when a certificate is configured; 0 picks a free port: see `broker.tlsPort`). */
+  tlsPort?: number;
+  /** PEM certificate (chain) file of the server: with `tlsKey`, turns amqps on. */
+  tlsCert?: string;
+  /** PEM private key file of the server. */
+  tlsKey?: string;
+  /** PEM CA bundle that client certificates must chain to. */
+  tlsCa?: string;
+  /** Ask clients for a certificate and refuse one that does not verify (RabbitMQ's verify_peer). */
+  tlsVerifyPeer?: boolean;
+  /** Also refuse clients without a certificate (fail_if_no_peer_cert). */
+  tlsFailIfNoPeerCert?: boolean;
+  /** Serve amqps only: no plain TCP listener. */
+  noPlain?: boolean;
   /** Users that may only connect from loopback addresses (default ['guest'], as RabbitMQ's loopback_users). */
   loopbackUsers?: string[];
   /** Virtual hosts (default ['/']). */
@@ -147,6 +161,10 @@ export interface ResolvedOptions {
   /** Empty when none were given (the broker then creates guest/guest on a fresh data directory). */
   users: UserDefinition[];
   definitions: string | Record<string, unknown> | undefined;
+  /** The amqps listener's settings, or null without TLS. */
+  tls: { port: number; cert: string; key: string; ca: string | undefined; verifyPeer: boolean; failIfNoPeerCert: boolean } | null;
+  /** False with noPlain: only the TLS listener runs. */
+  plain: boolean;
   loopbackUsers: string[];
   vhosts: string[];
   clusterName: string | undefined;
@@ -211,6 +229,10 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     prometheus: o.prometheus ? { port: o.prometheus.port } : null,
     users: o.users ?? [],
     definitions: o.definitions,
+    tls: o.tlsCert !== undefined || o.tlsKey !== undefined
+      ? { port: o.tlsPort ?? 5671, cert: o.tlsCert ?? '', key: o.tlsKey ?? '', ca: o.tlsCa, verifyPeer: o.tlsVerifyPeer ?? false, failIfNoPeerCert: o.tlsFailIfNoPeerCert ?? false }
+      : null,
+    plain: !o.noPlain,
     loopbackUsers: o.loopbackUsers ?? ['guest'],
     vhosts: o.vhosts ?? ['/'],
     clusterName: o.clusterName,
@@ -245,5 +267,9 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!Number.isInteger(r.queueMemoryWindow) || r.queueMemoryWindow < 1) bad(`queueMemoryWindow ${r.queueMemoryWindow}`);
   if (typeof r.productName !== 'string' || r.productName === '' || Buffer.byteLength(r.productName) > 255) bad(`productName '${String(r.productName)}' (1 to 255 bytes)`);
   if (!(r.segmentSize >= 64 * 1024)) bad(`segmentSize ${r.segmentSize} (minimum 65536)`);
+  if (r.tls && (r.tls.cert === '' || r.tls.key === '')) bad(r.tls.cert === '' ? 'tlsCert is required with tlsKey' : 'tlsKey is required with tlsCert');
+  if (!r.tls && (o.tlsPort !== undefined || o.tlsCa !== undefined || o.tlsVerifyPeer || o.tlsFailIfNoPeerCert)) bad('TLS settings given without tlsCert and tlsKey');
+  if (r.tls && (!Number.isInteger(r.tls.port) || r.tls.port < 0 || r.tls.port > 65535)) bad(`tlsPort ${r.tls.port}`);
+  if (!r.plain && !r.tls) bad('noPlain needs TLS (tlsCert and tlsKey): there would be no listener');
   return r;
 }

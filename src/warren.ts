@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Administration, FULL_ACCESS, type VhostInfo } from './admin/administration.js';
 import { AccessControl, type PermissionRecord, type TopicPermissionRecord, type UserRecord } from './auth/access-control.js';
 import type { VirtualHost } from './broker/virtual-host.js';
@@ -58,6 +59,7 @@ export class Broker implements ManagementBackend {
   private readonly admin: Administration;
   private readonly server: Server;
   private boundPort = 0;
+  private boundTlsPort = 0;
   private boundHost = '';
   private stopping: Promise<void> | null = null;
   private durable: DurableState | null = null;
@@ -129,7 +131,18 @@ export class Broker implements ManagementBackend {
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker({ ...options, port: options.port ?? EMBEDDED_DEFAULTS.port });
     const o = broker.options;
-    const address = await broker.server.listen(o.port, o.host);
+    let address: AddressInfo | undefined;
+    try {
+      if (o.tls) {
+        const tls = await broker.server.listenTls({ ...o.tls, handshakeTimeout: o.handshakeTimeout }, o.tls.port, o.host);
+        broker.boundTlsPort = tls.port;
+        address = tls;
+      }
+      if (o.plain) address = await broker.server.listen(o.port, o.host);
+    } catch (err) {
+      await broker.server.stop(); // a TLS listener already up goes too
+      throw err;
+    }
     try {
       // Every port is bound before the data directory is touched. (Recovery below is synchronous:
       // no request is served before it is done.)
@@ -172,9 +185,9 @@ export class Broker implements ManagementBackend {
     broker.statistics.start();
     if (broker.management) broker.logger.info({ host: o.host, port: broker.managementPort }, 'management API listening');
     if (broker.prometheus) broker.logger.info({ host: o.host, port: broker.prometheusPort }, 'Prometheus metrics listening');
-    broker.boundPort = address.port;
-    broker.boundHost = address.address;
-    broker.logger.info({ host: address.address, port: address.port, version: VERSION }, 'Warren listening');
+    broker.boundPort = o.plain ? address!.port : 0;
+    broker.boundHost = address!.address;
+    broker.logger.info({ host: address!.address, port: o.plain ? address!.port : undefined, tlsPort: o.tls ? broker.boundTlsPort : undefined, version: VERSION }, 'Warren listening');
     return broker;
   }
 
@@ -270,6 +283,21 @@ export class Broker implements ManagementBackend {
   /** Everything defined, in RabbitMQ's format (password hashes, not passwords). */
   exportDefinitions(): Record<string, unknown> {
     return this.admin.exportDefinitions();
+  }
+
+  /** The amqps port actually listened on (0 without TLS). */
+  get tlsPort(): number {
+    return this.boundTlsPort;
+  }
+
+  /**
+   * Re-reads the TLS certificate, key and CA files (what SIGHUP does for the
+   * CLI): new handshakes use them, open connections are not touched. Throws,
+   * keeping the old certificates, when a file cannot be read or used.
+   */
+  reloadTls(): void {
+    if (!this.server.reloadTls()) throw new Error('TLS is not configured');
+    this.logger.info('TLS certificates reloaded');
   }
 
   /** The port actually listened on (useful with port 0). */

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { ResolvedOptions } from '../config.js';
 import type { FlowSource, Owner } from '../broker/queue.js';
 import type { AccessControl, UserRecord } from '../auth/access-control.js';
@@ -31,6 +32,7 @@ import type { ResourceAlarms } from './resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
 import type { ConnectionSnapshot } from './snapshot.js';
 import { CONNECTION_CLOSE_OK_FRAME, endSocket, lingerMs, type SocketLinger } from './socket-linger.js';
+import { verifiedPeerName } from './tls-listener.js';
 
 /** What a connection needs from the broker around it. */
 export interface ConnectionContext {
@@ -139,7 +141,11 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private sendCount = 0;
   readonly connectedAt = Date.now();
 
+  /** Over TLS with a verified client certificate: its subject CN, the user SASL EXTERNAL logs in as. */
+  readonly certificateUser: string | null;
+
   constructor(readonly socket: Socket, private readonly ctx: ConnectionContext) {
+    this.certificateUser = socket instanceof TLSSocket ? verifiedPeerName(socket) : null;
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.frameMax = ctx.options.frameMax;
     this.channelMax = ctx.options.channelMax;
@@ -225,7 +231,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
         versionMajor: 0,
         versionMinor: 9,
         serverProperties: this.ctx.serverProperties,
-        mechanisms: MECHANISMS.join(' '),
+        // EXTERNAL only where there is a verified client certificate to log in with.
+        mechanisms: this.certificateUser === null ? MECHANISMS.join(' ') : `${MECHANISMS.join(' ')} EXTERNAL`,
         locales: 'en_US',
       },
     });
@@ -346,12 +353,15 @@ export class Connection implements FrameHandler, Flushable, Owner {
     const caps = clientProperties['capabilities'];
     this.capabilities = caps && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) && !(caps instanceof Date) ? (caps as FieldTable) : {};
     this.mechanism = mechanism;
-    if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
+    // EXTERNAL (offered only with a verified client certificate): the certificate's CN names a known user.
+    const external = mechanism === 'EXTERNAL' && this.certificateUser !== null;
+    if (!external && !(MECHANISMS as readonly string[]).includes(mechanism)) {
       throw new AmqpError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`, 10, 11);
     }
-    const creds = parseSaslResponse(mechanism, response);
-    const user = creds ? this.ctx.access.authenticate(creds.username, creds.password) : null;
-    if (!user) return this.refuseLogin(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`, creds?.username);
+    const creds = external ? null : parseSaslResponse(mechanism, response);
+    const username = external ? this.certificateUser! : creds?.username;
+    const user = external ? (this.ctx.access.user(username!) ?? null) : creds ? this.ctx.access.authenticate(creds.username, creds.password) : null;
+    if (!user) return this.refuseLogin(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`, username);
     if (this.ctx.options.loopbackUsers.includes(user.name) && !isLoopback(this.socket.remoteAddress)) {
       return this.refuseLogin(`user '${user.name}' can only connect via localhost`, user.name);
     }

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Connection, type ConnectionContext } from './connection.js';
 import { ResourceAlarms } from './resource-alarms.js';
+import { TlsListener, type TlsSettings } from './tls-listener.js';
 import { SocketLinger } from './socket-linger.js';
 
 /**
@@ -46,6 +47,22 @@ export class Server {
         resolve(this.net.address() as AddressInfo);
       });
     });
+  }
+
+  /** The amqps listener, when TLS is configured. */
+  private tls: TlsListener | null = null;
+
+  /** Starts the amqps listener (certificate files are read now: a bad one throws). */
+  listenTls(settings: TlsSettings, port: number, host: string): Promise<AddressInfo> {
+    this.tls = new TlsListener(settings, this.context.logger, (socket) => this.accept(socket));
+    return this.tls.listen(port, host);
+  }
+
+  /** Re-reads the TLS certificate files (SIGHUP); open connections are not touched. */
+  reloadTls(): boolean {
+    if (!this.tls) return false;
+    this.tls.reload();
+    return true;
   }
 
   /** Sockets accepted before startAccepting(): their bytes wait in the socket until then. */
@@ -117,7 +134,7 @@ export class Server {
 
   /** Stops accepting, asks every client to close (320), and waits up to closeTimeout for them. */
   async stop(reason = 'broker forced connection closure with reason \'shutdown\''): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    const closed = Promise.all([new Promise<void>((resolve) => this.net.close(() => resolve())), this.tls?.close()]);
     for (const socket of this.held ?? []) socket.destroy();
     this.held = null;
     await this.closeAll(320, `CONNECTION_FORCED - ${reason}`);

@@ -40,6 +40,18 @@ describe('warren --definitions', () => {
     expect(r2.stderr).toContain(`is not JSON`);
   });
 
+  it('bad TLS settings exit 2 naming the problem', async () => {
+    const noTls = await run(['--no-plain']);
+    expect(noTls.code).toBe(2);
+    expect(noTls.stderr).toContain('warren: invalid option: noPlain needs TLS (tlsCert and tlsKey): there would be no listener');
+    const keyless = await run(['--tls-cert', join(dir, 'c.pem')]);
+    expect(keyless.code).toBe(2);
+    expect(keyless.stderr).toContain('warren: invalid option: tlsKey is required with tlsCert');
+    const missing = await run(['--tls-cert', join(dir, 'missing.pem'), '--tls-key', join(dir, 'missing.key'), '--tls-port', '0']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`warren: cannot read TLS certificate ${join(dir, 'missing.pem')}`);
+  });
+
   it('WARREN_DEFINITIONS imports users at start-up (no guest then)', async () => {
     const good = join(dir, 'good.json');
     writeFileSync(good, JSON.stringify({ rabbit_version: '3.13.7', users: [{ name: 'deploy', password_hash: hash('s3cret'), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: ['administrator'] }], vhosts: [{ name: '/' }], permissions: [{ user: 'deploy', vhost: '/', configure: '.*', write: '.*', read: '.*' }] }));
