@@ -267,9 +267,11 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!Number.isInteger(r.queueMemoryWindow) || r.queueMemoryWindow < 1) bad(`queueMemoryWindow ${r.queueMemoryWindow}`);
   if (typeof r.productName !== 'string' || r.productName === '' || Buffer.byteLength(r.productName) > 255) bad(`productName '${String(r.productName)}' (1 to 255 bytes)`);
   if (!(r.segmentSize >= 64 * 1024)) bad(`segmentSize ${r.segmentSize} (minimum 65536)`);
-  if (r.tls && (r.tls.cert === '' || r.tls.key === '')) bad(r.tls.cert === '' ? 'tlsCert is required with tlsKey' : 'tlsKey is required with tlsCert');
-  if (!r.tls && (o.tlsPort !== undefined || o.tlsCa !== undefined || o.tlsVerifyPeer || o.tlsFailIfNoPeerCert)) bad('TLS settings given without tlsCert and tlsKey');
-  if (r.tls && (!Number.isInteger(r.tls.port) || r.tls.port < 0 || r.tls.port > 65535)) bad(`tlsPort ${r.tls.port}`);
-  if (!r.plain && !r.tls) bad('noPlain needs TLS (tlsCert and tlsKey): there would be no listener');
+  // Phrased "<key> <value> (<why>)" so the CLI can name the flag.
+  if (r.tls && r.tls.cert === '') bad('tlsCert missing (required with tlsKey)');
+  if (r.tls && r.tls.key === '') bad('tlsKey missing (required with tlsCert)');
+  if (!r.tls && (o.tlsPort !== undefined || o.tlsCa !== undefined || o.tlsVerifyPeer || o.tlsFailIfNoPeerCert)) bad('tlsCert missing (TLS settings were given without a certificate and key)');
+  if (r.tls && (!Number.isInteger(r.tls.port) || r.tls.port < 0 || r.tls.port > 65535)) bad(`tlsPort ${r.tls.port} (0 to 65535)`);
+  if (!r.plain && !r.tls) bad('noPlain true (without a TLS certificate and key there would be no listener)');
   return r;
 }

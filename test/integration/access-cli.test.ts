@@ -43,10 +43,10 @@ describe('warren --definitions', () => {
   it('bad TLS settings exit 2 naming the problem', async () => {
     const noTls = await run(['--no-plain']);
     expect(noTls.code).toBe(2);
-    expect(noTls.stderr).toContain('warren: invalid option: noPlain needs TLS (tlsCert and tlsKey): there would be no listener');
+    expect(noTls.stderr).toContain('warren: invalid --no-plain true (without a TLS certificate and key there would be no listener)');
     const keyless = await run(['--tls-cert', join(dir, 'c.pem')]);
     expect(keyless.code).toBe(2);
-    expect(keyless.stderr).toContain('warren: invalid option: tlsKey is required with tlsCert');
+    expect(keyless.stderr).toContain('warren: invalid --tls-key missing (required with tlsCert)');
     const missing = await run(['--tls-cert', join(dir, 'missing.pem'), '--tls-key', join(dir, 'missing.key'), '--tls-port', '0']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`warren: cannot read TLS certificate ${join(dir, 'missing.pem')}`);
