@@ -53,7 +53,7 @@ export class Server {
   private tls: TlsListener | null = null;
 
   /** Starts the amqps listener (certificate files are read now: a bad one throws). */
-  listenTls(settings: TlsSettings, port: number, host: string): Promise<AddressInfo> {
+  listenTls(settings: TlsSettings, port: number, host: string | undefined): Promise<AddressInfo> {
     this.tls = new TlsListener(settings, this.context.logger, (socket) => this.accept(socket));
     return this.tls.listen(port, host);
   }

@@ -68,7 +68,7 @@ export class TlsListener {
     });
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
+  listen(port: number, host: string | undefined): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once('error', onError);
