@@ -15,19 +15,19 @@ import type { MessageStats } from '../observe/stats.js';
  * metrics with the channel's name.
  */
 
-type Labels = Record<string, string>;
+export type Labels = Record<string, string>;
 
-class Builder {
+/** A fresh registry and helpers that create a metric with its samples in one call. */
+export class Builder {
   readonly registry = new Registry();
 
-  gauge(name: string, help: string, samples: [Labels, number][]): void {
-    const labelNames = samples.length > 0 ? Object.keys(samples[0]![0]) : [];
+  /** `labelNames` matter when there are no samples: the metric is then listed without any (never as a made-up 0). */
+  gauge(name: string, help: string, samples: [Labels, number][], labelNames: string[] = samples.length > 0 ? Object.keys(samples[0]![0]) : []): void {
     const g = new Gauge({ name, help, labelNames, registers: [this.registry] });
     for (const [labels, v] of samples) g.set(labels, v);
   }
 
-  counter(name: string, help: string, samples: [Labels, number][]): void {
-    const labelNames = samples.length > 0 ? Object.keys(samples[0]![0]) : [];
+  counter(name: string, help: string, samples: [Labels, number][], labelNames: string[] = samples.length > 0 ? Object.keys(samples[0]![0]) : []): void {
     const c = new Counter({ name, help, labelNames, registers: [this.registry] });
     for (const [labels, v] of samples) c.inc(labels, v);
   }
@@ -47,11 +47,15 @@ const CHANNEL_COUNTERS: [string, string, (s: MessageStats) => number][] = [
   ['rabbitmq_channel_get_total', 'Total number of messages fetched with basic.get in automatic acknowledgement mode', (s) => s.get_no_ack],
 ];
 
+/** rabbitmq_identity_info and rabbitmq_build_info, on every endpoint. */
+export function identity(m: Builder, b: ManagementBackend, endpoint: string): void {
+  m.gauge('rabbitmq_identity_info', 'RabbitMQ node & cluster identity info', [[{ rabbitmq_node: b.nodeName, rabbitmq_cluster: b.clusterName, rabbitmq_endpoint: endpoint }, 1]]);
+  m.gauge('rabbitmq_build_info', 'RabbitMQ & Erlang/OTP version info', [[{ rabbitmq_version: RABBITMQ_API_VERSION, product_version: VERSION, prometheus_client_version: 'prom-client', erlang_version: process.version }, 1]]);
+}
+
 export async function renderMetrics(b: ManagementBackend, perObject: boolean): Promise<{ contentType: string; text: string }> {
   const m = new Builder();
-  const node = b.nodeName;
-  m.gauge('rabbitmq_identity_info', 'RabbitMQ node & cluster identity info', [[{ rabbitmq_node: node, rabbitmq_cluster: b.clusterName, rabbitmq_endpoint: perObject ? 'per-object' : 'aggregated' }, 1]]);
-  m.gauge('rabbitmq_build_info', 'RabbitMQ & Erlang/OTP version info', [[{ rabbitmq_version: RABBITMQ_API_VERSION, product_version: VERSION, prometheus_client_version: 'prom-client', erlang_version: process.version }, 1]]);
+  identity(m, b, perObject ? 'per-object' : 'aggregated');
 
   const connections = b.connectionSnapshots().filter((c) => c.user !== null);
   const channels = connections.flatMap((c) => c.channels);
@@ -82,24 +86,25 @@ export async function renderMetrics(b: ManagementBackend, perObject: boolean): P
     }
     return perObject ? out : [[{}, sum]];
   };
-  m.gauge('rabbitmq_queue_messages_ready', 'Messages ready to be delivered to consumers', queueSamples((q) => q.ready));
-  m.gauge('rabbitmq_queue_messages_unacked', 'Messages delivered to consumers but not yet acknowledged', queueSamples((q) => q.unacked));
-  m.gauge('rabbitmq_queue_messages', 'Sum of ready and unacknowledged messages - total queue depth', queueSamples((q) => q.ready + q.unacked));
-  m.gauge('rabbitmq_queue_consumers', 'Consumers on a queue', queueSamples((q) => q.consumers));
-  m.counter('rabbitmq_queue_messages_published_total', 'Total number of messages published to queues', queueSamples((q) => q.published));
+  const queueLabels = perObject ? ['vhost', 'queue'] : [];
+  m.gauge('rabbitmq_queue_messages_ready', 'Messages ready to be delivered to consumers', queueSamples((q) => q.ready), queueLabels);
+  m.gauge('rabbitmq_queue_messages_unacked', 'Messages delivered to consumers but not yet acknowledged', queueSamples((q) => q.unacked), queueLabels);
+  m.gauge('rabbitmq_queue_messages', 'Sum of ready and unacknowledged messages - total queue depth', queueSamples((q) => q.ready + q.unacked), queueLabels);
+  m.gauge('rabbitmq_queue_consumers', 'Consumers on a queue', queueSamples((q) => q.consumers), queueLabels);
+  m.counter('rabbitmq_queue_messages_published_total', 'Total number of messages published to queues', queueSamples((q) => q.published), queueLabels);
 
   // Channel counters: per channel (per-object), or totals including closed channels (aggregated).
   const totals = b.statistics.overallTotals();
   for (const [name, help, pick] of CHANNEL_COUNTERS) {
-    m.counter(name, help, perObject ? channels.map((ch) => [{ channel: ch.name }, pick(ch.messageStats)] as [Labels, number]) : [[{}, pick(totals)]]);
+    m.counter(name, help, perObject ? channels.map((ch) => [{ channel: ch.name }, pick(ch.messageStats)] as [Labels, number]) : [[{}, pick(totals)]], perObject ? ['channel'] : []);
   }
 
   const bytes = (pick: (c: (typeof connections)[number]) => number): [Labels, number][] =>
     perObject ? connections.map((c) => [{ channel: c.name }, pick(c)] as [Labels, number]) : [[{}, connections.reduce((n, c) => n + pick(c), 0)]];
-  m.counter('rabbitmq_connection_incoming_bytes_total', 'Total number of bytes received on a connection', bytes((c) => c.recvOct));
-  m.counter('rabbitmq_connection_outgoing_bytes_total', 'Total number of bytes sent on a connection', bytes((c) => c.sendOct));
-  m.counter('rabbitmq_connection_incoming_packets_total', 'Total number of packets received on a connection', bytes((c) => c.recvCnt));
-  m.counter('rabbitmq_connection_outgoing_packets_total', 'Total number of packets sent on a connection', bytes((c) => c.sendCnt));
+  m.counter('rabbitmq_connection_incoming_bytes_total', 'Total number of bytes received on a connection', bytes((c) => c.recvOct), perObject ? ['channel'] : []);
+  m.counter('rabbitmq_connection_outgoing_bytes_total', 'Total number of bytes sent on a connection', bytes((c) => c.sendOct), perObject ? ['channel'] : []);
+  m.counter('rabbitmq_connection_incoming_packets_total', 'Total number of packets received on a connection', bytes((c) => c.recvCnt), perObject ? ['channel'] : []);
+  m.counter('rabbitmq_connection_outgoing_packets_total', 'Total number of packets sent on a connection', bytes((c) => c.sendCnt), perObject ? ['channel'] : []);
 
   const f = await b.nodeFacts();
   m.gauge('rabbitmq_process_resident_memory_bytes', 'Memory used in bytes', [[{}, f.memoryUsed]]);

@@ -2,10 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ManagementBackend } from './backend.js';
 import { renderMetrics } from './metrics.js';
+import { renderDetailed } from './metrics-detailed.js';
 
 /**
  * The Prometheus endpoint (RabbitMQ's rabbitmq_prometheus, port 15692):
- * GET /metrics (aggregated) and /metrics/per-object, text exposition format,
+ * GET /metrics (aggregated), /metrics/per-object and /metrics/detailed
+ * (?family=…&vhost=…), text exposition format,
  * no authentication (as RabbitMQ's default). Failures are contained: logged,
  * answered 500, the broker keeps serving.
  */
@@ -14,14 +16,19 @@ export class PrometheusServer {
 
   constructor(private readonly backend: ManagementBackend) {
     this.http = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-      const perObject = path === '/metrics/per-object';
-      if ((path !== '/metrics' && !perObject) || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname;
+      const known = path === '/metrics' || path === '/metrics/per-object' || path === '/metrics/detailed';
+      if (!known || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.writeHead(404, { 'content-type': 'text/plain' });
         res.end('Not Found\n');
         return;
       }
-      renderMetrics(this.backend, perObject).then(
+      const vhosts = url.searchParams.getAll('vhost');
+      const rendered = path === '/metrics/detailed'
+        ? renderDetailed(this.backend, new Set(url.searchParams.getAll('family')), vhosts.length > 0 ? new Set(vhosts) : null)
+        : renderMetrics(this.backend, path === '/metrics/per-object');
+      rendered.then(
         ({ contentType, text }) => {
           res.writeHead(200, { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) });
           res.end(req.method === 'HEAD' ? undefined : text);

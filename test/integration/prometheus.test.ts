@@ -125,6 +125,24 @@ describe('Prometheus metrics', () => {
     expect(check.status).toBe(0);
   });
 
+  it('/metrics/detailed: only the families and vhosts asked for; promtool accepts it', async () => {
+    const r = await scrape('/metrics/detailed?family=queue_coarse_metrics&family=queue_consumer_count&vhost=%2F');
+    expect(r.status).toBe(200);
+    expect(sample(r.text, 'rabbitmq_detailed_queue_messages_ready', '{vhost="/",queue="metered"}')).toBe(5);
+    expect(sample(r.text, 'rabbitmq_detailed_queue_messages_unacked', '{vhost="/",queue="metered"}')).toBe(2);
+    expect(sample(r.text, 'rabbitmq_detailed_queue_consumers', '{vhost="/",queue="metered"}')).toBe(1);
+    expect(r.text).not.toMatch(/rabbitmq_detailed_queue_messages_bytes|rabbitmq_queue_messages_ready /);
+    expect(r.text).toMatch(/rabbitmq_endpoint="detailed"/);
+    const check = promtool(r.text);
+    expect(check.output).toBe('');
+    expect(check.status).toBe(0);
+    // A vhost without queues: the families are listed, with no made-up samples.
+    const other = await scrape('/metrics/detailed?family=queue_coarse_metrics&vhost=elsewhere');
+    expect(other.text).toMatch(/^# TYPE rabbitmq_detailed_queue_messages_ready gauge$/m);
+    expect(other.text).not.toMatch(/^rabbitmq_detailed_queue_messages_ready/m);
+    expect(promtool(other.text).status).toBe(0);
+  });
+
   it('answers 404 elsewhere, and the broker keeps serving', async () => {
     expect((await scrape('/nothing')).status).toBe(404);
     expect((await scrape('/metrics')).status).toBe(200);
