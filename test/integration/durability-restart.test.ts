@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, startBroker } from '../helpers/broker.js';
@@ -158,6 +159,32 @@ describe('durability across restarts', () => {
     writeFileSync(path, `${readFileSync(path, 'utf8')}{"op":"queue","vhost":"/"\n{not json}\n`);
     broker = await startBroker({ dataDir: dir });
     expect([...broker.vhosts.get('/')!.queues.keys()]).toEqual(['kept']);
+    await broker.stop();
+  });
+
+  it('restores a queue whose stored arguments this version refuses with default behaviour, keeping its messages, and logs it', async () => {
+    const dir = dataDir();
+    let broker = await startBroker({ dataDir: dir });
+    const conn = await connect(broker);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('odd', { durable: true, arguments: { 'x-max-length': 10 } });
+    await conn.close();
+    await publishConfirmed(broker, 'odd', ['m1', 'm2']);
+    await broker.stop();
+    // As if an older version had accepted a string max-length: rewrite the record's arguments.
+    const path = join(dir, 'definitions.log');
+    const refused = Buffer.concat([Buffer.from([0, 0, 0, 20, 12]), Buffer.from('x-max-length'), Buffer.from('S'), Buffer.from([0, 0, 0, 2]), Buffer.from('ab')]);
+    const lines = readFileSync(path, 'utf8').split('\n').map((l) => (l.includes('"name":"odd"') ? JSON.stringify({ ...JSON.parse(l), args: refused.toString('base64') }) : l));
+    writeFileSync(path, lines.join('\n'));
+    const records: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
+
+    broker = await startBroker({ dataDir: dir, logger });
+    expect(broker.vhosts.get('/')!.queues.get('odd')!.arguments).toEqual({ 'x-max-length': 'ab' });
+    expect((await drain(broker, 'odd')).map((m) => m.body)).toEqual(['m1', 'm2']);
+    const logged = records.find((r) => r['msg'] === 'definitions: stored queue arguments are not valid; restoring the queue without them')!;
+    expect([logged['level'], logged['queue'], logged['vhost']]).toEqual([50, 'odd', '/']);
+    expect(logged['err']).toBe("PRECONDITION_FAILED - invalid arg 'x-max-length' for queue 'odd' in vhost '/': {unacceptable_type,longstr}");
     await broker.stop();
   });
 
