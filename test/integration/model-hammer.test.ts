@@ -156,8 +156,12 @@ describe('hammer', () => {
     })();
 
     // ---------------------------------------------------------------- chaos
+    // Runs until everything is published and enough of each kind of chaos
+    // happened (counted, not timed: a loaded machine gets through fewer
+    // operations per second), for at least 2.5 s; 40 s is a backstop.
+    const enoughChaos = (): boolean => stats.cancels > 10 && stats.channelCloses > 10 && stats.reconnects > 3 && stats.multiAcks > 10;
     const started = Date.now();
-    while (!published || Date.now() - started < 2500) {
+    while ((!published || Date.now() - started < 2500 || !enoughChaos()) && Date.now() - started < 40_000) {
       await sleep(3);
       const r = rand();
       const wc = pick(liveChannels());
