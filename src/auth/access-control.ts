@@ -72,11 +72,18 @@ export class AccessControl {
   private readonly topics = new Map<string, Map<string, Map<string, CompiledTopicPermission>>>();
   /** Bumped on every change: memoised decisions older than this are stale. */
   generation = 0;
+  /**
+   * Told of each change before it is applied (the broker journals it). If it
+   * throws (the journal could not be written: disk full), the change is not
+   * applied and the error goes to the caller.
+   */
   onChange: ((change: AuthChange) => void) | null = null;
 
-  private changed(change: AuthChange): void {
-    this.generation++;
+  /** Records `change` (journal first), then applies it and invalidates memoised decisions. */
+  private change(change: AuthChange, apply: () => void): void {
     this.onChange?.(change);
+    apply();
+    this.generation++;
   }
 
   // ------------------------------------------------------------------ users
@@ -92,8 +99,7 @@ export class AccessControl {
   /** Adds or replaces a user record (hash already computed, e.g. from definitions). */
   putUser(record: UserRecord): void {
     const copy: UserRecord = { name: record.name, passwordHash: record.passwordHash, hashingAlgorithm: record.hashingAlgorithm, tags: [...record.tags] };
-    this.users.set(copy.name, copy);
-    this.changed({ kind: 'user', record: copy });
+    this.change({ kind: 'user', record: copy }, () => this.users.set(copy.name, copy));
   }
 
   /** Adds or replaces a user with a clear-text password (hashed here; `null` = no password). */
@@ -123,8 +129,7 @@ export class AccessControl {
     for (const [vhost, byExchange] of [...(this.topics.get(name) ?? [])]) {
       for (const exchange of [...byExchange.keys()]) this.clearTopicPermissions(name, vhost, exchange);
     }
-    this.users.delete(name);
-    this.changed({ kind: 'user-deleted', name });
+    this.change({ kind: 'user-deleted', name }, () => this.users.delete(name));
     return true;
   }
 
@@ -146,17 +151,20 @@ export class AccessControl {
     if (!this.users.has(record.user)) throw new AuthError(`no such user: '${record.user}'`);
     const copy: PermissionRecord = { user: record.user, vhost: record.vhost, configure: record.configure, write: record.write, read: record.read };
     const compiled: CompiledPermission = { record: copy, configure: compilePattern(copy.configure), write: compilePattern(copy.write), read: compilePattern(copy.read) };
-    let byVhost = this.permissions.get(copy.user);
-    if (!byVhost) this.permissions.set(copy.user, (byVhost = new Map()));
-    byVhost.set(copy.vhost, compiled);
-    this.changed({ kind: 'permission', record: copy });
+    this.change({ kind: 'permission', record: copy }, () => {
+      let byVhost = this.permissions.get(copy.user);
+      if (!byVhost) this.permissions.set(copy.user, (byVhost = new Map()));
+      byVhost.set(copy.vhost, compiled);
+    });
   }
 
   clearPermissions(user: string, vhost: string): boolean {
     const byVhost = this.permissions.get(user);
-    if (!byVhost?.delete(vhost)) return false;
-    if (byVhost.size === 0) this.permissions.delete(user);
-    this.changed({ kind: 'permission-deleted', user, vhost });
+    if (!byVhost?.has(vhost)) return false;
+    this.change({ kind: 'permission-deleted', user, vhost }, () => {
+      byVhost.delete(vhost);
+      if (byVhost.size === 0) this.permissions.delete(user);
+    });
     return true;
   }
 
@@ -176,20 +184,23 @@ export class AccessControl {
     // The user and vhost are fixed per record, so {username}/{vhost} expand once, here.
     const compile = (p: string): RegExp => compilePattern(p === '' ? '' : expandTopicPattern(p, copy.user, copy.vhost));
     const compiled: CompiledTopicPermission = { record: copy, write: compile(copy.write), read: compile(copy.read) };
-    let byVhost = this.topics.get(copy.user);
-    if (!byVhost) this.topics.set(copy.user, (byVhost = new Map()));
-    let byExchange = byVhost.get(copy.vhost);
-    if (!byExchange) byVhost.set(copy.vhost, (byExchange = new Map()));
-    byExchange.set(copy.exchange, compiled);
-    this.changed({ kind: 'topic-permission', record: copy });
+    this.change({ kind: 'topic-permission', record: copy }, () => {
+      let byVhost = this.topics.get(copy.user);
+      if (!byVhost) this.topics.set(copy.user, (byVhost = new Map()));
+      let byExchange = byVhost.get(copy.vhost);
+      if (!byExchange) byVhost.set(copy.vhost, (byExchange = new Map()));
+      byExchange.set(copy.exchange, compiled);
+    });
   }
 
   clearTopicPermissions(user: string, vhost: string, exchange: string): boolean {
     const byExchange = this.topics.get(user)?.get(vhost);
-    if (!byExchange?.delete(exchange)) return false;
-    if (byExchange.size === 0) this.topics.get(user)!.delete(vhost);
-    if (this.topics.get(user)!.size === 0) this.topics.delete(user);
-    this.changed({ kind: 'topic-permission-deleted', user, vhost, exchange });
+    if (!byExchange?.has(exchange)) return false;
+    this.change({ kind: 'topic-permission-deleted', user, vhost, exchange }, () => {
+      byExchange.delete(exchange);
+      if (byExchange.size === 0) this.topics.get(user)!.delete(vhost);
+      if (this.topics.get(user)!.size === 0) this.topics.delete(user);
+    });
     return true;
   }
 

@@ -250,6 +250,49 @@ describe('definitions on a full disk', () => {
   });
 });
 
+describe('users, permissions and vhosts on a full disk', () => {
+  it('a change that cannot be journaled throws and changes nothing; after a restart exactly the journaled changes exist', async () => {
+    const disk = tmpfs(8 * MB);
+    const b = await broker({ dataDir: disk.dir, diskFreeLimit: 0 });
+    const names = Array.from({ length: 60 }, (_, i) => `d-${i + 10}`);
+    for (const name of names) b.createVhost(name);
+    b.addUser('alice', 'pw', []);
+    disk.fill();
+    // The journal's last page may still take a few lines: delete until one is refused.
+    const deleted: string[] = [];
+    let refused = '';
+    for (const name of names) {
+      try {
+        await b.deleteVhost(name);
+        deleted.push(name);
+      } catch (err) {
+        expect((err as Error).message).toMatch(/^the definitions journal could not be written \(ENOSPC/);
+        refused = name;
+        break;
+      }
+    }
+    expect(refused).not.toBe('');
+    const vhosts = (): string[] => b.listVhosts().map((v) => v.name);
+    expect(vhosts()).toContain(refused);
+    for (const name of deleted) expect(vhosts()).not.toContain(name);
+    // Every record below is longer than the refused one: all are refused, nothing changes.
+    expect(() => b.createVhost('during-full')).toThrow(/definitions journal could not be written/);
+    expect(vhosts()).not.toContain('during-full');
+    expect(() => b.addUser('bob', 'pw', [])).toThrow(/definitions journal could not be written/);
+    expect(b.listUsers().map((u) => u.name)).not.toContain('bob');
+    expect(() => b.setPermissions('alice', refused, { configure: '.*', write: '.*', read: '.*' })).toThrow(/definitions journal could not be written/);
+    expect(b.access.permission('alice', refused)).toBeUndefined();
+
+    disk.drain();
+    await b.stop();
+    brokers.splice(brokers.indexOf(b), 1);
+    const again = await broker({ dataDir: disk.dir });
+    expect(again.listVhosts().map((v) => v.name).sort()).toEqual(['/', ...names.filter((n) => !deleted.includes(n))].sort());
+    expect(again.listUsers().map((u) => u.name)).toContain('alice');
+    expect(again.listUsers().map((u) => u.name)).not.toContain('bob');
+  });
+});
+
 describe('start-up and fatal errors (child processes)', () => {
   it('restarts on a full disk and serves what it has: messages consumed, publishers blocked; SIGTERM exits 0', async () => {
     const disk = tmpfs(16 * MB);
