@@ -105,11 +105,11 @@ export class Administration {
     // Journaled first: a write that fails (disk full) throws before anything changes.
     this.journal?.vhostPut({ name, description, tags: [...tags] });
     vhost = new VirtualHost(name);
+    vhost.logger = this.logger;
     if (this.journal && this.log) {
       vhost.journal = this.journal;
       vhost.log = this.log;
       vhost.memoryWindow = this.memoryWindow;
-      vhost.logger = this.logger;
     }
     this.meta.set(name, { name, description, tags: [...tags] });
     this.vhosts.set(name, vhost);

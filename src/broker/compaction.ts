@@ -8,7 +8,8 @@
  */
 import type { Message } from './message.js';
 import type { DiskTail } from '../store/disk-tail.js';
-import type { MessageLog, Segment, StoredLocation } from '../store/message-log.js';
+import type { MessageLog, StoredLocation } from '../store/message-log.js';
+import type { Segment } from '../store/segment.js';
 import type { VirtualHost } from './virtual-host.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -65,8 +66,16 @@ export function compactSegment(vhosts: Iterable<VirtualHost>, log: MessageLog, s
   if (refs !== segment.live) {
     // Someone holds a reference we cannot see (or the count is off): leave the segment be.
     logger.debug({ segment: segment.id, found: refs, live: segment.live }, 'message log: compaction skipped');
-    segment.compacting = false; // offered again at the next roll-over
+    log.compactionAbandoned(segment); // offered again at the next roll-over
     return;
+  }
+  for (const h of byMsg.values()) {
+    if (!log.isReadable(segment.id, h.loc.offset, h.loc.length)) {
+      // The log offers only fully written segments; never read past what is in the file.
+      logger.error({ segment: segment.id, offset: h.loc.offset, length: h.loc.length, written: segment.written }, 'message log: compaction found an unwritten record; segment left as it is');
+      log.compactionAbandoned(segment);
+      return;
+    }
   }
   for (const h of byMsg.values()) {
     const moved = log.copyForward(h.loc, h.queueIds);

@@ -435,7 +435,7 @@ export class Queue implements Destination {
 
   private releaseRecord(loc: StoredLocation): void {
     const store = this.store!;
-    if (this.deleted) store.log.release(loc.segment);
+    if (this.deleted) store.log.release(loc);
     else store.log.ack(store.id, loc);
   }
 
@@ -446,8 +446,12 @@ export class Queue implements Destination {
 
   /** A message leaves the queue dead: dead-lettered (if the queue has a DLX), then dropped here. */
   private die(entry: QueueEntry, reason: DeathReason): void {
-    if (!this.deleted) this.host?.deadLetter(this, entry.message, reason);
-    this.discard(entry);
+    try {
+      if (!this.deleted) this.host?.deadLetter(this, entry.message, reason);
+    } finally {
+      // Gone from this queue whatever dead-lettering did: its log record must not leak.
+      this.discard(entry);
+    }
   }
 
   /**

@@ -2,6 +2,7 @@ import { AmqpError, ByteWriter, PropertyFlag, ReplyCode, encodeTableSorted, fiel
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
 import type { Logger } from '../observe/logger.js';
+import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
 import { fieldValueText } from './field-text.js';
@@ -147,7 +148,7 @@ export class VirtualHost implements QueueHost {
   log: MessageLog | null = null;
   /** Ready messages a durable queue keeps in memory before paging to the log. */
   memoryWindow = 10_000;
-  /** For journal writes that fail in the background (set with the journal). */
+  /** For failures in background work: journal writes, queue timers, page-ins (null: stderr). */
   logger: Logger | null = null;
   /** Open channels' sessions (their unacked deliveries hold log references). */
   readonly sessions = new Set<Session>();
@@ -365,7 +366,10 @@ export class VirtualHost implements QueueHost {
 
   /** The message log finished a write: queues waiting to page in may go on. */
   logFlushed(): void {
-    for (const q of this.queues.values()) if (q.waitingForLog) q.logFlushed();
+    for (const q of this.queues.values()) {
+      // One queue failing to page in must not keep the others waiting.
+      if (q.waitingForLog) runGuarded(this.logger, 'paging in from the message log', { vhost: this.name, queue: q.name }, () => q.logFlushed());
+    }
   }
 
   /** queue.delete; returns the number of ready messages deleted. A missing queue is fine (0), as in RabbitMQ. */

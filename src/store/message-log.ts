@@ -8,37 +8,24 @@
  *   Waiters (publisher confirms, tx.commit) are told only after fdatasync returns.
  * - Every segment counts its live queue references; a rolled-over segment whose
  *   count drops to zero is deleted, so disk use follows the live backlog.
- * - Recovery replays the segments in order, stops at a torn or corrupt record
- *   (checksum), truncates it away and logs where.
+ * - A segment also stays while the acks in it are needed (see Segment), and a
+ *   mostly dead one (by bytes) has its few live records copied forward.
+ * - Recovery (log-recovery.ts) replays the segments in order.
  */
-import { closeSync, existsSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writev } from 'node:fs';
+import { closeSync, existsSync, fdatasync, mkdirSync, openSync, readSync, unlinkSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
-import { DiskTail } from './disk-tail.js';
-import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, readU64, RecordType, scanRecords, type DecodedPublish } from './records.js';
+import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './log-recovery.js';
+import { COMPACT_MIN_AGE, Segment } from './segment.js';
+import { reportFailure, runGuarded } from '../observe/guard.js';
+import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, RecordType, type DecodedPublish } from './records.js';
+
+export type { RecoverableQueue, RecoveredQueue };
 
 export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
 const READ_AHEAD = 256 * 1024;
 const LOG_BEHIND_HIGH = 32 * 1024 * 1024;
 const LOG_BEHIND_LOW = 8 * 1024 * 1024;
-
-export class Segment {
-  /** Bytes appended (written or waiting to be). */
-  size: number;
-  /** Bytes handed to the file (a read below this offset finds them). */
-  written: number;
-  /** Live queue references to messages in this segment. */
-  live = 0;
-  /** Compaction copied its live records forward: keep the file until the copies are synced. */
-  pinned = false;
-  /** Offered for compaction already (not again until it changes hands). */
-  compacting = false;
-
-  constructor(readonly id: number, readonly path: string, public fd: number, size: number) {
-    this.size = size;
-    this.written = size;
-  }
-}
 
 /** Where a message's record is (set on the Message when it is logged). */
 export interface StoredLocation {
@@ -75,17 +62,6 @@ export function isDiskFull(err: Error): boolean {
 /** How long after a failed write (disk full) the log tries again. */
 export const WRITE_RETRY_INTERVAL = 1000;
 
-/** What recovery needs to know of a durable queue. */
-export interface RecoverableQueue {
-  /** x-message-ttl, to compute each recovered message's expiry from its publish time. */
-  messageTtl: number | undefined;
-}
-
-/** A durable queue's backlog after recovery, oldest first. */
-export interface RecoveredQueue {
-  tail: DiskTail;
-}
-
 export interface MessageLogOptions {
   fsync: boolean;
   segmentSize?: number;
@@ -104,15 +80,6 @@ interface PendingWrite {
 
 const segmentName = (id: number): string => `${String(id).padStart(8, '0')}.wlog`;
 
-/**
- * A rolled-over segment this many segments behind the current one that holds
- * at most COMPACT_MAX_LIVE live references is mostly dead: its few live
- * records are copied forward so the file can go (a handful of long-unacked
- * messages must not pin megabytes of disk).
- */
-const COMPACT_MIN_AGE = 2;
-const COMPACT_MAX_LIVE = 64;
-
 export class MessageLog {
   private readonly segments = new Map<number, Segment>();
   private current!: Segment;
@@ -120,6 +87,8 @@ export class MessageLog {
   private pending: PendingWrite[] = [];
   private waiters: (SyncWaiter | number)[] = [];
   private flushQueued = false;
+  /** A segment worth compacting still had unwritten records: offer again after the next flush. */
+  private compactionDeferred = false;
   private flushing = false;
   private closed = false;
   private failed: Error | null = null;
@@ -165,90 +134,18 @@ export class MessageLog {
   }
 
   private recover(queues: ReadonlyMap<number, RecoverableQueue>): Map<number, RecoveredQueue> {
-    const files = readdirSync(this.dir).filter((f) => /^\d{8}\.wlog$/.test(f)).sort();
-    // Per queue: record locations in publish order, plus index by msgId for acks.
-    interface Building { ttl: number; seg: number[]; off: number[]; len: number[]; ids: number[]; exp: number[]; size: number[]; delivered: boolean[]; alive: boolean[]; index: Map<number, number> }
-    const building = new Map<number, Building>();
-    for (const [id, q] of queues) building.set(id, { ttl: q.messageTtl ?? NO_TTL, seg: [], off: [], len: [], ids: [], exp: [], size: [], delivered: [], alive: [], index: new Map() });
-    const logger = this.options.logger;
-
-    files.forEach((file, i) => {
-      const id = Number.parseInt(file, 10);
-      const path = join(this.dir, file);
-      const image = readFileSync(path);
-      const result = scanRecords(image, (type, payload, offset) => {
-        if (type === RecordType.Publish) {
-          const flags = payload[1]!;
-          if ((flags & FLAG_PERSISTENT) === 0) return; // paging copy of a transient message
-          const msgId = readU64(payload, 2);
-          this.nextMsgId = Math.max(this.nextMsgId, msgId + 1);
-          const n = payload.readUInt16BE(10);
-          const at = 12 + 4 * n;
-          const publishedAt = readU64(payload, at);
-          const msgTtl = payload.readUInt32BE(at + 8);
-          // Body size: the last field (u32 length + body) ends the payload.
-          const exLen = payload[at + 12]!;
-          const rkLen = payload[at + 13 + exLen]!;
-          const hLenAt = at + 14 + exLen + rkLen;
-          const bodySize = payload.readUInt32BE(hLenAt + 4 + payload.readUInt32BE(hLenAt));
-          for (let k = 0; k < n; k++) {
-            const b = building.get(payload.readUInt32BE(12 + 4 * k));
-            if (!b) continue;
-            const ttl = Math.min(b.ttl, msgTtl);
-            b.index.set(msgId, b.ids.length);
-            b.seg.push(id);
-            b.off.push(offset);
-            b.len.push(payload.length + 8);
-            b.ids.push(msgId);
-            b.exp.push(ttl === NO_TTL ? 0 : publishedAt + ttl);
-            b.size.push(bodySize);
-            b.delivered.push(false);
-            b.alive.push(true);
-          }
-        } else if (type === RecordType.Ack || type === RecordType.Delivered) {
-          const b = building.get(payload.readUInt32BE(1));
-          if (!b) return;
-          const at = b.index.get(readU64(payload, 5));
-          if (at === undefined) return;
-          if (type === RecordType.Ack) {
-            b.alive[at] = false;
-            b.index.delete(b.ids[at]!);
-          } else b.delivered[at] = true;
-        } else {
-          // Unknown record types come from a newer Warren: refuse rather than lose data.
-          throw new Error(`unknown record type ${type} in ${path} at offset ${offset}`);
-        }
-      });
-      let size = image.length;
-      if (!result.ok) {
-        logger.warn({ file: path, offset: result.offset, reason: result.reason, dropped: image.length - result.offset }, 'message log: dropping torn or corrupt tail');
-        size = result.offset;
-        const fd = openSync(path, 'r+');
-        ftruncateSync(fd, size);
-        closeSync(fd);
-      }
-      const fd = openSync(path, 'r+');
-      this.segments.set(id, new Segment(id, path, fd, size));
-      if (i === files.length - 1) this.current = this.segments.get(id)!;
-    });
-
-    const recovered = new Map<number, RecoveredQueue>();
-    let messages = 0;
-    for (const [queueId, b] of building) {
-      const tail = new DiskTail();
-      for (let k = 0; k < b.ids.length; k++) {
-        if (!b.alive[k]) continue;
-        tail.push(b.seg[k]!, b.off[k]!, b.len[k]!, b.ids[k]!, b.delivered[k]!, true, b.exp[k]!, b.size[k]!);
-        this.segments.get(b.seg[k]!)!.live++;
-        messages++;
-      }
-      recovered.set(queueId, { tail });
+    const replay = replaySegments(this.dir, queues, this.options.logger);
+    for (const s of replay.segments) this.segments.set(s.id, s);
+    this.nextMsgId = replay.nextMsgId;
+    const last = replay.segments[replay.segments.length - 1];
+    if (!last) this.current = this.newSegment(1);
+    else {
+      this.current = last;
+      this.rollIfFull(0);
     }
-    if (!this.current) this.current = this.newSegment(1);
-    else this.rollIfFull(0);
-    for (const s of [...this.segments.values()]) this.deleteIfDead(s);
-    logger.info({ segments: this.segments.size, messages, queues: recovered.size }, 'message log recovered');
-    return recovered;
+    this.deleteSettledHead();
+    this.options.logger.info({ segments: this.segments.size, messages: replay.messages, queues: replay.recovered.size }, 'message log recovered');
+    return replay.recovered;
   }
 
   private newSegment(id: number): Segment {
@@ -270,20 +167,49 @@ export class MessageLog {
         if (!this.writeError) this.options.logger.error({ err, segment: old.id }, 'message log: cannot start a new segment; appending to the current one');
         return;
       }
-      this.deleteIfDead(old);
+      this.deleteSettledHead();
       this.offerCompaction();
     }
   }
 
+  /**
+   * Offers the owner every rolled-over segment that is mostly dead by bytes
+   * (see Segment). One whose records are not all in the file yet is offered
+   * after the flush that writes them: compaction reads what it copies.
+   */
   private offerCompaction(): void {
+    this.compactionDeferred = false;
     if (!this.onCompactable) return;
+    // Per live segment: the bytes of the settled segments right behind it (they go when it goes).
+    const settledBehind = new Map<number, number>();
+    let run = 0;
+    for (const x of [...this.segments.values()].reverse()) {
+      if (x.live === 0 && x !== this.current) run += x.size;
+      else {
+        settledBehind.set(x.id, run);
+        run = 0;
+      }
+    }
     for (const s of this.segments.values()) {
-      if (s.compacting || s.pinned || s.live === 0 || s.live > COMPACT_MAX_LIVE || s.id > this.current.id - COMPACT_MIN_AGE) continue;
+      if (s.compacting || s.pinned || s.id > this.current.id - COMPACT_MIN_AGE || !s.worthCompacting(settledBehind.get(s.id) ?? 0)) continue;
+      if (!s.fullyWritten) {
+        this.compactionDeferred = true;
+        continue;
+      }
       s.compacting = true;
       setImmediate(() => {
-        if (this.segments.get(s.id) === s && !this.closed) this.onCompactable?.(s);
+        if (this.segments.get(s.id) !== s || this.closed) return;
+        // A compaction that fails leaves the records where they were (each is moved only
+        // once its copy is appended): log it, and let the segment be offered again later.
+        const done = runGuarded(this.options.logger, 'message log compaction', { segment: s.id, live: s.live, liveBytes: s.liveBytes, size: s.size }, () => this.onCompactable?.(s));
+        if (!done) this.compactionAbandoned(s);
       });
     }
+  }
+
+  /** Compaction chose a segment but could not finish: it may be offered again. */
+  compactionAbandoned(segment: Segment): void {
+    segment.compacting = false;
   }
 
   /**
@@ -292,6 +218,7 @@ export class MessageLog {
    * copy is durable. Returns the new location.
    */
   copyForward(old: StoredLocation, queueIds: readonly number[]): StoredLocation {
+    // read() refuses a record that is not (all) in the file yet.
     const rec = this.read(old.segment.id, old.offset, old.length);
     const body = Buffer.from(rec.body);
     const meta = { msgId: old.msgId, flags: old.persistent ? FLAG_PERSISTENT : 0, queueIds, publishedAt: rec.publishedAt, ttl: rec.ttl };
@@ -301,11 +228,11 @@ export class MessageLog {
     const offset = segment.size;
     this.append(segment, copy.head, copy.length);
     if (body.length > 0) this.pendingFor(segment).buffers.push(body);
-    segment.live += queueIds.length;
-    old.segment.live -= queueIds.length;
+    segment.addReference(copy.length, queueIds.length);
+    old.segment.dropReference(old.length, queueIds.length);
     if (!old.segment.pinned) {
       old.segment.pinned = true;
-      this.whenSynced({ onSynced: () => { old.segment.pinned = false; this.deleteIfDead(old.segment); } }, 0);
+      this.whenSynced({ onSynced: () => { old.segment.pinned = false; this.deleteSettledHead(); } }, 0);
     }
     return { msgId: old.msgId, segment, offset, length: copy.length, persistent: old.persistent };
   }
@@ -322,33 +249,33 @@ export class MessageLog {
     const offset = segment.size;
     this.append(segment, rec.head, rec.length);
     for (const c of rec.body) if (c.length > 0) this.pendingFor(segment).buffers.push(c);
-    segment.live += queueIds.length;
+    segment.addReference(rec.length, queueIds.length);
     return { msgId, segment, offset, length: rec.length, persistent };
   }
 
   /** A queue is done with a message (acked, or dropped by purge): log it and release the reference. */
   ack(queueId: number, loc: StoredLocation): void {
-    if (loc.persistent) this.appendMark(RecordType.Ack, queueId, loc.msgId);
-    this.release(loc.segment);
+    if (loc.persistent) this.appendMark(RecordType.Ack, queueId, loc);
+    this.release(loc);
   }
 
   /** First delivery of a persistent message: after a restart it comes back marked redelivered. */
   delivered(queueId: number, loc: StoredLocation): void {
-    if (loc.persistent) this.appendMark(RecordType.Delivered, queueId, loc.msgId);
+    if (loc.persistent) this.appendMark(RecordType.Delivered, queueId, loc);
   }
 
   /** Drops a queue reference without a record (its queue was deleted; recovery ignores unknown queues). */
-  release(segment: Segment): void {
-    segment.live--;
-    this.deleteIfDead(segment);
+  release(loc: Pick<StoredLocation, 'segment' | 'length'>): void {
+    loc.segment.dropReference(loc.length);
+    if (loc.segment.live === 0) this.deleteSettledHead();
   }
 
   segmentById(id: number): Segment | undefined {
     return this.segments.get(id);
   }
 
-  private appendMark(type: number, queueId: number, msgId: number): void {
-    const b = encodeMark(type, queueId, msgId);
+  private appendMark(type: number, queueId: number, loc: Pick<StoredLocation, 'msgId'>): void {
+    const b = encodeMark(type, queueId, loc.msgId);
     this.rollIfFull(b.length);
     this.append(this.current, b, b.length);
   }
@@ -455,15 +382,27 @@ export class MessageLog {
       this.options.logger.info('message log: writes succeed again');
       this.onWriteRecovered?.();
     }
+    // This runs in a file-system callback: whatever the callbacks below throw is contained
+    // here, one callback at a time, so one failure neither ends the process nor stalls the log.
+    const logger = this.options.logger;
     if (this.flowWaiters.length > 0 && this.unsyncedBytes <= LOG_BEHIND_LOW) {
       const paused = this.flowWaiters;
       this.flowWaiters = [];
-      for (const w of paused) w.flowResumed();
+      for (const w of paused) runGuarded(logger, 'resuming a publisher paused on the message log', {}, () => w.flowResumed());
     }
-    for (let k = 0; k < waiters.length; k += 2) (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
-    this.onFlushed?.();
-    // Segments that died while a write was in flight are deleted now.
-    for (const seg of [...this.segments.values()]) this.deleteIfDead(seg);
+    for (let k = 0; k < waiters.length; k += 2) {
+      try {
+        (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
+      } catch (err) {
+        reportFailure(logger, 'confirming after a message log sync', {}, err);
+      }
+    }
+    runGuarded(logger, 'paging in after a message log write', {}, () => this.onFlushed?.());
+    runGuarded(logger, 'message log housekeeping', {}, () => {
+      // Segments that died while a write was in flight are deleted now.
+      this.deleteSettledHead();
+      if (this.compactionDeferred) this.offerCompaction();
+    });
     if (this.pending.length > 0) this.flush();
     else if (this.closeResolve) this.closeResolve();
   }
@@ -484,7 +423,7 @@ export class MessageLog {
     const kept: (SyncWaiter | number)[] = [];
     for (let k = 0; k < waiters.length; k += 2) {
       const w = waiters[k] as SyncWaiter;
-      if (w.onSyncFailed) w.onSyncFailed(waiters[k + 1] as number, err);
+      if (w.onSyncFailed) runGuarded(this.options.logger, 'nacking after a failed message log write', {}, () => w.onSyncFailed!(waiters[k + 1] as number, err));
       else kept.push(w, waiters[k + 1]!);
     }
     this.waiters = kept.concat(this.waiters);
@@ -526,6 +465,9 @@ export class MessageLog {
   read(segmentId: number, offset: number, length: number): DecodedPublish {
     const s = this.segments.get(segmentId);
     if (!s) throw new Error(`message log segment ${segmentId} is gone`);
+    if (offset + length > s.written) {
+      throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) is not written yet (${s.written} of ${s.size} bytes are)`);
+    }
     if (this.cacheSegment !== s || offset < this.cacheOffset || offset + length > this.cacheOffset + this.cache.length) {
       const size = Math.min(Math.max(READ_AHEAD, length), s.written - offset);
       const buf = Buffer.allocUnsafe(size);
@@ -540,23 +482,39 @@ export class MessageLog {
       this.cacheOffset = offset;
     }
     const at = offset - this.cacheOffset;
+    if (at + length > this.cache.length) {
+      this.cacheSegment = null;
+      throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) is cut short in ${s.path}`);
+    }
     const rec = this.cache.subarray(at, at + length);
     return decodePublish(rec.subarray(8));
   }
 
   // ------------------------------------------------------------------ housekeeping
 
-  private deleteIfDead(s: Segment): void {
-    if (s === this.current || s.live > 0 || s.pinned) return;
-    if (this.pending.some((p) => p.segment === s)) return;
-    if (this.flushing) {
-      // A write to it may be in flight: look again after this flush.
-      return;
+  /**
+   * Deletes settled segments from the head of the log, oldest first, up to the
+   * first one still needed (see Segment for why never out of order).
+   */
+  private deleteSettledHead(): void {
+    // A write to a segment may be in flight: flushDone looks again.
+    if (this.flushing) return;
+    for (const s of this.segments.values()) {
+      if (s === this.current || s.live > 0 || s.pinned || this.pending.some((p) => p.segment === s)) return;
+      this.remove(s);
     }
+  }
+
+  private remove(s: Segment): void {
     this.segments.delete(s.id);
     if (this.cacheSegment === s) this.cacheSegment = null;
-    closeSync(s.fd);
-    unlinkSync(s.path);
+    try {
+      closeSync(s.fd);
+      unlinkSync(s.path);
+    } catch (err) {
+      // Nothing refers to it any more: a file left behind costs disk space, not data.
+      reportFailure(this.options.logger, 'deleting a dead message log segment', { segment: s.id, path: s.path }, err);
+    }
   }
 
   private closeResolve: (() => void) | null = null;

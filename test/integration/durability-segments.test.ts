@@ -1,0 +1,120 @@
+/**
+ * Which message-log segments may be deleted. A segment whose own messages
+ * are all settled can still hold the acks of messages in an older segment
+ * that is still there: deleting it would make a restart replay those old
+ * publishes without their acks, and acked messages would come back.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GetMessage } from 'amqplib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect, startBroker } from '../helpers/broker.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const SEGMENT = 64 * 1024;
+
+describe('message log segments', () => {
+  it('keeps a settled segment while it holds the acks of messages in an older, still live segment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
+    dirs.push(dir);
+    const seg = (n: number): string => join(dir, 'messages', `${String(n).padStart(8, '0')}.wlog`);
+    const options = { dataDir: dir, segmentSize: SEGMENT, fsync: false };
+    let broker = await startBroker(options);
+    const conn = await connect(broker);
+    const pub = await conn.createConfirmChannel();
+    await pub.assertQueue('q', { durable: true });
+    const publish = async (id: string, size: number): Promise<void> => {
+      pub.sendToQueue('q', Buffer.alloc(size, 1), { persistent: true, messageId: id });
+      await pub.waitForConfirms();
+    };
+
+    // Segment 1: 200 small messages (~54 KB). A 20 KB message does not fit: segment 2.
+    for (let i = 0; i < 200; i++) pub.sendToQueue('q', Buffer.alloc(200, 1), { persistent: true, messageId: `m${i}` });
+    await pub.waitForConfirms();
+    await publish('n', 20_000);
+    expect(existsSync(seg(2))).toBe(true);
+
+    // Take all 200, ack the first half (the acks go to segment 2), hold the other half.
+    const holder = await conn.createChannel();
+    const held: GetMessage[] = [];
+    for (let i = 0; i < 200; i++) {
+      const m = await holder.get('q');
+      expect(m && m.properties.messageId).toBe(`m${i}`);
+      if (i < 100) holder.ack(m as GetMessage);
+      else held.push(m as GetMessage);
+    }
+    // Settle segment 2's own message, then roll over to segment 3 with a 40 KB message.
+    const worker = await conn.createChannel();
+    const n = await worker.get('q');
+    expect(n && n.properties.messageId).toBe('n');
+    worker.ack(n as GetMessage);
+    await publish('p', 40_000);
+    expect(existsSync(seg(3))).toBe(true);
+    // Segment 2 has no live message, but segment 1 (half live, not worth compacting) needs its acks.
+    expect(existsSync(seg(1))).toBe(true);
+    expect(existsSync(seg(2))).toBe(true);
+
+    await holder.close(); // the held half goes back to the queue
+    await conn.close();
+    await broker.stop();
+
+    broker = await startBroker(options);
+    const c2 = await connect(broker);
+    const ch = await c2.createChannel();
+    const ids: string[] = [];
+    for (let m = await ch.get('q', { noAck: true }); m; m = await ch.get('q', { noAck: true })) ids.push(String(m.properties.messageId));
+    expect(ids).toEqual([...held.map((m) => String(m.properties.messageId)), 'p']);
+    await c2.close();
+    await broker.stop();
+  });
+
+  it('compacts a slowly drained backlog rather than keep a settled segment per ack, and restarts with exactly the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
+    dirs.push(dir);
+    const options = { dataDir: dir, segmentSize: SEGMENT, fsync: false };
+    let broker = await startBroker(options);
+    const conn = await connect(broker);
+    const pub = await conn.createConfirmChannel();
+    await pub.assertQueue('backlog', { durable: true });
+    await pub.assertQueue('traffic', { durable: true });
+    for (let i = 0; i < 200; i++) pub.sendToQueue('backlog', Buffer.alloc(200, 1), { persistent: true, messageId: `b${i}` });
+    await pub.waitForConfirms();
+
+    // Each round: a 60 KB message fills a segment of its own and is acked at once, and one
+    // backlog message is acked — its ack lands in that segment, naming the backlog's.
+    const ch = await conn.createChannel();
+    const rounds = 60;
+    let maxFiles = 0;
+    for (let i = 0; i < rounds; i++) {
+      pub.sendToQueue('traffic', Buffer.alloc(60_000, 2), { persistent: true });
+      await pub.waitForConfirms();
+      const t = await ch.get('traffic');
+      ch.ack(t as GetMessage);
+      const b = await ch.get('backlog');
+      expect(b && b.properties.messageId).toBe(`b${i}`);
+      ch.ack(b as GetMessage);
+      maxFiles = Math.max(maxFiles, readdirSync(join(dir, 'messages')).length);
+    }
+    // Without compaction every round's segment would stay (60 files); the backlog is copied
+    // forward instead once the segments it keeps outweigh it three to one.
+    expect(maxFiles).toBeLessThan(12);
+    await ch.close(); // its acks are handled before its close-ok (amqplib interleaves channels)
+    await conn.close();
+    await broker.stop();
+
+    broker = await startBroker(options);
+    const c2 = await connect(broker);
+    const ch2 = await c2.createChannel();
+    const ids: string[] = [];
+    for (let m = await ch2.get('backlog', { noAck: true }); m; m = await ch2.get('backlog', { noAck: true })) ids.push(String(m.properties.messageId));
+    expect(ids).toEqual(Array.from({ length: 200 - rounds }, (_, k) => `b${k + rounds}`));
+    expect(await ch2.get('traffic', { noAck: true })).toBe(false);
+    await c2.close();
+    await broker.stop();
+  });
+});
