@@ -33,6 +33,7 @@ import { MECHANISMS, parseSaslResponse } from './sasl.js';
 import type { ConnectionSnapshot } from './snapshot.js';
 import { CONNECTION_CLOSE_OK_FRAME, endSocket, lingerMs, type SocketLinger } from './socket-linger.js';
 import { verifiedPeerName } from './tls-listener.js';
+import type { LoginThrottle } from './login-throttle.js';
 
 /** What a connection needs from the broker around it. */
 export interface ConnectionContext {
@@ -45,6 +46,8 @@ export interface ConnectionContext {
   readonly alarms: ResourceAlarms;
   /** Where a connection that sent close-ok leaves its socket to the client. */
   readonly lingering: SocketLinger;
+  /** Failed logins per client address (refusals delayed under brute force); none: never delayed. */
+  readonly loginThrottle?: LoginThrottle;
   connectionClosed(connection: Connection): void;
 }
 
@@ -140,6 +143,10 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private recvCount = 0;
   private sendCount = 0;
   readonly connectedAt = Date.now();
+
+  /** A refused login's answer is being delayed (brute-force damping): input is ignored. */
+  private refusing = false;
+  private refusalTimer: NodeJS.Timeout | null = null;
 
   /** Over TLS with a verified client certificate: its subject CN, the user SASL EXTERNAL logs in as. */
   readonly certificateUser: string | null;
@@ -250,6 +257,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   }
 
   private handleFrame(type: number, channelId: number, payload: Buffer): void {
+    if (this.refusing) return; // a refused login waits out its delay: nothing more from this client counts
     if (type === Constants.FRAME_HEARTBEAT) {
       if (channelId !== 0) throw new AmqpError(ReplyCode.UnexpectedFrame, `heartbeat frame on channel ${channelId}`);
       return;
@@ -365,6 +373,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     if (this.ctx.options.loopbackUsers.includes(user.name) && !isLoopback(this.socket.remoteAddress)) {
       return this.refuseLogin(`user '${user.name}' can only connect via localhost`, user.name);
     }
+    this.ctx.loginThrottle?.succeeded(this.socket.remoteAddress ?? '?');
     this.user = user;
     this.state = 'awaiting-tune-ok';
     this.send(0, {
@@ -375,7 +384,25 @@ export class Connection implements FrameHandler, Flushable, Owner {
 
   /** Authentication failed: 403 via connection.close for clients that understand it, else just close (as RabbitMQ). */
   private refuseLogin(text: string, username: string | undefined): void {
-    this.logger.warn({ conn: this.id, peer: this.peer, user: username && truncateForLog(username), mechanism: this.mechanism }, `authentication failed: ${truncateForLog(text)}`);
+    const failure = this.ctx.loginThrottle?.failed(this.socket.remoteAddress ?? '?');
+    if (!failure || failure.log) {
+      const repeated = failure && failure.failures > 1 ? { failuresFromAddress: failure.failures, notLoggedSinceLastLine: failure.unlogged, delayMs: failure.delayMs } : {};
+      this.logger.warn({ conn: this.id, peer: this.peer, user: username && truncateForLog(username), mechanism: this.mechanism, ...repeated }, `authentication failed: ${truncateForLog(text)}`);
+    }
+    if (!failure || failure.delayMs === 0) return this.sendLoginRefusal(text);
+    // Repeated failures from this address: answer later, reading nothing from it meanwhile.
+    this.refusing = true;
+    this.socket.pause();
+    this.refusalTimer = setTimeout(() => {
+      this.refusalTimer = null;
+      if (this.destroyed) return;
+      this.refusing = false;
+      this.socket.resume();
+      this.sendLoginRefusal(text);
+    }, failure.delayMs);
+  }
+
+  private sendLoginRefusal(text: string): void {
     if (this.capabilities['authentication_failure_close'] === true) {
       // As RabbitMQ (rabbit_reader:auth_fail): the client only ever gets this generic text, whatever
       // the reason (wrong password, or a loopback-only user from afar); the detail goes to the log.
@@ -748,6 +775,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    if (this.refusalTimer) clearTimeout(this.refusalTimer);
+    if (this.refusing) this.socket.resume();
     this.closeChannels();
     this.vhost?.ownerClosed(this);
     const reason = this.closeReason;

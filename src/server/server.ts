@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Server as NetServer, type Socket }
 import { Connection, type ConnectionContext } from './connection.js';
 import { ResourceAlarms } from './resource-alarms.js';
 import { TlsListener, type TlsSettings } from './tls-listener.js';
+import { LoginThrottle } from './login-throttle.js';
 import { SocketLinger } from './socket-linger.js';
 
 /**
@@ -27,6 +28,7 @@ export class Server {
       ...context,
       alarms: this.alarms,
       lingering: this.lingering,
+      loginThrottle: new LoginThrottle(),
       connectionClosed: (c) => {
         if (this.connections.delete(c)) this.closed++;
       },

@@ -160,9 +160,9 @@ export class RawClient {
     });
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ port, host });
+      const socket = netConnect({ port, host, ...(localAddress ? { localAddress } : {}) });
       socket.setNoDelay(true);
       socket.once('error', reject);
       socket.once('connect', () => {
