@@ -65,6 +65,7 @@ export class Statistics {
     for (const vhost of this.vhosts.values()) {
       for (const q of vhost.queues.values()) {
         q.messageStats.sample(seconds);
+        q.messageStats.sampleDepth(q.messageCount, q.unackedCount, seconds);
         ready += q.messageCount;
         unacked += q.unackedCount;
       }

@@ -179,7 +179,7 @@ const consumers: Handler = (ctx) => {
   for (const c of ctx.backend.connectionSnapshots()) {
     for (const ch of c.channels) {
       if (!vhosts.has(ch.vhost)) continue;
-      for (const consumer of ch.consumers) items.push(consumerView(consumer, ch, timeout));
+      for (const consumer of ch.consumers) items.push(consumerView(consumer, ch, ctx.backend.nodeName, timeout));
     }
   }
   return reply(shapeList(items, ctx.query, ['queue.vhost', 'queue.name', 'consumer_tag']));

@@ -39,11 +39,11 @@ export function queueView(q: Queue, vhost: string, node: string): Item {
     consumer_utilisation: utilisation,
     memory: 0,
     messages: ready + unacked,
-    messages_details: { rate: 0 },
+    messages_details: { rate: round(q.messageStats.readyRate + q.messageStats.unackedRate) },
     messages_ready: ready,
-    messages_ready_details: { rate: 0 },
+    messages_ready_details: { rate: round(q.messageStats.readyRate) },
     messages_unacknowledged: unacked,
-    messages_unacknowledged_details: { rate: 0 },
+    messages_unacknowledged_details: { rate: round(q.messageStats.unackedRate) },
     messages_ram: ready - u.messagesPagedOut + unacked,
     messages_paged_out: u.messagesPagedOut,
     message_bytes: u.messageBytes,
@@ -203,10 +203,10 @@ export function channelView(ch: ChannelSnapshot, node: string): Item {
   return item;
 }
 
-export function consumerView(c: ConsumerSnapshot, ch: ChannelSnapshot, consumerTimeout: number): Item {
+export function consumerView(c: ConsumerSnapshot, ch: ChannelSnapshot, node: string, consumerTimeout: number): Item {
   return {
     consumer_tag: c.tag,
-    channel_details: { name: ch.name, number: ch.number, node: '', connection_name: ch.connectionName, peer_host: ch.peerHost, peer_port: ch.peerPort, user: ch.user },
+    channel_details: { name: ch.name, number: ch.number, node, connection_name: ch.connectionName, peer_host: ch.peerHost, peer_port: ch.peerPort, user: ch.user },
     queue: { name: c.queue, vhost: c.vhost },
     ack_required: c.ackRequired,
     exclusive: c.exclusive,

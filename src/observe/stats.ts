@@ -88,6 +88,32 @@ export class MessageStats {
     }
   }
 
+  /** A queue's depth at the last sample, and its rates of change (messages per second). */
+  private depth: { ready: number; unacked: number; readyRate: number; unackedRate: number } | null = null;
+
+  /** Samples a queue's depth (ready and unacknowledged messages) for messages*_details.rate. */
+  sampleDepth(ready: number, unacked: number, seconds: number): void {
+    const d = this.depth;
+    if (d === null) {
+      // The first sample only records the depth: a rate needs two.
+      this.depth = { ready, unacked, readyRate: 0, unackedRate: 0 };
+      return;
+    }
+    d.readyRate = seconds > 0 ? (ready - d.ready) / seconds : 0;
+    d.unackedRate = seconds > 0 ? (unacked - d.unacked) / seconds : 0;
+    d.ready = ready;
+    d.unacked = unacked;
+  }
+
+  /** The depth rates at the last sample: ready, unacknowledged (0 before any). */
+  get readyRate(): number {
+    return this.depth?.readyRate ?? 0;
+  }
+
+  get unackedRate(): number {
+    return this.depth?.unackedRate ?? 0;
+  }
+
   /** Shares the rates of `sampled` (fresh totals summed at read time show the sampler's rates). */
   useRatesOf(sampled: MessageStats): this {
     this.rates = sampled.rates;

@@ -102,6 +102,8 @@ describe('management HTTP API: message statistics', () => {
     broker.statistics.sample(t0 + 5000);
     const q = await get<Json>(broker, '/api/queues/%2F/rate-q');
     expect(q.message_stats.publish_details.rate).toBe(20);
+    expect(q.messages_ready_details.rate).toBe(20);
+    expect(q.messages_details.rate).toBe(20);
     const o = await get<Json>(broker, '/api/overview');
     expect(o.message_stats.publish_details.rate).toBe(20);
     expect(o.queue_totals.messages_details.rate).toBe(20);
