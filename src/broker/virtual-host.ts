@@ -607,6 +607,17 @@ export class VirtualHost implements QueueHost {
    * already died in. Without a DLX (or with a missing one) it is dropped.
    */
   deadLetter(queue: Queue, message: Message, reason: DeathReason): void {
+    try {
+      this.republishDead(queue, message, reason);
+    } catch (err) {
+      // This runs inside someone else's operation (another client's publish pushing the head out
+      // of a full queue, a TTL timer, a consumer's reject): a failure is logged and the dead copy
+      // dropped, never thrown at a bystander or out of a timer.
+      this.logger?.error({ err, vhost: this.name, queue: queue.name, reason }, 'dead-lettering failed; the message is dropped');
+    }
+  }
+
+  private republishDead(queue: Queue, message: Message, reason: DeathReason): void {
     const dlxName = queue.policy.deadLetterExchange;
     if (dlxName === undefined) return;
     const dlx = this.exchanges.get(dlxName);
