@@ -28,7 +28,13 @@ export class ManagementServer {
     registerWriteRoutes(this.router);
     registerAdminRoutes(this.router);
     registerDefinitionRoutes(this.router);
-    this.http = createServer((req, res) => void this.handle(req, res));
+    this.http = createServer((req, res) => {
+      // The last line of defence: nothing a request does may end the process.
+      this.handle(req, res).catch((err: unknown) => {
+        this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API could not answer');
+        res.destroy();
+      });
+    });
     // A client that never finishes its request does not hold a socket forever.
     this.http.requestTimeout = 30_000;
     this.http.headersTimeout = 10_000;

@@ -38,7 +38,10 @@ export class PrometheusServer {
           res.writeHead(500, { 'content-type': 'text/plain' });
           res.end('metrics unavailable\n');
         },
-      );
+      ).catch((err: unknown) => {
+        this.backend.logger.error({ err }, 'metrics could not be sent');
+        res.destroy();
+      });
     });
     this.http.requestTimeout = 30_000;
     this.http.on('clientError', (_err, socket) => socket.destroy());
