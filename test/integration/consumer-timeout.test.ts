@@ -83,7 +83,7 @@ describe('consumer acknowledgement timeout', () => {
     const again = await ch2.get('ct-q', { noAck: true });
     expect(again && again.content.toString()).toBe('never acked');
     expect(again && again.fields.redelivered).toBe(true);
-    expect(broker.vhosts.get('/')!.queues.get('ct-q')!.messageCount).toBe(0);
+    expect(broker.queues('/').find((q) => q.name === 'ct-q')).toMatchObject({ messagesReady: 0 });
   });
 
   it('the wire close carries class 0 / method 0, as RabbitMQ\'s', async () => {

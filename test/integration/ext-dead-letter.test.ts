@@ -20,7 +20,7 @@ beforeAll(async () => { broker = await startBroker(); });
 afterEach(() => clients.closeAll());
 afterAll(() => broker.stop());
 
-const readyCount = (q: string): number => broker.vhosts.get('/')!.queues.get(q)?.messageCount ?? -1;
+const readyCount = (q: string): number => broker.queues('/').find((info) => info.name === q)?.messagesReady ?? -1;
 
 /**
  * A positive barrier for "a message expiring within `ms` would have done so

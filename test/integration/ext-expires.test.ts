@@ -18,7 +18,7 @@ beforeAll(async () => { broker = await startBroker(); });
 afterEach(() => clients.closeAll());
 afterAll(() => broker.stop());
 
-const exists = (q: string): boolean => broker.vhosts.get('/')!.queues.has(q);
+const exists = (q: string): boolean => broker.queues('/').some((info) => info.name === q);
 
 /**
  * A positive barrier for "this queue would have expired by now": resolves

@@ -18,7 +18,7 @@ beforeAll(async () => { broker = await startBroker(); });
 afterEach(() => clients.closeAll());
 afterAll(() => broker.stop());
 
-const readyCount = (q: string): number => broker.vhosts.get('/')!.queues.get(q)?.messageCount ?? -1;
+const readyCount = (q: string): number => broker.queues('/').find((info) => info.name === q)?.messagesReady ?? -1;
 
 /** Publishes each body on a confirm channel; resolves with 'ack' or 'nack' per message, in order. */
 async function publishConfirmed(ch: ConfirmChannel, exchange: string, key: string, bodies: string[], options: object = {}): Promise<string[]> {

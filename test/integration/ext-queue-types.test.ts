@@ -19,7 +19,7 @@ afterEach(() => clients.closeAll());
 afterAll(() => broker.stop());
 
 const QUORUM = { 'x-queue-type': 'quorum' };
-const readyCount = (q: string): number => broker.vhosts.get('/')!.queues.get(q)?.messageCount ?? -1;
+const readyCount = (q: string): number => broker.queues('/').find((info) => info.name === q)?.messagesReady ?? -1;
 
 /** Declares a fresh durable quorum queue (deleted first if left over). */
 async function quorum(ch: Channel, name: string, args: Record<string, unknown> = {}): Promise<void> {

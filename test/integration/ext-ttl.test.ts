@@ -18,7 +18,7 @@ afterEach(() => clients.closeAll());
 afterAll(() => broker.stop());
 
 /** Ready messages as the model holds them (does not drop expired ones the way declare-ok does). */
-const readyCount = (q: string): number => broker.vhosts.get('/')!.queues.get(q)?.messageCount ?? -1;
+const readyCount = (q: string): number => broker.queues('/').find((info) => info.name === q)?.messagesReady ?? -1;
 
 describe('x-message-ttl', () => {
   it('messages expire after the queue TTL, by the queue timer alone, never earlier', async () => {

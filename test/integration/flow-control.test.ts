@@ -50,7 +50,7 @@ const socketOf = (c: AmqpConnection): Socket => (c.connection as unknown as { st
 const localPortOf = (c: AmqpConnection): number => (c.connection as unknown as { stream: { localPort: number } }).stream.localPort;
 
 async function depth(b: Broker, queue: string): Promise<number> {
-  return b.vhosts.get('/')!.queues.get(queue)!.messageCount;
+  return b.queues('/').find((q) => q.name === queue)!.messagesReady;
 }
 
 describe('memory alarm', () => {
@@ -101,7 +101,7 @@ describe('memory alarm', () => {
       cch.ack(m);
     });
     await eventually(() => got.length === 5, 10_000, 'deliveries while the alarm is set');
-    await eventually(async () => b.vhosts.get('/')!.queues.get('fc-ready')!.unackedCount === 0, 10_000, 'acks processed');
+    await eventually(async () => b.queues('/').find((q) => q.name === 'fc-ready')!.messagesUnacknowledged === 0, 10_000, 'acks processed');
     await cch.assertQueue('fc-consumer-side');
     expect(serverSide(b, localPortOf(consumer)).blocked).toBe(false);
 
