@@ -308,6 +308,29 @@ describe('bin/warren', () => {
     expect((await exitOf(r)).code).toBe(0);
   });
 
+  it('serves the management API and the Prometheus metrics on the ports it logs (0: free ones); --no-management turns the API off', async () => {
+    const r = start(['--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '0']);
+    await listening(r);
+    const logged = (msg: string): number => {
+      for (const l of r.stdout.split('\n')) if (l.includes(`"msg":"${msg}"`)) return (JSON.parse(l) as { port: number }).port;
+      throw new Error(`no '${msg}' line; stdout: ${r.stdout}`);
+    };
+    const api = await fetch(`http://127.0.0.1:${logged('management API listening')}/api/overview`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as { product_name: string }).product_name).toBe('Warren');
+    const metrics = await fetch(`http://127.0.0.1:${logged('Prometheus metrics listening')}/metrics`);
+    expect(await metrics.text()).toMatch(/^rabbitmq_queues 0$/m);
+    r.child.kill('SIGTERM');
+    expect((await exitOf(r)).code).toBe(0);
+
+    const off = start(['--port', '0', '--host', '127.0.0.1', '--no-management', '--no-prometheus']);
+    await listening(off);
+    expect(off.stdout).not.toContain('management API listening');
+    expect(off.stdout).not.toContain('Prometheus metrics listening');
+    off.child.kill('SIGTERM');
+    expect((await exitOf(off)).code).toBe(0);
+  });
+
   it('--log-level warn suppresses the info lines', async () => {
     // No listening line to read the port from: give it a free port, and know it
     // has started (and so would have logged "Warren listening") once it serves.
