@@ -74,6 +74,29 @@ describe(`tables nested ${DEPTH.toLocaleString('en')} deep beyond the codec`, ()
     await c.close();
   });
 
+  it('a deep table where a redeclare or a binding wants a scalar is a clean 406 showing the start of it', { timeout: 120_000 }, async () => {
+    const b = await broker();
+    const c = await rawClient(b);
+    await call(c, { id: MethodId.QueueDeclare, args: { queue: 'ttl-q', arguments: { 'x-message-ttl': 1000 } } }, MethodId.QueueDeclareOk);
+    c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'ttl-q', arguments: { 'x-message-ttl': deepTable(DEPTH) } } });
+    const inequivalent = await c.waitForMethod(MethodId.ChannelClose, 1, WAIT);
+    expect(inequivalent.replyCode).toBe(406);
+    expect(inequivalent.replyText.startsWith(`PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'ttl-q' in vhost '/': received the value '{"d":0,"n":[1,{"d":2,`)).toBe(true);
+    expect(inequivalent.replyText.endsWith('...')).toBe(true); // cut at the shortstr's 255 bytes
+    c.sendMethod(1, { id: MethodId.ChannelCloseOk, args: {} });
+
+    await c.openChannel(2);
+    c.sendMethod(2, { id: MethodId.QueueBind, args: { queue: 'ttl-q', exchange: 'amq.headers', arguments: { 'x-match': deepTable(DEPTH) } } });
+    const badMatch = await c.waitForMethod(MethodId.ChannelClose, 2, WAIT);
+    expect(badMatch.replyCode).toBe(406);
+    expect(badMatch.replyText.startsWith('PRECONDITION_FAILED - Invalid x-match field type {"d":0,"n":[1,')).toBe(true);
+    c.sendMethod(2, { id: MethodId.ChannelCloseOk, args: {} });
+    await c.openChannel(3);
+    c.sendMethod(3, { id: MethodId.QueueDeclare, args: { queue: 'ttl-q', passive: true } });
+    expect((await c.waitForMethod(MethodId.QueueDeclareOk, 3, WAIT)).queue).toBe('ttl-q');
+    await c.close();
+  });
+
   it('the management API lists queues and connections carrying deep tables', { timeout: 120_000 }, async () => {
     const b = await broker();
     const c = await rawClient(b, { connection_name: 'deep-props', deep: deepTable(DEPTH) });
