@@ -70,6 +70,29 @@ describe('management HTTP API: server and authentication', () => {
     expect((all.body as { name: string }[]).map((v) => v.name)).toEqual(['/', 'other']);
   });
 
+  it('connections: a management user sees and closes only its own, a monitor sees all but closes only its own', async () => {
+    const amqp = (await import('amqplib')).default;
+    const own = await amqp.connect(`amqp://mgmt:pw@127.0.0.1:${broker.port}`);
+    const guests = await amqp.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`);
+    try {
+      const mine = await api(broker, '/api/connections', { user: 'mgmt', password: 'pw' });
+      expect((mine.body as { user: string }[]).map((c) => c.user)).toEqual(['mgmt']);
+      const all = await api(broker, '/api/connections', { user: 'mon', password: 'pw' });
+      expect((all.body as { user: string }[]).map((c) => c.user).sort()).toEqual(['guest', 'mgmt']);
+      const guestConn = (all.body as { user: string; name: string }[]).find((c) => c.user === 'guest')!;
+      const path = `/api/connections/${encodeURIComponent(guestConn.name)}`;
+      const read = await api(broker, path, { user: 'mgmt', password: 'pw' });
+      expect(read.status).toBe(401);
+      expect(read.body).toEqual({ error: 'not_authorised', reason: 'User not authorised to access object' });
+      const close = await api(broker, path, { method: 'DELETE', user: 'mon', password: 'pw' });
+      expect(close.status).toBe(401);
+      expect((await api(broker, path, { user: 'mon', password: 'pw' })).status).toBe(200);
+    } finally {
+      await own.close();
+      await guests.close();
+    }
+  });
+
   it('whoami names the user and its tags', async () => {
     const r = await api(broker, '/api/whoami', { user: 'mon', password: 'pw' });
     expect(r.status).toBe(200);
