@@ -485,9 +485,12 @@ export class Broker implements ManagementBackend {
   }
 
   listeners(): Listener[] {
-    const out: Listener[] = [{ protocol: 'amqp', port: this.boundPort, ipAddress: this.options.host === undefined || this.options.host === '0.0.0.0' ? '::' : this.options.host }];
-    if (this.managementPort) out.push({ protocol: 'http', port: this.managementPort, ipAddress: out[0]!.ipAddress });
-    if (this.prometheusPort) out.push({ protocol: 'http/prometheus', port: this.prometheusPort, ipAddress: out[0]!.ipAddress });
+    const ipAddress = this.options.host === undefined || this.options.host === '0.0.0.0' ? '::' : this.options.host;
+    const out: Listener[] = [];
+    if (this.options.plain) out.push({ protocol: 'amqp', port: this.boundPort, ipAddress });
+    if (this.options.tls) out.push({ protocol: 'amqp/ssl', port: this.boundTlsPort, ipAddress });
+    if (this.managementPort) out.push({ protocol: 'http', port: this.managementPort, ipAddress });
+    if (this.prometheusPort) out.push({ protocol: 'http/prometheus', port: this.prometheusPort, ipAddress });
     return out;
   }
 

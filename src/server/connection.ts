@@ -32,7 +32,7 @@ import type { ResourceAlarms } from './resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
 import type { ConnectionSnapshot } from './snapshot.js';
 import { CONNECTION_CLOSE_OK_FRAME, endSocket, lingerMs, type SocketLinger } from './socket-linger.js';
-import { verifiedPeerName } from './tls-listener.js';
+import { tlsSnapshot, verifiedPeerName } from './tls-listener.js';
 import type { LoginThrottle } from './login-throttle.js';
 
 /** What a connection needs from the broker around it. */
@@ -183,6 +183,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
       vhost: this.vhost?.name ?? null,
       state: state === 'handshake' ? 'starting' : state,
       authMechanism: this.mechanism,
+      tls: s instanceof TLSSocket ? tlsSnapshot(s) : null,
       clientProperties: this.clientProperties,
       connectedAt: this.connectedAt,
       heartbeat: this.heartbeat,

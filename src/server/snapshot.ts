@@ -22,6 +22,8 @@ export interface ConnectionSnapshot {
   /** RabbitMQ's states: starting, tuning, opening, running, blocked, closing, closed. */
   readonly state: string;
   readonly authMechanism: string;
+  /** The TLS session (amqps connections), as RabbitMQ's ssl_* and peer_cert_* fields; null over plain TCP. */
+  readonly tls: TlsSnapshot | null;
   readonly clientProperties: FieldTable;
   /** ms since the epoch. */
   readonly connectedAt: number;
@@ -87,4 +89,14 @@ export function consumersOf(session: Session): ConsumerSnapshot[] {
     });
   }
   return out;
+}
+
+export interface TlsSnapshot {
+  /** 'tlsv1.3' / 'tlsv1.2', as RabbitMQ names them. */
+  readonly protocol: string;
+  readonly cipher: string;
+  /** The client certificate's subject and issuer ("CN=…,O=…"), and validity, or null without one. */
+  readonly peerCertSubject: string | null;
+  readonly peerCertIssuer: string | null;
+  readonly peerCertValidity: string | null;
 }

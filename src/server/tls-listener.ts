@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../observe/logger.js';
+import type { TlsSnapshot } from './snapshot.js';
 
 export interface TlsSettings {
   cert: string;
@@ -105,4 +106,24 @@ export function verifiedPeerName(socket: TLSSocket): string | null {
   const cn = socket.getPeerCertificate().subject?.CN;
   if (Array.isArray(cn)) return cn[0] ?? null;
   return typeof cn === 'string' && cn !== '' ? cn : null;
+}
+
+/** "CN=x,O=y" from a certificate name object. */
+function distinguishedName(name: Record<string, string | string[]> | undefined): string | null {
+  if (!name) return null;
+  const parts = Object.entries(name).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`);
+  return parts.length > 0 ? parts.join(',') : null;
+}
+
+/** The TLS facts of a connection for the read side (management API's ssl_* fields). */
+export function tlsSnapshot(socket: TLSSocket): TlsSnapshot {
+  const cert = socket.getPeerCertificate();
+  const hasCert = cert !== null && Object.keys(cert).length > 0;
+  return {
+    protocol: (socket.getProtocol() ?? '').toLowerCase(),
+    cipher: socket.getCipher()?.name ?? '',
+    peerCertSubject: hasCert ? distinguishedName(cert.subject as unknown as Record<string, string>) : null,
+    peerCertIssuer: hasCert ? distinguishedName(cert.issuer as unknown as Record<string, string>) : null,
+    peerCertValidity: hasCert ? `${cert.valid_from} - ${cert.valid_to}` : null,
+  };
 }

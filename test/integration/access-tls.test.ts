@@ -175,7 +175,11 @@ describe('mutual TLS', () => {
     b.setPermissions('cert-user', '/', { configure: '.*', write: '.*', read: '.*' });
     const c = await amqps(b, { cert: readFileSync(client.cert), key: readFileSync(client.key), credentials: amqp.credentials.external() }, '');
     expect(await roundTrip(c)).toMatch(/^ping-/);
-    expect(b.connections().map((x) => x.user)).toEqual(['cert-user']);
+    const [info] = b.connectionSnapshots();
+    expect(info!.user).toBe('cert-user');
+    expect(info!.authMechanism).toBe('EXTERNAL');
+    expect(info!.tls).toMatchObject({ protocol: 'tlsv1.3', peerCertSubject: 'CN=cert-user', peerCertIssuer: 'CN=ca' });
+    expect(b.listeners().map((l) => l.protocol)).toEqual(['amqp', 'amqp/ssl']);
   });
 
   it('a client without a certificate, or with one from another CA, is refused in the handshake (logged at warn)', async () => {
