@@ -15,6 +15,7 @@ import type { Logger } from '../observe/logger.js';
 import { ByteWriter, Cursor, decodeTable, encodeTable, type FieldTable } from '../protocol/index.js';
 import { parseDefinitionRecord } from './definition-records.js';
 import { writeFileAtomic } from './fs-sync.js';
+import { isDiskFull } from './log-io.js';
 
 export interface ExchangeDef {
   name: string;
@@ -278,8 +279,7 @@ export class DefinitionsJournal {
     try {
       writeFileAtomic(path, snapshotLines(defs), fsync);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      if (!isDiskFull(err as Error)) throw err;
       // Keep the journal as it is; appends go after its last complete line.
       if (existsSync(path)) {
         const fd = openSync(path, 'r+');

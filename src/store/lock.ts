@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDiskFull } from './log-io.js';
 
 export class DataDirLockedError extends Error {}
 
@@ -71,8 +72,7 @@ export class DataDirLock {
         } catch (err) {
           // On a full disk the pid cannot be written: the empty lock file still marks the
           // directory as taken (a later broker treats it as stale, as after a crash).
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+          if (!isDiskFull(err as Error)) throw err;
         } finally {
           closeSync(fd);
         }

@@ -12,9 +12,10 @@
  *   mostly dead one (by bytes) has its few live records copied forward.
  * - Recovery (log-recovery.ts) replays the segments in order.
  */
-import { closeSync, existsSync, fdatasync, mkdirSync, openSync, readSync, unlinkSync, writev } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
+import { defaultLogFileIo, isDiskFull, writevAll, WRITE_RETRY_INTERVAL, type LogFileIo } from './log-io.js';
 import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './log-recovery.js';
 import { COMPACT_MIN_AGE, Segment } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
@@ -46,21 +47,6 @@ export interface SyncWaiter {
    */
   onSyncFailed?(token: number, err: Error): void;
 }
-
-/** The file operations the log writes with (tests inject failures here). */
-export interface LogFileIo {
-  writev: typeof writev;
-  fdatasync: typeof fdatasync;
-}
-
-/** Write errors that mean "no space": the write is retried later and the broker keeps serving. */
-export function isDiskFull(err: Error): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-/** How long after a failed write (disk full) the log tries again. */
-export const WRITE_RETRY_INTERVAL = 1000;
 
 export interface MessageLogOptions {
   fsync: boolean;
@@ -119,7 +105,7 @@ export class MessageLog {
 
   private constructor(readonly dir: string, private readonly options: MessageLogOptions) {
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-    this.io = options.io ?? { writev, fdatasync };
+    this.io = options.io ?? defaultLogFileIo();
   }
 
   /**
@@ -534,17 +520,4 @@ export class MessageLog {
     for (const s of this.segments.values()) closeSync(s.fd);
     this.segments.clear();
   }
-}
-
-/** writev until every byte is written (a short write continues where it stopped). */
-function writevAll(write: typeof writev, fd: number, buffers: Buffer[], position: number, cb: (err: Error | null) => void): void {
-  write(fd, buffers, position, (err, written) => {
-    if (err) return cb(err);
-    let left = written;
-    let k = 0;
-    while (k < buffers.length && left >= buffers[k]!.length) left -= buffers[k++]!.length;
-    if (k === buffers.length) return cb(null);
-    const rest = [buffers[k]!.subarray(left), ...buffers.slice(k + 1)];
-    writevAll(write, fd, rest, position + written, cb);
-  });
 }
