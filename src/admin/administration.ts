@@ -182,7 +182,12 @@ export class Administration {
    * The whole document is validated first: a bad one changes nothing.
    */
   importDefinitions(doc: unknown): void {
-    const d = parseDefinitions(doc, { user: (n) => this.access.user(n) !== undefined, vhost: (n) => this.vhosts.has(n) });
+    const d = parseDefinitions(doc, {
+      user: (n) => this.access.user(n) !== undefined,
+      vhost: (n) => this.vhosts.has(n),
+      exchange: (v, n) => this.vhosts.get(v)?.exchanges.has(n) ?? false,
+      queue: (v, n) => this.vhosts.get(v)?.queues.has(n) ?? false,
+    });
     this.applyDefinitions(d);
   }
 

@@ -7,6 +7,8 @@
 import { defaultAlgorithmFor, isHashingAlgorithm, isWellFormedHash, type HashingAlgorithm } from '../auth/password.js';
 import { compilePattern, PatternError } from '../auth/patterns.js';
 import { isExchangeType } from '../broker/routing.js';
+import { parseQueueArguments } from '../broker/queue-arguments.js';
+import { AmqpError } from '../protocol/index.js';
 import { mapFieldTree, type FieldTable } from '../protocol/index.js';
 
 export class DefinitionsFormatError extends Error {
@@ -102,7 +104,14 @@ function pattern(o: Record<string, Json>, key: string, path: string, who: string
  * Validates a parsed JSON document. `exists` tells which users and vhosts
  * the broker already has, so references to them are accepted.
  */
-export function parseDefinitions(doc: Json, exists: { user(name: string): boolean; vhost(name: string): boolean }): ParsedDefinitions {
+export interface ExistingObjects {
+  user(name: string): boolean;
+  vhost(name: string): boolean;
+  exchange(vhost: string, name: string): boolean;
+  queue(vhost: string, name: string): boolean;
+}
+
+export function parseDefinitions(doc: Json, exists: ExistingObjects): ParsedDefinitions {
   if (!isObject(doc)) throw new DefinitionsFormatError('$', 'expected a JSON object');
   const versionValue = own(doc, 'rabbit_version') ?? own(doc, 'rabbitmq_version');
   const version = typeof versionValue === 'string' ? versionValue : undefined;
@@ -175,14 +184,29 @@ export function parseDefinitions(doc: Json, exists: { user(name: string): boolea
     const path = `$.queues[${i}]`;
     const r = { name: str(q, 'name', path), vhost: str(q, 'vhost', path), durable: bool(q, 'durable', path, true), autoDelete: bool(q, 'auto_delete', path, false), arguments: table(q, path), path };
     needVhost(r.vhost, path);
+    try {
+      parseQueueArguments(r.arguments, `queue '${r.name}' in vhost '${r.vhost}'`, { durable: r.durable, exclusive: false, autoDelete: r.autoDelete });
+    } catch (err) {
+      if (err instanceof AmqpError) throw new DefinitionsFormatError(`${path}.arguments`, err.replyText);
+      throw err;
+    }
     return r;
   });
+  // Every vhost has the default and amq.* exchanges.
+  const key = (vhost: string, name: string): string => `${vhost}\u0000${name}`;
+  const fileExchanges = new Set(exchanges.map((x) => key(x.vhost, x.name)));
+  const fileQueues = new Set(queues.map((q) => key(q.vhost, q.name)));
+  const exchangeKnown = (vhost: string, name: string): boolean => name === '' || name.startsWith('amq.') || fileExchanges.has(key(vhost, name)) || exists.exchange(vhost, name);
+  const queueKnown = (vhost: string, name: string): boolean => fileQueues.has(key(vhost, name)) || exists.queue(vhost, name);
   const bindings = list(doc, 'bindings').map((b, i): BindingIn => {
     const path = `$.bindings[${i}]`;
     const destinationType = str(b, 'destination_type', path);
     if (destinationType !== 'queue' && destinationType !== 'exchange') throw new DefinitionsFormatError(`${path}.destination_type`, `expected "queue" or "exchange", got '${destinationType}'`);
     const r = { source: str(b, 'source', path), vhost: str(b, 'vhost', path), destination: str(b, 'destination', path), destinationType: destinationType as 'queue' | 'exchange', routingKey: str(b, 'routing_key', path, ''), arguments: table(b, path), path };
     needVhost(r.vhost, path);
+    if (!exchangeKnown(r.vhost, r.source)) throw new DefinitionsFormatError(`${path}.source`, `exchange '${r.source}' in vhost '${r.vhost}' is neither in the file nor on the broker`);
+    const destinationKnown = r.destinationType === 'queue' ? queueKnown(r.vhost, r.destination) : exchangeKnown(r.vhost, r.destination);
+    if (!destinationKnown) throw new DefinitionsFormatError(`${path}.destination`, `${r.destinationType} '${r.destination}' in vhost '${r.vhost}' is neither in the file nor on the broker`);
     return r;
   });
   const unapplied: Record<string, unknown[]> = {};

@@ -208,4 +208,19 @@ describe('bad definitions', () => {
     expect(() => b.importDefinitions({ exchanges: [{ name: 'x', vhost: '/', type: 'bogus' }] })).toThrow("$.exchanges[0].type: unknown exchange type 'bogus'");
     expect(() => b.importDefinitions([] as unknown as Record<string, unknown>)).toThrow('$: expected a JSON object');
   });
+
+  it('bindings to missing objects and invalid queue arguments are refused before anything is applied', async () => {
+    const b = await start();
+    const dangling = rabbitExport();
+    (dangling.bindings as Record<string, string>[])[0]!.destination = 'no.such.queue';
+    expect(() => b.importDefinitions(dangling)).toThrow("$.bindings[0].destination: queue 'no.such.queue' in vhost 'orders' is neither in the file nor on the broker");
+    const badArgs = rabbitExport();
+    (badArgs.queues as { arguments: Record<string, unknown> }[])[0]!.arguments = { 'x-max-length': 'lots' };
+    expect(() => b.importDefinitions(badArgs)).toThrow(/^\$\.queues\[0\]\.arguments: PRECONDITION_FAILED - invalid arg 'x-max-length'/);
+    expect(b.listUsers().map((u) => u.name)).toEqual(['guest']);
+    expect(b.listVhosts().map((v) => v.name)).toEqual(['/']);
+    // The standard exchanges exist in every vhost, new ones included.
+    b.importDefinitions({ vhosts: [{ name: 'fresh' }], queues: [{ name: 'q', vhost: 'fresh', durable: true, auto_delete: false, arguments: {} }], bindings: [{ source: 'amq.topic', vhost: 'fresh', destination: 'q', destination_type: 'queue', routing_key: '#', arguments: {} }] });
+    expect(b.bindings('fresh').filter((x) => x.source === 'amq.topic')).toHaveLength(1);
+  });
 });
