@@ -1,3 +1,5 @@
+import type { FieldTable } from '../protocol/index.js';
+
 /** What the read side says about one client connection (`broker.connections()`). */
 export interface ConnectionInfo {
   /** The broker's own number for the connection (unique for the process's lifetime). */
@@ -12,10 +14,15 @@ export interface ConnectionInfo {
   name: string | null;
   /** The client's product property (e.g. "amqplib"), when it sent one. */
   clientProduct: string | null;
+  /** Everything the client sent in start-ok's client-properties (capabilities included); a copy. */
+  clientProperties: FieldTable;
   channels: number;
   /** Blocked by a resource alarm (connection.blocked). */
   blocked: boolean;
   heartbeat: number;
   frameMax: number;
   channelMax: number;
+  /** Bytes read from the client and written to it so far (RabbitMQ's recv_oct / send_oct). */
+  bytesReceived: number;
+  bytesSent: number;
 }

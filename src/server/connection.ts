@@ -27,6 +27,7 @@ import {
 import { FRAME_MIN_SIZE } from '../config.js';
 import { Channel } from './channel.js';
 import type { ConnectionInfo } from './connection-info.js';
+import { copyTable } from '../broker/snapshots.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { ResourceAlarms } from './resource-alarms.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
@@ -803,11 +804,14 @@ export class Connection implements FrameHandler, Flushable, Owner {
       vhost: this.vhost?.name ?? null,
       name: typeof name === 'string' ? name : null,
       clientProduct: typeof product === 'string' ? product : null,
+      clientProperties: copyTable(this.clientProperties),
       channels: this.channels.size,
       blocked: this.blockedByAlarm,
       heartbeat: this.heartbeat,
       frameMax: this.frameMax,
       channelMax: this.channelMax,
+      bytesReceived: this.socket.bytesRead,
+      bytesSent: this.socket.bytesWritten,
     };
   }
 

@@ -66,7 +66,7 @@ export function serverSideOf(broker: Broker, localPort: number): Connection {
  * makes likely).
  */
 export async function sendInSeparateReads(broker: Broker, client: { socket: Socket; send(b: Buffer): void }, chunks: Buffer[]): Promise<void> {
-  const read = (): number => [...broker['server'].connections].find((c) => c.peer.endsWith(`:${client.socket.localPort}`))?.bytesRead ?? 0;
+  const read = (): number => broker.connections().find((c) => c.peer.endsWith(`:${client.socket.localPort}`))?.bytesReceived ?? 0;
   let total = 0;
   for (const chunk of chunks) {
     const sent = total;

@@ -8,16 +8,10 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { Constants, MethodId, PROTOCOL_HEADER } from '../../src/protocol/index.js';
-import type { Connection } from '../../src/server/connection.js';
 import { RABBITMQ_COMPATIBLE_VERSION, VERSION } from '../../src/version.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
 import { connect, eventually, sendInSeparateReads, startBroker } from '../helpers/broker.js';
 import { RawClient, plainResponse } from '../helpers/raw-client.js';
-
-/** The broker's live server-side connections (test-only peek at a private field). */
-function serverConnections(broker: Broker): Connection[] {
-  return [...broker['server'].connections];
-}
 
 describe('handshake', () => {
   let broker: Broker;
@@ -37,16 +31,15 @@ describe('handshake', () => {
     const conn = await connect(broker);
     expect(broker.connectionCount).toBe(1);
     const channels = await Promise.all([conn.createChannel(), conn.createChannel(), conn.createChannel()]);
-    const [server] = serverConnections(broker);
-    expect(server!.state).toBe('open');
-    expect(server!['channels'].size).toBe(3);
+    const channelCount = (): number | undefined => broker.connections()[0]?.channels;
+    expect(broker.connections()).toMatchObject([{ state: 'running', channels: 3 }]);
     await channels[1]!.close();
-    await eventually(() => server!['channels'].size === 2, 10_000, 'channel closed on the server');
+    await eventually(() => channelCount() === 2, 10_000, 'channel closed on the server');
     // The freed channel number is reused by the next open.
     const again = await conn.createChannel();
-    await eventually(() => server!['channels'].size === 3, 10_000, 'channel reopened');
+    await eventually(() => channelCount() === 3, 10_000, 'channel reopened');
     await Promise.all([channels[0]!.close(), channels[2]!.close(), again.close()]);
-    await eventually(() => server!['channels'].size === 0, 10_000, 'all channels closed');
+    await eventually(() => channelCount() === 0, 10_000, 'all channels closed');
     await conn.close();
     await eventually(() => broker.connectionCount === 0, 10_000, 'connection gone on the server');
   });
@@ -119,14 +112,13 @@ describe('handshake', () => {
   it('stores client properties and capabilities on the connection', async () => {
     const conn = await amqp.connect(broker.url(), { clientProperties: { connection_name: 'props-test', custom: 42 } });
     try {
-      const server = serverConnections(broker).find((s) => s.clientProperties['connection_name'] === 'props-test');
+      const server = broker.connections().find((s) => s.name === 'props-test');
       expect(server).toBeDefined();
       expect(server!.clientProperties['custom']).toBe(42);
-      expect(server!.clientProperties['product']).toBe('amqplib');
-      expect(server!.capabilities).toMatchObject({ authentication_failure_close: true, consumer_cancel_notify: true });
-      expect(server!.hasCapability('publisher_confirms')).toBe(true);
-      expect(server!.user?.name).toBe('guest');
-      expect(server!.vhost?.name).toBe('/');
+      expect(server!.clientProduct).toBe('amqplib');
+      expect(server!.clientProperties['capabilities']).toMatchObject({ authentication_failure_close: true, consumer_cancel_notify: true, publisher_confirms: true });
+      expect(server!.user).toBe('guest');
+      expect(server!.vhost).toBe('/');
     } finally {
       await conn.close();
     }

@@ -24,7 +24,7 @@ describe.concurrent('heartbeats', () => {
     const events: string[] = [];
     conn.on('error', (err: Error) => events.push(`error: ${err.message}`));
     conn.on('close', () => events.push('close'));
-    const server = [...broker['server'].connections].find((c) => c.heartbeat === 1 && c.clientProperties['product'] === 'amqplib');
+    const server = broker.connections().find((c) => c.heartbeat === 1 && c.clientProduct === 'amqplib');
     expect(server).toBeDefined();
     await sleep(4500);
     expect(events).toEqual([]);
@@ -45,7 +45,7 @@ describe.concurrent('heartbeats', () => {
     expect(c.heartbeats).toBeGreaterThanOrEqual(1);
     expect(c.frames.every((f) => f.channel === 0)).toBe(true);
     expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
-    await eventually(() => ![...broker['server'].connections].some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 10_000, 'server forgot the dropped connection');
+    await eventually(() => !broker.connections().some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 10_000, 'server forgot the dropped connection');
   });
 
   it('a raw client that only sends heartbeats stays connected, receives a heartbeat every half interval, then works', async () => {
