@@ -11,14 +11,19 @@ import type { Queue } from '../broker/queue.js';
 /** RabbitMQ names the default exchange "amq.default" in URLs. */
 export const exchangeName = (segment: string): string => (segment === 'amq.default' ? '' : segment);
 
+/**
+ * One object of a vhost: as RabbitMQ's is_authorized_vhost, only administrators
+ * and users with permissions in the vhost may look (lists are wider: monitors
+ * see every vhost's objects there).
+ */
 export function findExchange(ctx: RequestContext, name = ctx.params.name!): Exchange {
-  const x = ctx.vhost(true).exchanges.get(exchangeName(name));
+  const x = ctx.vhost().exchanges.get(exchangeName(name));
   if (!x) throw notFound();
   return x;
 }
 
 export function findQueue(ctx: RequestContext, name = ctx.params.name!): Queue {
-  const q = ctx.vhost(true).queues.get(name);
+  const q = ctx.vhost().queues.get(name);
   if (!q) throw notFound();
   return q;
 }
@@ -55,14 +60,14 @@ const exchangeBindingsAsSource: Handler = (ctx) => {
 
 const exchangeBindingsAsDestination: Handler = (ctx) => {
   const x = findExchange(ctx);
-  const vhost = ctx.vhost(true);
+  const vhost = ctx.vhost();
   const items = [...vhost.allBindings()].filter((b) => b.destination === x).map((b) => bindingView(b, vhost.name));
   return { body: shapeList(items, ctx.query, []) };
 };
 
 const queueBindings: Handler = (ctx) => {
   const q = findQueue(ctx);
-  const vhost = ctx.vhost(true);
+  const vhost = ctx.vhost();
   const items = [defaultBindingView(q, vhost.name), ...[...vhost.allBindings()].filter((b) => b.destination === q).map((b) => bindingView(b, vhost.name))];
   return { body: shapeList(items, ctx.query, []) };
 };

@@ -98,7 +98,7 @@ function bindingEnds(ctx: RequestContext): { kind: 'queue' | 'exchange'; source:
 }
 
 const listBindingsBetween: Handler = (ctx) => {
-  const vhost = ctx.vhost(true);
+  const vhost = ctx.vhost();
   const { kind, source, destination } = bindingEnds(ctx);
   const items = [...vhost.allBindings()]
     .filter((b) => b.source.name === source && b.destination.kind === kind && b.destination.name === destination)
@@ -121,7 +121,7 @@ const postBinding: Handler = async (ctx) => {
 };
 
 function findBinding(ctx: RequestContext): { vhost: VirtualHost; b: Binding } {
-  const vhost = ctx.vhost(true);
+  const vhost = ctx.vhost();
   const { kind, source, destination } = bindingEnds(ctx);
   for (const b of vhost.allBindings()) {
     if (b.source.name !== source || b.destination.kind !== kind || b.destination.name !== destination) continue;

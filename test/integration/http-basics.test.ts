@@ -65,9 +65,13 @@ describe('management HTTP API: server and authentication', () => {
     expect(missing.body).toEqual({ error: 'Object Not Found', reason: 'Not Found' });
     const vhosts = await api(broker, '/api/vhosts', { user: 'mgmt', password: 'pw' });
     expect((vhosts.body as { name: string }[]).map((v) => v.name)).toEqual(['/']);
-    // A monitor sees every vhost.
+    // A monitor sees every vhost, and every vhost's objects in lists, but single objects only where it has permissions.
     const all = await api(broker, '/api/vhosts', { user: 'mon', password: 'pw' });
     expect((all.body as { name: string }[]).map((v) => v.name)).toEqual(['/', 'other']);
+    expect((await api(broker, '/api/exchanges/other', { user: 'mon', password: 'pw' })).status).toBe(200);
+    const one = await api(broker, '/api/exchanges/other/amq.direct', { user: 'mon', password: 'pw' });
+    expect(one.status).toBe(401);
+    expect(one.body).toEqual({ error: 'not_authorised', reason: 'User not authorised to access virtual host' });
   });
 
   it('connections: a management user sees and closes only its own, a monitor sees all but closes only its own', async () => {
