@@ -116,6 +116,34 @@ describe('memory alarm and bodies already announced', () => {
     expect(body.equals(Buffer.alloc(3 * part.length, 0x62))).toBe(true);
   });
 
+  it('a connection that has published is blocked at any frame while the alarm is set (a declare too); one that never published is not', async () => {
+    const b = await startBroker();
+    brokers.push(b);
+    const publisher = await RawClient.open(b.port, { capabilities: { 'connection.blocked': true } });
+    const other = await RawClient.open(b.port, { capabilities: { 'connection.blocked': true } });
+    clients.push(publisher, other);
+    await publisher.openChannel(1);
+    await other.openChannel(1);
+    publisher.publish(1, '', 'nowhere', Buffer.from('once'));
+    // Answered: the publish before it was handled.
+    publisher.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'any-frame-a' } });
+    await publisher.waitForMethod(MethodId.QueueDeclareOk, 1);
+
+    b.setMemoryAlarm(true);
+    other.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'any-frame-b' } });
+    await other.waitForMethod(MethodId.QueueDeclareOk, 1);
+    publisher.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'any-frame-c' } });
+    expect(await publisher.waitForMethod(MethodId.ConnectionBlocked, 0)).toEqual({ reason: 'low on memory' });
+    expect(other.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionBlocked);
+
+    b.setMemoryAlarm(false);
+    await publisher.waitForMethod(MethodId.ConnectionUnblocked, 0);
+    // The declare that blocked it was handled (answered before connection.blocked); the connection goes on.
+    expect(publisher.methods.filter((m) => m.id === MethodId.QueueDeclareOk).length).toBe(2);
+    publisher.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'any-frame-d' } });
+    await publisher.waitForMethod(MethodId.QueueDeclareOk, 1);
+  });
+
   it(`${CONNECTIONS} connections × 100 MiB bodies against a 300 MB watermark: every one is blocked mid-body and RSS stays within the watermark plus a frame per connection`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-rss-'));
     dirs.push(dir);
