@@ -38,12 +38,17 @@ describe('failed logins from one address', () => {
   it('are refused later and later (50 ms doubling to 1 s), logged once per interval', async () => {
     const before = lines.filter((l) => l.msg?.toString().startsWith('authentication failed')).length;
     const waited: number[] = [];
+    const started = Date.now();
     for (let i = 0; i < 7; i++) waited.push(await failOnce('127.0.0.1'));
+    const elapsed = Date.now() - started;
     // Lower bounds only: timers never fire early (a loaded machine only makes them later).
     const expected = [0, 50, 100, 200, 400, 800, 1000];
     waited.forEach((ms, i) => expect(ms).toBeGreaterThanOrEqual(expected[i]! - 2));
     const logged = lines.filter((l) => l.msg?.toString().startsWith('authentication failed')).slice(before);
-    expect(logged).toHaveLength(1); // the first; the next six fall in the same 10 s interval
+    // The first is logged; the next six only when a 10 s interval has passed (on a very slow machine).
+    expect(logged.length).toBeGreaterThanOrEqual(1);
+    expect(logged.length).toBeLessThanOrEqual(1 + Math.floor(elapsed / 10_000));
+    expect(logged[0]!.failuresFromAddress).toBeUndefined();
   });
 
   it('never delay another address, nor a good login', async () => {
