@@ -56,7 +56,11 @@ describe('embedding', () => {
     const broker = await startBroker();
     try {
       expect(broker.host).toBe('127.0.0.1');
+      broker.addUser('u s', 'p@ss');
+      broker.setPermissions('u s', '/', { configure: '.*', write: '.*', read: '.*' });
       expect(broker.url('u s', 'p@ss')).toBe(`amqp://u%20s:p%40ss@127.0.0.1:${broker.port}`);
+      // A URL the broker would refuse is an error, not a string.
+      expect(() => broker.url('nobody', 'pw')).toThrow(/user 'nobody' has permissions on none of the vhosts/);
     } finally {
       await broker.stop();
     }
