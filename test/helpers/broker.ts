@@ -4,9 +4,16 @@ import { Broker, type BrokerOptions } from '../../src/index.js';
 import type { Connection } from '../../src/server/connection.js';
 import { elapse, WAIT_MS, waitFor } from './wait.js';
 
+/**
+ * A memory watermark no test process reaches, whatever the machine's RAM (the
+ * default, 0.4 of RAM, would block publishers on a small machine). Tests of
+ * the alarm set their own watermark or force it.
+ */
+export const TEST_MEMORY_WATERMARK = 2 ** 40;
+
 /** Starts an in-process broker on a free port, quiet unless WARREN_TEST_LOG is set. */
 export function startBroker(options: BrokerOptions = {}): Promise<Broker> {
-  return Broker.start({ port: 0, host: '127.0.0.1', logLevel: (process.env.WARREN_TEST_LOG as BrokerOptions['logLevel']) ?? 'silent', ...options });
+  return Broker.start({ port: 0, host: '127.0.0.1', logLevel: (process.env.WARREN_TEST_LOG as BrokerOptions['logLevel']) ?? 'silent', memoryHighWatermark: TEST_MEMORY_WATERMARK, ...options });
 }
 
 export type AmqpConnection = Awaited<ReturnType<typeof amqp.connect>>;

@@ -19,7 +19,8 @@ export function startChildBroker(args: string[], env: NodeJS.ProcessEnv = {}): P
   if (!existsSync(DIST_CLI)) throw new Error('dist/cli.js is missing: run `npm run build` (npm test does it first)');
   // Free ports for the HTTP listeners too: parallel tests must not compete for 15672/15692.
   const proc = spawn(process.execPath, [WARREN_BIN, '--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '0', ...args], {
-    env: { ...process.env, ...env },
+    // A watermark no test reaches whatever the machine's RAM (see TEST_MEMORY_WATERMARK).
+    env: { ...process.env, WARREN_MEMORY_HIGH_WATERMARK: String(2 ** 40), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];

@@ -112,7 +112,7 @@ describe('memory alarm', () => {
     expect(server.blocked).toBe(false);
     expect(server.readingPaused).toBe(false);
 
-    // Back to the sampler: the test process is far below 40 % of RAM.
+    // Back to the sampler: the test process is far below the helper's watermark (whatever the machine's RAM).
     b.setMemoryAlarm(null);
     expect(b.memoryAlarm).toBe(false);
   });
