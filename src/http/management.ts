@@ -11,6 +11,7 @@ import { registerDefinitionRoutes } from './routes-definitions.js';
 import { registerObjectRoutes } from './routes-objects.js';
 import { registerOverviewRoutes } from './routes-overview.js';
 import { registerWriteRoutes } from './routes-write.js';
+import { StaticFiles } from './static-files.js';
 
 /**
  * The management HTTP API (RabbitMQ's paths, JSON shapes, status codes),
@@ -21,6 +22,8 @@ import { registerWriteRoutes } from './routes-write.js';
 export class ManagementServer {
   private readonly http: Server;
   private readonly router = new Router<Handler>();
+  /** The web UI (served at "/", no authentication: the page's API calls carry it). */
+  private readonly ui = new StaticFiles();
 
   constructor(private readonly backend: ManagementBackend) {
     registerOverviewRoutes(this.router);
@@ -62,6 +65,10 @@ export class ManagementServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if ((req.method === 'GET' || req.method === 'HEAD') && this.ui.has(url.pathname)) {
+        await this.ui.serve(url.pathname, res, req.method === 'HEAD');
+        return;
+      }
       const match = this.router.match(req.method ?? 'GET', url.pathname);
       const user = authenticate(req, this.backend.access, this.backend.options.loopbackUsers);
       const ctx = new RequestContext(req, this.backend, user, match.params, url.searchParams);

@@ -1,0 +1,366 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Broker } from '../../src/index.js';
+import { connect, type AmqpConnection, startBroker } from '../helpers/broker.js';
+import { api, get } from '../helpers/http.js';
+
+/**
+ * The web UI in a real browser: Debian's chromium driven by playwright-core
+ * (never a downloaded browser). Every page load records console errors,
+ * uncaught exceptions, failed requests and HTTP errors; each test ends by
+ * asserting there were none, and saves a screenshot in test-artifacts/ui/.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
+/** Page conditions are polled by playwright; generous, as the machine is shared and loaded. */
+const UI_WAIT = 30_000;
+
+let broker: Broker;
+let browser: Browser;
+let base: string;
+const contexts: BrowserContext[] = [];
+let problems: string[] = [];
+
+/** A fresh browser context (its own sessionStorage) with a page whose every problem is recorded. */
+async function newPage(width = 1280, height = 900): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
+  contexts.push(context);
+  context.setDefaultTimeout(UI_WAIT);
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    // A poll cut short by navigating away is not a failure of the page.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+  page.on('dialog', (d) => void d.accept());
+  return page;
+}
+
+async function logIn(page: Page, user: string, password: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Opens a "Add a …" panel (a <details>) and returns its form. */
+async function openForm(page: Page, name: string) {
+  await page.getByText(name, { exact: true }).first().click();
+  return page.getByRole('form', { name });
+}
+
+describe('web UI in chromium', () => {
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    broker = await startBroker({ management: { port: 0 }, vhosts: ['/', 'other'] });
+    broker.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
+    base = `http://127.0.0.1:${broker.managementHttpPort}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        // No --user-data-dir: playwright refuses it in launch() and gives every launch a fresh temporary profile itself.
+      ],
+    });
+  }, 60_000);
+
+  afterEach(async () => {
+    for (const c of contexts.splice(0)) await c.close();
+    const seen = problems;
+    problems = [];
+    expect(seen).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await broker?.stop();
+  });
+
+  it('serves the page and the whitelisted library files, without auth, and nothing else outside the API', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script type="importmap">');
+    for (const path of ['/ui/app.js', '/ui/vendor/preact.js', '/ui/vendor/preact-hooks.js', '/ui/vendor/htm.js', '/ui/vendor/uplot.js']) {
+      const r = await fetch(`${base}${path}`);
+      expect(r.status, path).toBe(200);
+      expect(r.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    }
+    for (const path of ['/ui/../package.json', '/ui/vendor/../../package.json', '/ui/%2e%2e/package.json', '/ui/vendor/preact.js.map', '/node_modules/preact/package.json']) {
+      const r = await fetch(`${base}${path}`);
+      expect(r.status, path).toBe(404);
+      expect(await r.json()).toEqual({ error: 'Object Not Found', reason: 'Not Found' });
+    }
+  });
+
+  it('logs in, and the overview charts fill while a client publishes', async () => {
+    const page = await newPage();
+    await logIn(page, 'guest', 'guest');
+    expect(await page.evaluate<string[]>('Object.keys(sessionStorage)')).toContain('warren.credentials');
+    expect(await page.evaluate<string[]>('Object.keys(localStorage)')).toEqual([]);
+    await expect.poll(() => page.getByTestId('node').textContent()).toBe(broker.nodeName);
+
+    const conn = await connect(broker);
+    let publishing = true;
+    const publisher = (async () => {
+      const ch = await conn.createConfirmChannel();
+      await ch.assertQueue('ui-chart', { durable: false });
+      // A second queue with a consumer that acks: deliver and ack rates too.
+      await ch.assertQueue('ui-chart-consumed', { durable: false });
+      const consumer = await conn.createChannel();
+      await consumer.prefetch(200);
+      await consumer.consume('ui-chart-consumed', (m) => m && consumer.ack(m));
+      while (publishing) {
+        for (let i = 0; i < 50; i++) {
+          ch.sendToQueue('ui-chart', Buffer.from(`m${i}`));
+          ch.sendToQueue('ui-chart-consumed', Buffer.from(`c${i}`));
+        }
+        await ch.waitForConfirms();
+      }
+    })();
+    try {
+      // Three samples with a publish rate, and the queued-messages chart showing the backlog.
+      const rates = page.getByRole('figure', { name: 'Message rates' });
+      await expect.poll(async () => Number(await rates.getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(async () => parseFloat((await rates.locator('[data-series="publish"] b').textContent())!.replace(/,/g, '')), { timeout: 60_000 }).toBeGreaterThan(0);
+      for (const series of ['confirm', 'deliver_get', 'ack']) {
+        await expect.poll(async () => parseFloat((await rates.locator(`[data-series="${series}"] b`).textContent())!.replace(/,/g, '')), { timeout: 60_000 }).toBeGreaterThan(0);
+      }
+      const queued = page.getByRole('figure', { name: 'Queued messages' });
+      await expect.poll(async () => Number((await queued.locator('[data-series="ready"] b').textContent())!.replace(/,/g, '')), { timeout: 60_000 }).toBeGreaterThan(0);
+      expect(await page.locator('[data-total="connections"]').textContent()).toBe('1');
+      expect(await page.locator('[data-total="consumers"]').textContent()).toBe('1');
+      expect(await page.locator('.gauge').first().textContent()).toContain('OK');
+      await screenshot(page, 'overview');
+    } finally {
+      publishing = false;
+      await publisher;
+      await conn.close();
+    }
+  }, 120_000);
+
+  it('creates a queue and an exchange, binds them, publishes from the UI and gets the message back', async () => {
+    const page = await newPage();
+    await logIn(page, 'guest', 'guest');
+    await page.getByRole('link', { name: 'Queues' }).click();
+    let form = await openForm(page, 'Add a queue');
+    await form.getByLabel('Name', { exact: true }).fill('ui-q');
+    await form.getByLabel('Message TTL (ms)').fill('600000');
+    await form.getByRole('button', { name: 'Add queue' }).click();
+    await page.getByText('Queue ui-q created.').waitFor();
+    await page.getByRole('link', { name: 'ui-q', exact: true }).waitFor();
+    expect(await get(broker, '/api/queues/%2F/ui-q')).toMatchObject({ durable: true, arguments: { 'x-queue-type': 'classic', 'x-message-ttl': 600000 } });
+
+    await page.getByRole('link', { name: 'Exchanges' }).click();
+    form = await openForm(page, 'Add an exchange');
+    await form.getByLabel('Name', { exact: true }).fill('ui-x');
+    await form.getByLabel('Type').selectOption('topic');
+    await form.getByRole('button', { name: 'Add exchange' }).click();
+    await page.getByText('Exchange ui-x created.').waitFor();
+    await page.getByRole('link', { name: 'ui-x', exact: true }).click();
+    await page.getByRole('heading', { name: 'Exchange ui-x' }).waitFor();
+    expect(page.url()).toBe(`${base}/#/exchanges/%2F/ui-x`);
+
+    const bind = page.getByRole('form', { name: 'Add a binding' });
+    await bind.getByLabel('Destination name').fill('ui-q');
+    await bind.getByLabel('Routing key').fill('orders.*');
+    await bind.getByRole('button', { name: 'Bind' }).click();
+    await page.getByText('Bound to queue ui-q.').waitFor();
+    await page.getByRole('region', { name: 'Bindings from this exchange' }).getByRole('link', { name: 'queue ui-q' }).waitFor();
+
+    const publish = page.getByRole('form', { name: 'Publish a message' });
+    await publish.getByLabel('Routing key').fill('orders.new');
+    await publish.getByLabel('Headers (name = value, one a line)').fill('source = browser\nattempt = 3');
+    await publish.getByLabel('content_type').fill('text/plain');
+    await publish.getByLabel('Payload', { exact: true }).fill('hello from the UI');
+    await publish.getByRole('button', { name: 'Publish message' }).click();
+    await page.getByText('Message published and routed.').waitFor();
+    await screenshot(page, 'exchange');
+
+    // The queue page: live count, then get the message back (requeued), then as base64 and acked.
+    await page.getByRole('region', { name: 'Bindings from this exchange' }).getByRole('link', { name: 'queue ui-q' }).click();
+    await page.getByRole('heading', { name: 'Queue ui-q' }).waitFor();
+    await expect.poll(() => page.locator('[data-count="ready"]').textContent()).toBe('1');
+    await page.getByRole('region', { name: 'Bindings to this queue' }).getByText('orders.*').waitFor();
+    const getForm = page.getByRole('form', { name: 'Get messages' });
+    await getForm.getByRole('button', { name: 'Get messages' }).click();
+    await expect.poll(() => page.getByTestId('payload').textContent()).toBe('hello from the UI');
+    const message = page.locator('.message');
+    expect(await message.textContent()).toContain('orders.new');
+    expect(await message.textContent()).toContain('"source":"browser"');
+    expect(await message.textContent()).toContain('"attempt":3');
+    await getForm.getByLabel('Ack mode').selectOption('ack_requeue_false');
+    await getForm.getByLabel('Encoding').selectOption('base64');
+    await getForm.getByRole('button', { name: 'Get messages' }).click();
+    await expect.poll(() => page.getByTestId('payload').textContent()).toBe(Buffer.from('hello from the UI').toString('base64'));
+    await expect.poll(() => message.textContent()).toContain('Redeliveredyes');
+    await expect.poll(() => page.locator('[data-count="ready"]').textContent()).toBe('0');
+    await screenshot(page, 'queue');
+
+    // Unbind, and delete both from the UI.
+    await page.getByRole('region', { name: 'Bindings to this queue' }).getByRole('button', { name: 'Unbind' }).click();
+    await page.getByText('Binding removed.').waitFor();
+    expect(await get<unknown[]>(broker, '/api/exchanges/%2F/ui-x/bindings/source')).toEqual([]);
+    await page.getByRole('button', { name: 'Delete this queue' }).click();
+    await page.getByRole('heading', { name: 'Queues' }).waitFor();
+    expect((await api(broker, '/api/queues/%2F/ui-q')).status).toBe(404);
+  }, 120_000);
+
+  it('pages, sorts and filters 2,000 queues on the server', async () => {
+    const conn = await connect(broker);
+    try {
+      const ch = await conn.createChannel();
+      const names = Array.from({ length: 2000 }, (_, i) => `page-q-${String(i).padStart(4, '0')}`);
+      await Promise.all(names.map((n) => ch.assertQueue(n, { durable: false })));
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    const page = await newPage();
+    await logIn(page, 'guest', 'guest');
+    await page.goto(`${base}/#/queues?name=page-q-`);
+    const summary = page.getByTestId('queue-summary');
+    await expect.poll(() => summary.textContent()).toMatch(/^\s*2,000 queues \(of [\d,]+\), page 1 of 40\s*$/);
+    const firstName = () => page.getByRole('region', { name: 'Queues' }).locator('tbody tr').first().locator('td').nth(1).textContent();
+    expect(await firstName()).toBe('page-q-0000');
+    const started = Date.now();
+    await page.getByRole('link', { name: 'Next' }).click();
+    await expect.poll(firstName).toBe('page-q-0050');
+    const pageTurnMs = Date.now() - started;
+    expect(page.url()).toContain('page=2');
+    await page.getByRole('link', { name: 'Last' }).click();
+    await expect.poll(firstName).toBe('page-q-1950');
+    expect(await page.getByRole('region', { name: 'Queues' }).locator('tbody tr').count()).toBe(50);
+    // Back goes to page 2 again; reload keeps the page.
+    await page.goBack();
+    await expect.poll(firstName).toBe('page-q-0050');
+    await page.reload();
+    await expect.poll(firstName).toBe('page-q-0050');
+    // Sort by name, descending, then filter by a regex.
+    await page.getByRole('link', { name: 'Name ▲' }).click();
+    await expect.poll(firstName).toBe('page-q-1999');
+    const filter = page.getByRole('form', { name: 'Filter queues' });
+    await filter.getByLabel('Name contains').fill('^page-q-01[0-4]');
+    await filter.getByLabel('Regular expression').check();
+    await filter.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => summary.textContent()).toMatch(/^\s*50 queues \(of [\d,]+\), page 1 of 1\s*$/);
+    expect(await firstName()).toBe('page-q-0149');
+    await screenshot(page, 'queues-paged');
+    expect(pageTurnMs).toBeLessThan(UI_WAIT);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'queues-390px');
+    // At 390 px the page itself does not scroll sideways: wide tables scroll in their own box.
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+  }, 120_000);
+
+  it('creates a user and a permission from the Admin pages; that user sees only its vhost', async () => {
+    expect((await api(broker, '/api/queues/other/in-other', { method: 'PUT', body: {} })).status).toBe(201);
+    expect((await api(broker, '/api/queues/%2F/in-default', { method: 'PUT', body: {} })).status).toBe(201);
+    const page = await newPage();
+    await logIn(page, 'guest', 'guest');
+    await page.getByRole('link', { name: 'Admin' }).click();
+    const add = page.getByRole('form', { name: 'Add a user' });
+    await add.getByLabel('Name').fill('alice');
+    await add.getByLabel('Password').fill('wonder land');
+    await add.getByLabel('Tags (comma-separated)').fill('management');
+    await add.getByRole('button', { name: 'Save user' }).click();
+    await page.getByText('User alice saved.').waitFor();
+    await page.getByRole('region', { name: 'Users' }).getByRole('cell', { name: 'alice', exact: true }).waitFor();
+
+    await page.getByRole('link', { name: 'Permissions' }).click();
+    const perm = page.getByRole('form', { name: 'Set permissions' });
+    await perm.getByLabel('User').selectOption('alice');
+    await perm.getByLabel('Virtual host').selectOption('other');
+    await perm.getByLabel('Write regexp').fill('^in-');
+    await perm.getByRole('button', { name: 'Set permissions' }).click();
+    await page.getByText('Permissions of alice in other set.').waitFor();
+    const row = page.getByRole('region', { name: 'Permissions' }).getByRole('row').filter({ hasText: 'alice' });
+    expect(await row.textContent()).toContain('^in-');
+    expect(await get(broker, '/api/permissions/other/alice')).toEqual({ user: 'alice', vhost: 'other', configure: '.*', write: '^in-', read: '.*' });
+    await screenshot(page, 'admin-permissions');
+
+    const alicePage = await newPage();
+    await logIn(alicePage, 'alice', 'wonder land');
+    expect(await alicePage.locator('.who .user').textContent()).toBe('alice');
+    expect(await alicePage.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+    await alicePage.getByRole('link', { name: 'Queues' }).click();
+    const table = alicePage.getByRole('region', { name: 'Queues' });
+    await table.getByRole('link', { name: 'in-other' }).waitFor();
+    expect(await table.getByRole('link', { name: 'in-default' }).count()).toBe(0);
+    const vhostCells = await table.locator('tbody tr td:first-child').allTextContents();
+    expect(new Set(vhostCells)).toEqual(new Set(['other']));
+    expect(await alicePage.locator('.vhost-picker option').allTextContents()).toEqual(['All', 'other']);
+    await screenshot(alicePage, 'alice-queues');
+  }, 120_000);
+
+  it('closes a connection from the UI with a reason; the client gets 320', async () => {
+    const conn: AmqpConnection = await (await import('amqplib')).default.connect(`amqp://guest:guest@127.0.0.1:${broker.port}`, { clientProperties: { connection_name: 'ui-victim' } });
+    // amqplib reports a 320 (CONNECTION_FORCED) as the 'close' event's error, not as an 'error' event.
+    const closed = new Promise<(Error & { code?: number }) | undefined>((resolve) => conn.once('close', (err?: Error) => resolve(err)));
+    const page = await newPage(390, 844);
+    await logIn(page, 'guest', 'guest');
+    await page.getByRole('link', { name: 'Connections' }).click();
+    const link = page.getByRole('link', { name: /ui-victim/ });
+    await link.click();
+    await page.getByRole('heading', { name: /^Connection / }).waitFor();
+    await expect.poll(() => page.locator('.facts').textContent()).toContain('guest');
+    await screenshot(page, 'connection-390px');
+    const form = page.getByRole('form', { name: 'Close connection' });
+    await form.getByLabel('Reason (sent to the client)').fill('maintenance window');
+    await form.getByRole('button', { name: 'Close connection' }).click();
+    const err = await closed;
+    expect(err?.code).toBe(320);
+    expect(err?.message).toContain('CONNECTION_FORCED - maintenance window');
+    await page.getByRole('heading', { name: 'Connections' }).waitFor();
+    await expect.poll(() => page.getByRole('link', { name: /ui-victim/ }).count()).toBe(0);
+  }, 120_000);
+
+  it('exports definitions as a download and imports an uploaded file', async () => {
+    const page = await newPage();
+    await logIn(page, 'guest', 'guest');
+    await page.goto(`${base}/#/admin/definitions`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download definitions' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^warren-definitions-\d{4}-\d{2}-\d{2}\.json$/);
+    const exported = JSON.parse(await (await import('node:fs/promises')).readFile((await download.path())!, 'utf8'));
+    expect(exported.vhosts.map((v: { name: string }) => v.name).sort()).toEqual(['/', 'other']);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'warren-defs-')), 'defs.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        queues: [{ name: 'imported-q', vhost: 'other', durable: true, auto_delete: false, arguments: {} }],
+        exchanges: [{ name: 'imported-x', vhost: 'other', type: 'fanout', durable: true, auto_delete: false, internal: false, arguments: {} }],
+        bindings: [{ source: 'imported-x', vhost: 'other', destination: 'imported-q', destination_type: 'queue', routing_key: '', arguments: {} }],
+      }),
+    );
+    await page.getByLabel('Definitions file (JSON)').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload definitions' }).click();
+    await page.getByText('Definitions from defs.json imported.').waitFor();
+    expect(await get(broker, '/api/queues/other/imported-q')).toMatchObject({ name: 'imported-q', durable: true });
+    await page.goto(`${base}/#/exchanges/other/imported-x`);
+    await page.getByRole('region', { name: 'Bindings from this exchange' }).getByRole('link', { name: 'queue imported-q' }).waitFor();
+    await screenshot(page, 'definitions-imported');
+  }, 120_000);
+});
