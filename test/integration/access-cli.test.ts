@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import amqp from 'amqplib';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../helpers/broker.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
@@ -69,6 +71,28 @@ describe('warren --definitions', () => {
 });
 
 describe('hostile login input', () => {
+  it('a 1 MB user name within frame_max is refused with 403 and logged cut short', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
+    const broker = await startBroker({ frameMax: 0, logger: pino({ level: 'warn' }, stream) });
+    try {
+      const raw = await RawClient.connect(broker.port);
+      await raw.handshake({ user: 'x'.repeat(1024 * 1024), until: 'start-ok' });
+      const close = await raw.expectConnectionClose(10_000);
+      expect(close.replyCode).toBe(403);
+      expect(close.replyText).toBe('ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.');
+      const line = lines.find((l) => l.includes('authentication failed'));
+      expect(line).toBeDefined();
+      expect(line!.length).toBeLessThan(2000);
+      expect(line).toContain('(1048576 characters)');
+      const ok = await amqp.connect(broker.url());
+      expect(await roundTrip(ok)).toMatch(/^ping-/);
+      await ok.close();
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('a 1 MB user name is refused cleanly and disturbs no one', async () => {
     const broker = await startBroker();
     try {
