@@ -1,3 +1,6 @@
+import type { Logger } from '../observe/logger.js';
+import { runGuarded } from '../observe/guard.js';
+import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import { PropertyFlag, type FieldTable } from '../protocol/index.js';
 import { DiskTail, type DiskRef } from '../store/disk-tail.js';
 import type { MessageLog, StoredLocation } from '../store/message-log.js';
@@ -45,6 +48,8 @@ export interface QueueHost {
   deadLetter(queue: Queue, message: Message, reason: DeathReason): void;
   /** The queue is to go (auto-delete after its last consumer, or x-expires). */
   removeQueue(queue: Queue): void;
+  /** Where failures of the queue's timers are logged (null: stderr). */
+  readonly logger: Logger | null;
 }
 
 /** Messages paged back in at a time when the in-memory head runs low. */
@@ -121,9 +126,9 @@ export class Queue implements Destination {
   private uniformPriority = true;
   private readonly rrByPriority = new Map<number, number>();
   private dispatching = false;
-  private ttlTimer: NodeJS.Timeout | null = null;
+  private ttlTimer: LongTimeout | null = null;
   private ttlTimerAt = 0;
-  private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: LongTimeout | null = null;
   private lastUsed = Date.now();
   /** Publishers paused because this queue is congested. */
   private flowWaiters: FlowWaiter[] = [];
@@ -389,14 +394,18 @@ export class Queue implements Destination {
     const at = head?.expiresAt ?? 0;
     if (at === 0 || this.deleted) return;
     if (this.ttlTimer && this.ttlTimerAt <= at) return;
-    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    this.ttlTimer?.clear();
     this.ttlTimerAt = at;
-    this.ttlTimer = setTimeout(() => {
+    this.ttlTimer = setLongTimeout(this.inBackground('message TTL expiry', () => {
       this.ttlTimer = null;
       this.dropExpired();
       this.armTtlTimer();
-    }, Math.max(0, at - Date.now()));
-    this.ttlTimer.unref();
+    }), at - Date.now());
+  }
+
+  /** `fn` as a timer callback: a failure is logged with the queue's name and the broker goes on. */
+  private inBackground(task: string, fn: () => void): () => void {
+    return () => void runGuarded(this.host?.logger, task, { queue: this.name }, fn);
   }
 
   /**
@@ -581,8 +590,8 @@ export class Queue implements Destination {
   private armExpiry(): void {
     const expires = this.policy.expires;
     if (expires === undefined) return;
-    const wait = Math.max(0, this.lastUsed + expires - Date.now());
-    this.expiryTimer = setTimeout(() => {
+    const wait = this.lastUsed + expires - Date.now();
+    this.expiryTimer = setLongTimeout(this.inBackground('queue expiry (x-expires)', () => {
       this.expiryTimer = null;
       if (this.deleted) return;
       if (this.consumers.length > 0) this.touch(); // in use: the countdown starts when the last consumer goes
@@ -591,15 +600,14 @@ export class Queue implements Destination {
         return;
       }
       this.armExpiry();
-    }, wait);
-    this.expiryTimer.unref();
+    }), wait);
   }
 
   /** The queue is gone: stop its timers. */
   dispose(): void {
     this.releaseFlow();
-    if (this.ttlTimer) clearTimeout(this.ttlTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.ttlTimer?.clear();
+    this.expiryTimer?.clear();
     this.ttlTimer = null;
     this.expiryTimer = null;
   }

@@ -5,15 +5,20 @@
  * watching: one timer per channel, set for when that delivery expires, and
  * only while the channel has deliveries awaiting ack.
  */
+import { runGuarded, type ErrorLog } from '../observe/guard.js';
+import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
+
 export class AckTimeout {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: LongTimeout | null = null;
 
   constructor(
-    /** The timeout in ms; 0 disables. */
+    /** The timeout in ms (any length: a long one is not cut short by setTimeout's limit); 0 disables. */
     private readonly timeoutMs: number,
     /** When the oldest delivery still awaiting ack was made (Date.now()), or -1 when none is. */
     private readonly oldest: () => number,
     private readonly onExpired: () => void,
+    /** Where a failure of the check is logged. */
+    private readonly logger: ErrorLog | null = null,
   ) {}
 
   /** A delivery awaiting ack was made: make sure a check is scheduled (a no-op when one is). */
@@ -23,14 +28,12 @@ export class AckTimeout {
   }
 
   cancel(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
   }
 
   private schedule(ms: number): void {
-    // setTimeout's limit is 2^31 - 1 ms (~24.8 days): a longer timeout is checked again then.
-    this.timer = setTimeout(() => this.check(), Math.min(Math.max(ms, 1), 0x7fff_ffff));
-    this.timer.unref();
+    this.timer = setLongTimeout(() => runGuarded(this.logger, 'consumer_timeout check', {}, () => this.check()), Math.max(ms, 1));
   }
 
   private check(): void {

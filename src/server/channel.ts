@@ -62,7 +62,7 @@ export class Channel implements SessionSink {
   constructor(private readonly conn: Connection, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
     this.access = new ChannelAccess(conn.accessControl, username, vhost);
-    this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout());
+    this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout(), conn.logger);
   }
 
   /** Read-only facts for the management API (see snapshot.ts). */

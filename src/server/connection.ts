@@ -5,6 +5,8 @@ import type { FlowSource, Owner } from '../broker/queue.js';
 import type { AccessControl, UserRecord } from '../auth/access-control.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { Logger } from '../observe/logger.js';
+import { guarded } from '../observe/guard.js';
+import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import {
   AmqpError,
   ByteWriter,
@@ -115,9 +117,9 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private destroyed = false;
   /** close-ok sent: resources released, the socket left to the client (frames still read, see onLingeringFrame). */
   private lingering = false;
-  private handshakeTimer: NodeJS.Timeout | null;
+  private handshakeTimer: LongTimeout | null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private closeTimer: NodeJS.Timeout | null = null;
+  private closeTimer: LongTimeout | null = null;
   private closeReason: { code: number; text: string } | null = null;
   private mechanism = '';
   private sentSinceTick = false;
@@ -163,7 +165,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
     socket.on('error', (err) => this.onSocketError(err));
     socket.on('close', () => this.cleanup('socket closed'));
     socket.on('drain', () => this.onDrain());
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), ctx.options.handshakeTimeout);
+    // Timers run outside any frame's handling: a failure in one is logged, not a crash.
+    this.handshakeTimer = setLongTimeout(guarded(ctx.logger, 'AMQP handshake timeout', { peer: this.peer }, () => this.onHandshakeTimeout()), ctx.options.handshakeTimeout, { ref: true });
   }
 
   /** Read-only facts for the management API and metrics (see snapshot.ts). */
@@ -604,7 +607,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     if (this.throttled || this.destroyed) return;
     this.throttled = true;
     source.addFlowWaiter(this);
-    this.throttleTimer = setTimeout(() => this.flowResumed(), FLOW_PAUSE_MAX);
+    this.throttleTimer = setTimeout(guarded(this.logger, 'resuming a throttled publisher', { conn: this.id }, () => this.flowResumed()), FLOW_PAUSE_MAX);
     this.updateReading();
   }
 
@@ -635,7 +638,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     // Tick every half interval: send a heartbeat when nothing else went out since the
     // last tick; a peer silent for two whole intervals is gone.
     this.lastBytesRead = this.socket.bytesRead;
-    this.heartbeatTimer = setInterval(() => this.onHeartbeatTick(seconds), (seconds * 1000) / 2);
+    this.heartbeatTimer = setInterval(guarded(this.logger, 'heartbeat tick', { conn: this.id }, () => this.onHeartbeatTick(seconds)), (seconds * 1000) / 2);
     this.heartbeatTimer.unref();
   }
 
@@ -676,7 +679,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   }
 
   private clearHandshakeTimer(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer?.clear();
     this.handshakeTimer = null;
   }
 
@@ -727,7 +730,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
       return;
     }
     this.send(0, { id: MethodId.ConnectionClose, args: { replyCode: code, replyText: truncateReplyText(text), classId, methodId } });
-    this.closeTimer = setTimeout(() => this.finish(), this.ctx.options.closeTimeout);
+    this.closeTimer = setLongTimeout(guarded(this.logger, 'connection close timeout', { conn: this.id }, () => this.finish()), this.ctx.options.closeTimeout, { ref: true });
   }
 
   /** Flush what is queued, then end the socket (FIN). */
@@ -775,7 +778,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     this.updateReading();
     this.clearHandshakeTimer();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer?.clear();
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     if (this.refusalTimer) clearTimeout(this.refusalTimer);
     if (this.refusing) this.socket.resume();
