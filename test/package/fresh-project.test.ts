@@ -40,10 +40,19 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Whether the process still runs. A broker whose shell died was reparented; once it exits it
+ * may stay a zombie until its new parent reaps it, which counts as gone.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
