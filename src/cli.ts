@@ -124,9 +124,10 @@ function convert(name: string, kind: string, raw: string | boolean): unknown {
   return text;
 }
 
-function parseUser(spec: string): UserDefinition {
+/** `name` is what the user wrote: "--user" or "WARREN_USERS". */
+function parseUser(spec: string, name: string): UserDefinition {
   const at = spec.indexOf(':');
-  if (at <= 0) throw new UsageError(`--user expects name:password, got '${spec}'`);
+  if (at <= 0) throw new UsageError(`${name} expects name:password, got '${spec}'`);
   return { name: spec.slice(0, at), password: spec.slice(at + 1) };
 }
 
@@ -209,8 +210,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
       source.set(key, `--${flag}`);
     }
   }
-  const users = (values.user as string[] | undefined) ?? env.WARREN_USERS?.split(',').filter(Boolean);
-  if (users?.length) options.users = users.map(parseUser);
+  const userFlags = values.user as string[] | undefined;
+  const users = userFlags ?? env.WARREN_USERS?.split(',').filter(Boolean);
+  if (users?.length) options.users = users.map((spec) => parseUser(spec, userFlags ? '--user' : 'WARREN_USERS'));
   const vhosts = (values.vhost as string[] | undefined) ?? env.WARREN_VHOSTS?.split(',').filter(Boolean);
   if (vhosts?.length) options.vhosts = vhosts;
   if (options.noFsync !== undefined) {

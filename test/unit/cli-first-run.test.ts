@@ -39,6 +39,8 @@ describe('errors name what the user typed', () => {
     // The flag wins over the config file, and so does the name in the error.
     expect(() => parse(['--config', file, '--frame-max', '200'])).toThrow('invalid --frame-max 200');
     expect(() => parse(['--port', '70000'])).toThrow('invalid --port 70000 (0 to 65535)');
+    expect(() => parse([], { WARREN_USERS: 'alice' })).toThrow("WARREN_USERS expects name:password, got 'alice'");
+    expect(() => parse(['--user', 'alice'])).toThrow("--user expects name:password, got 'alice'");
   });
 
   it('refuses memory watermarks between 1 and 1 MiB as likely mistakes', () => {
