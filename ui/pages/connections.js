@@ -77,6 +77,7 @@ function ChannelTable({ rows }) {
     { head: 'Channel', cell: (c) => link(chanHref(c.name), c.name) },
     { head: 'User', cell: (c) => c.user },
     { head: 'Vhost', cell: (c) => c.vhost },
+    { head: 'Peer', cell: (c) => `${c.connection_details.peer_host}:${c.connection_details.peer_port}` },
     { head: 'Mode', cell: (c) => [c.confirm ? 'confirm' : '', c.transactional ? 'tx' : ''].filter(Boolean).join(' ') || '–' },
     { head: 'State', cell: (c) => state(c.state) },
     { head: 'Prefetch', cell: (c) => fmtNum(c.prefetch_count), num: true },
