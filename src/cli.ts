@@ -53,6 +53,7 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
                              RabbitMQ's semantics by it; see the README)
   --management-port <n>      management HTTP API port (default 15672; 0 picks a free port)
   --no-management            do not serve the management HTTP API
+  --management-tls-port <n>  also serve the management API over HTTPS (with --tls-cert/--tls-key)
   --prometheus-port <n>      Prometheus metrics port (default 15692; 0 picks a free port)
   --no-prometheus            do not serve Prometheus metrics
   --help                     show this help
@@ -87,6 +88,7 @@ const FLAGS = {
   'no-plain': ['noPlain', 'bool'],
   'management-port': ['managementPort', 'int'],
   'no-management': ['noManagement', 'bool'],
+  'management-tls-port': ['managementTlsPort', 'int'],
   'prometheus-port': ['prometheusPort', 'int'],
   'no-prometheus': ['noPrometheus', 'bool'],
   'disk-free-limit': ['diskFreeLimit', 'size'],
@@ -219,9 +221,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
     options.fsync = !options.noFsync;
     delete options.noFsync;
   }
-  const { managementPort, noManagement, prometheusPort, noPrometheus } = options as { managementPort?: number; noManagement?: boolean; prometheusPort?: number; noPrometheus?: boolean };
-  for (const k of ['managementPort', 'noManagement', 'prometheusPort', 'noPrometheus']) delete options[k];
-  options.management = noManagement ? false : { port: managementPort ?? DEFAULT_MANAGEMENT_PORT };
+  const { managementPort, noManagement, managementTlsPort, prometheusPort, noPrometheus } = options as { managementPort?: number; noManagement?: boolean; managementTlsPort?: number; prometheusPort?: number; noPrometheus?: boolean };
+  for (const k of ['managementPort', 'noManagement', 'managementTlsPort', 'prometheusPort', 'noPrometheus']) delete options[k];
+  options.management = noManagement ? false : { port: managementPort ?? DEFAULT_MANAGEMENT_PORT, ...(managementTlsPort !== undefined ? { tlsPort: managementTlsPort } : {}) };
   options.prometheus = noPrometheus ? false : { port: prometheusPort ?? DEFAULT_PROMETHEUS_PORT };
   // The CLI is durable by default; the embedded API stays in memory unless given a dataDir.
   options.dataDir ??= './data';

@@ -82,7 +82,7 @@ export interface BrokerOptions {
    * The management HTTP API (RabbitMQ's, on --management-port): off for the
    * embedded broker unless given; `port` 0 picks a free one. It listens on `host`.
    */
-  management?: { port: number } | false;
+  management?: { port: number; tlsPort?: number } | false;
   /** Prometheus metrics (/metrics, /metrics/per-object): off unless given. */
   prometheus?: { port: number } | false;
   /**
@@ -156,7 +156,8 @@ export interface ResolvedOptions {
   diskCheckInterval: number;
   /** 0 = disabled. */
   consumerTimeout: number;
-  management: { port: number } | null;
+  /** `tlsPort`: HTTPS with the AMQP TLS certificate and key (--management-tls-port). */
+  management: { port: number; tlsPort: number | undefined } | null;
   prometheus: { port: number } | null;
   /** Empty when none were given (the broker then creates guest/guest on a fresh data directory). */
   users: UserDefinition[];
@@ -225,7 +226,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     diskFreeLimit: 0,
     diskCheckInterval: o.diskCheckInterval ?? DEFAULTS.diskCheckInterval,
     consumerTimeout: o.consumerTimeout ?? DEFAULTS.consumerTimeout,
-    management: o.management ? { port: o.management.port } : null,
+    management: o.management ? { port: o.management.port, tlsPort: o.management.tlsPort } : null,
     prometheus: o.prometheus ? { port: o.prometheus.port } : null,
     users: o.users ?? [],
     definitions: o.definitions,
@@ -246,6 +247,9 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) bad(`port ${r.port} (0 to 65535)`);
   // Named as the CLI's flat keys (--management-port → managementPort), so its errors name the flag.
   if (r.management && (!Number.isInteger(r.management.port) || r.management.port < 0 || r.management.port > 65535)) bad(`managementPort ${r.management.port} (0 to 65535)`);
+  const mtls = r.management?.tlsPort;
+  if (mtls !== undefined && (!Number.isInteger(mtls) || mtls < 0 || mtls > 65535)) bad(`managementTlsPort ${mtls} (0 to 65535)`);
+  if (mtls !== undefined && !r.tls) bad('tlsCert missing (managementTlsPort serves HTTPS with the TLS certificate and key)');
   if (r.prometheus && (!Number.isInteger(r.prometheus.port) || r.prometheus.port < 0 || r.prometheus.port > 65535)) bad(`prometheusPort ${r.prometheus.port} (0 to 65535)`);
   if (!Number.isInteger(r.frameMax) || (r.frameMax !== 0 && r.frameMax < FRAME_MIN_SIZE) || r.frameMax > 0xffff_ffff) bad(`frameMax ${r.frameMax} (minimum ${FRAME_MIN_SIZE}, or 0)`);
   if (!Number.isInteger(r.channelMax) || r.channelMax < 0 || r.channelMax > 65535) bad(`channelMax ${r.channelMax}`);

@@ -72,6 +72,7 @@ export class Broker implements ManagementBackend {
   private readonly startedAt = Date.now();
   private management: ManagementServer | null = null;
   private managementPort = 0;
+  private managementTlsPort = 0;
   private prometheus: PrometheusServer | null = null;
   private prometheusPort = 0;
   private readonly disk: DiskAlarm;
@@ -149,6 +150,10 @@ export class Broker implements ManagementBackend {
       if (o.management) {
         broker.management = new ManagementServer(broker);
         broker.managementPort = (await broker.management.listen(o.management.port, o.host)).port;
+        const tlsPort = o.management.tlsPort;
+        if (tlsPort !== undefined && o.tls) {
+          broker.managementTlsPort = (await broker.management.listenTls(tlsPort, o.host, { cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca })).port;
+        }
       }
       if (o.prometheus) {
         broker.prometheus = new PrometheusServer(broker);
@@ -183,7 +188,7 @@ export class Broker implements ManagementBackend {
     broker.server.startAccepting();
     broker.memory.start();
     broker.statistics.start();
-    if (broker.management) broker.logger.info({ host: o.host, port: broker.managementPort }, 'management API listening');
+    if (broker.management) broker.logger.info({ host: o.host, port: broker.managementPort, tlsPort: broker.managementTlsPort || undefined }, 'management API listening');
     if (broker.prometheus) broker.logger.info({ host: o.host, port: broker.prometheusPort }, 'Prometheus metrics listening');
     broker.boundPort = o.plain ? address!.port : 0;
     broker.boundHost = address!.address;
@@ -456,6 +461,11 @@ export class Broker implements ManagementBackend {
     return this.prometheusPort;
   }
 
+  /** The management API's HTTPS port (0 when it is off). */
+  get managementHttpsPort(): number {
+    return this.managementTlsPort;
+  }
+
   /** The management API's port (0 when it is off). */
   get managementHttpPort(): number {
     return this.managementPort;
@@ -490,6 +500,7 @@ export class Broker implements ManagementBackend {
     if (this.options.plain) out.push({ protocol: 'amqp', port: this.boundPort, ipAddress });
     if (this.options.tls) out.push({ protocol: 'amqp/ssl', port: this.boundTlsPort, ipAddress });
     if (this.managementPort) out.push({ protocol: 'http', port: this.managementPort, ipAddress });
+    if (this.managementTlsPort) out.push({ protocol: 'https', port: this.managementTlsPort, ipAddress });
     if (this.prometheusPort) out.push({ protocol: 'http/prometheus', port: this.prometheusPort, ipAddress });
     return out;
   }

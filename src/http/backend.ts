@@ -8,7 +8,7 @@ import type { ConnectionSnapshot } from '../server/snapshot.js';
 
 /** A port the node listens on (RabbitMQ's `listeners` entries). */
 export interface Listener {
-  readonly protocol: 'amqp' | 'amqp/ssl' | 'http' | 'http/prometheus';
+  readonly protocol: 'amqp' | 'amqp/ssl' | 'http' | 'https' | 'http/prometheus';
   readonly port: number;
   readonly ipAddress: string;
 }

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { authenticate } from './auth.js';
 import type { ManagementBackend } from './backend.js';
@@ -13,6 +15,13 @@ import { registerOverviewRoutes } from './routes-overview.js';
 import { registerWriteRoutes } from './routes-write.js';
 import { StaticFiles } from './static-files.js';
 
+/** HTTPS for the API: the AMQP listener's certificate and key files (RabbitMQ's management.ssl). */
+export interface ManagementTls {
+  cert: string;
+  key: string;
+  ca: string | undefined;
+}
+
 /**
  * The management HTTP API (RabbitMQ's paths, JSON shapes, status codes),
  * on node:http. Every request is authenticated (HTTP Basic), routed, and
@@ -21,9 +30,11 @@ import { StaticFiles } from './static-files.js';
  */
 export class ManagementServer {
   private readonly http: Server;
+  private https: Server | null = null;
   private readonly router = new Router<Handler>();
   /** The web UI (served at "/", no authentication: the page's API calls carry it). */
   private readonly ui = new StaticFiles();
+  private readonly listener: RequestListener;
 
   constructor(private readonly backend: ManagementBackend) {
     registerOverviewRoutes(this.router);
@@ -31,35 +42,34 @@ export class ManagementServer {
     registerWriteRoutes(this.router);
     registerAdminRoutes(this.router);
     registerDefinitionRoutes(this.router);
-    this.http = createServer((req, res) => {
+    this.listener = (req, res) => {
       // The last line of defence: nothing a request does may end the process.
       this.handle(req, res).catch((err: unknown) => {
         this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API could not answer');
         res.destroy();
       });
-    });
-    // A client that never finishes its request does not hold a socket forever.
-    this.http.requestTimeout = 30_000;
-    this.http.headersTimeout = 10_000;
-    this.http.on('clientError', (_err, socket) => socket.destroy());
+    };
+    this.http = guard(createServer(this.listener));
   }
 
   listen(port: number, host: string | undefined): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.http.once('error', onError);
-      this.http.listen(port, host, () => {
-        this.http.off('error', onError);
-        resolve(this.http.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.http, port, host);
+  }
+
+  /** Serves the same API over HTTPS too (throws when the certificate files cannot be read). */
+  listenTls(port: number, host: string | undefined, tls: ManagementTls): Promise<AddressInfo> {
+    const read = (path: string): Buffer => readFileSync(path);
+    this.https = guard(createHttpsServer({ cert: read(tls.cert), key: read(tls.key), ...(tls.ca ? { ca: read(tls.ca) } : {}), minVersion: 'TLSv1.2' }, this.listener));
+    return listenOn(this.https, port, host);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
+    const closing = [this.http, this.https].map((s) => new Promise<void>((resolve) => {
+      if (s === null || !s.listening) return resolve();
+      s.close(() => resolve());
+      s.closeAllConnections();
+    }));
+    return Promise.all(closing).then(() => undefined);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -83,6 +93,25 @@ export class ManagementServer {
       send(res, { status: 500, body: { error: 'internal_server_error', reason: err instanceof Error ? err.message : String(err) } }, false);
     }
   }
+}
+
+/** A client that never finishes its request does not hold a socket forever; broken clients are dropped quietly. */
+function guard<S extends Server>(server: S): S {
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return server;
+}
+
+function listenOn(server: Server, port: number, host: string | undefined): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
 }
 
 function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {

@@ -44,6 +44,8 @@ describe('parseCli', () => {
     expect(parse(['--management-port', '0', '--prometheus-port', '9999'])).toEqual({ management: { port: 0 }, prometheus: { port: 9999 }, dataDir: './data' });
     expect(parse([], { WARREN_MANAGEMENT_PORT: '1234', WARREN_NO_PROMETHEUS: 'true' })).toEqual({ management: { port: 1234 }, prometheus: false, dataDir: './data' });
     expect(parse(['--no-management'])).toEqual({ management: false, prometheus: { port: 15692 }, dataDir: './data' });
+    expect(parse(['--management-tls-port', '15671', '--tls-cert', '/c.pem', '--tls-key', '/k.pem'])).toMatchObject({ management: { port: 15672, tlsPort: 15671 } });
+    expect(() => parse(['--management-tls-port', '15671'])).toThrow(/tls-cert missing/);
     expect(() => parse(['--management-port', 'x'])).toThrow("--management-port expects a non-negative integer, got 'x'");
   });
 
