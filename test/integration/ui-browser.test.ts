@@ -233,6 +233,31 @@ describe('web UI in chromium', () => {
     expect((await api(broker, '/api/queues/%2F/ui-q')).status).toBe(404);
   }, 120_000);
 
+  it('can be used with the keyboard alone: log in, move through the navigation, focus is visible', async () => {
+    const page = await newPage();
+    await page.goto(`${base}/`);
+    // The user name field has the focus on arrival.
+    await page.keyboard.type('guest');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('guest');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const focused = () => page.evaluate<string>('document.activeElement ? document.activeElement.textContent.trim() : ""');
+    for (let i = 0; i < 10 && (await focused()) !== 'Queues'; i++) await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Queues');
+    const outline = await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
+    expect(outline).not.toBe('none');
+    await screenshot(page, 'keyboard-focus');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Queues' }).waitFor();
+    expect(page.url()).toBe(`${base}/#/queues`);
+    // Back and forward between pages.
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.goForward();
+    await page.getByRole('heading', { name: 'Queues' }).waitFor();
+  });
+
   it('shows API errors in words: a refused declare, a wrong password', async () => {
     expect((await api(broker, '/api/queues/%2F/ui-conflict', { method: 'PUT', body: { durable: false } })).status).toBe(201);
     const page = await newPage();
