@@ -32,7 +32,7 @@ import type { ConnectionInfo } from './connection-info.js';
 import { copyTable } from '../broker/snapshots.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { ResourceAlarms } from './resource-alarms.js';
-import { MECHANISMS, parseSaslResponse } from './sasl.js';
+import { authenticate, offeredMechanisms, truncateForLog } from './login.js';
 import type { ConnectionSnapshot } from './snapshot.js';
 import { CONNECTION_CLOSE_OK_FRAME, endSocket, lingerMs, type SocketLinger } from './socket-linger.js';
 import { tlsSnapshot, verifiedPeerName } from './tls-listener.js';
@@ -243,8 +243,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
         versionMajor: 0,
         versionMinor: 9,
         serverProperties: this.ctx.serverProperties,
-        // EXTERNAL only where there is a verified client certificate to log in with.
-        mechanisms: this.certificateUser === null ? MECHANISMS.join(' ') : `${MECHANISMS.join(' ')} EXTERNAL`,
+        mechanisms: offeredMechanisms(this.certificateUser),
         locales: 'en_US',
       },
     });
@@ -366,14 +365,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
     const caps = clientProperties['capabilities'];
     this.capabilities = caps && typeof caps === 'object' && !Array.isArray(caps) && !Buffer.isBuffer(caps) && !(caps instanceof Date) ? (caps as FieldTable) : {};
     this.mechanism = mechanism;
-    // EXTERNAL (offered only with a verified client certificate): the certificate's CN names a known user.
-    const external = mechanism === 'EXTERNAL' && this.certificateUser !== null;
-    if (!external && !(MECHANISMS as readonly string[]).includes(mechanism)) {
-      throw new AmqpError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`, 10, 11);
-    }
-    const creds = external ? null : parseSaslResponse(mechanism, response);
-    const username = external ? this.certificateUser! : creds?.username;
-    const user = external ? (this.ctx.access.user(username!) ?? null) : creds ? this.ctx.access.authenticate(creds.username, creds.password) : null;
+    const { user, username } = authenticate(this.ctx.access, mechanism, response, this.certificateUser);
     if (!user) return this.refuseLogin(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`, username);
     if (this.ctx.options.loopbackUsers.includes(user.name) && !isLoopback(this.socket.remoteAddress)) {
       return this.refuseLogin(`user '${user.name}' can only connect via localhost`, user.name);
@@ -853,11 +845,6 @@ export class Connection implements FrameHandler, Flushable, Owner {
   get maxBodyFrame(): number {
     return this.frameMax === 0 ? Number.MAX_SAFE_INTEGER : this.frameMax - FRAME_OVERHEAD;
   }
-}
-
-/** Client-chosen strings (a user name can be a megabyte) are cut before they reach the log. */
-function truncateForLog(text: string): string {
-  return text.length <= 256 ? text : `${text.slice(0, 256)}… (${text.length} characters)`;
 }
 
 export function idsOf(methodId: number): { classId: number; methodId: number } {
