@@ -274,10 +274,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.exit(reportStartFailure(err, options));
   }
   // A broker that stopped itself on an error exits non-zero, so a supervisor restarts it.
-  broker.onFatal = () => process.exit(1);
+  const started = broker;
+  broker.onFatal = () => exitAfterLogs(started, 1);
   if (requested !== null) stopAndExit(broker, requested);
   // SIGHUP re-reads the TLS certificate files (open connections keep theirs).
-  const started = broker;
   process.on('SIGHUP', () => {
     try {
       started.reloadTls();
@@ -309,10 +309,26 @@ function watchNpmShell(env: NodeJS.ProcessEnv, onGone: () => void): void {
 function stopAndExit(broker: Broker, signal: string): void {
   broker.logger.info({ signal }, 'shutdown requested');
   broker.stop().then(
-    () => process.exit(0),
+    () => exitAfterLogs(broker, 0),
     (err: unknown) => {
       broker.logger.error({ err }, 'error during shutdown');
-      process.exit(1);
+      exitAfterLogs(broker, 1);
     },
   );
+}
+
+/**
+ * Exits once the log lines written so far have left the process: pino writes
+ * asynchronously, and a process.exit() right after "Warren stopped" could drop
+ * the last lines when stdout is a busy pipe (a loaded machine, npm). A logger
+ * that cannot flush does not keep the process: it exits after a grace period.
+ */
+function exitAfterLogs(broker: Broker, code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2000).unref();
+  try {
+    broker.logger.flush(() => process.exit(code));
+  } catch {
+    process.exit(code);
+  }
 }
