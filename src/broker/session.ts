@@ -96,6 +96,7 @@ export class Session implements SyncWaiter, ReplyTarget {
 
   constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {
     vhost.sessions.add(this);
+    vhost.churn.channelsOpened++;
   }
 
   /** Publishes numbered for publisher confirms so far (the last sequence number handed out). */
@@ -259,7 +260,10 @@ export class Session implements SyncWaiter, ReplyTarget {
   get(queueName: string, noAck: boolean): GetResult | null {
     const queue = this.vhost.queueForUse(queueName, this.owner);
     const entry = queue.take();
-    if (!entry) return null;
+    if (!entry) {
+      this.messageStats.get_empty++;
+      return null;
+    }
     const tag = this.nextTag++;
     const stats = this.messageStats;
     if (noAck) {
@@ -400,6 +404,7 @@ export class Session implements SyncWaiter, ReplyTarget {
     this.closed = true;
     this.vhost.sessions.delete(this);
     this.vhost.closedSessionStats.add(this.messageStats);
+    this.vhost.churn.channelsClosed++;
     this.stopReplies();
     this.tx = null;
     const touched = new Set<Queue>();

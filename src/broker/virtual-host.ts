@@ -12,7 +12,7 @@ import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, 
 import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
 import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
 import type { Session } from './session.js';
-import { MessageStats } from '../observe/stats.js';
+import { Churn, MessageStats } from '../observe/stats.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
 
@@ -154,6 +154,8 @@ export class VirtualHost implements QueueHost {
   readonly sessions = new Set<Session>();
   /** Message counters of the channels that have closed (the live ones keep their own). */
   readonly closedSessionStats = new MessageStats();
+  /** Channels opened and closed, queues declared, created and deleted (for the metrics). */
+  readonly churn = new Churn();
   /** Scratch list of durable queue ids for one publish. */
   private readonly logIds: number[] = [];
 
@@ -321,6 +323,7 @@ export class VirtualHost implements QueueHost {
       q.dropExpired();
       return q;
     }
+    this.churn.queuesDeclared++;
     let name = requestedName;
     if (name === '') {
       do name = generatedQueueName(); while (this.queues.has(name));
@@ -341,6 +344,7 @@ export class VirtualHost implements QueueHost {
     }
     const policy = parseQueueArguments(d.arguments, this.queueDesc(name), d);
     const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments, policy });
+    this.churn.queuesCreated++;
     // Exclusive queues die with their connection: nothing of them outlives a restart.
     if (this.journal && this.log) {
       const id = this.journal.allocateQueueId();
@@ -395,6 +399,7 @@ export class VirtualHost implements QueueHost {
    */
   removeQueue(q: Queue, journaled = false): void {
     if (q.deleted) return;
+    this.churn.queuesDeleted++;
     if (q.store?.durable && !journaled) this.journalOrLog(`delete ${this.queueDesc(q.name)}`, (j) => j.queueDeleted(this.name, q.name));
     q.deleted = true;
     this.queues.delete(q.name);

@@ -58,7 +58,7 @@ export function messageStatsJson(s: MessageStats, keys: readonly (typeof MESSAGE
 }
 
 /** Channel-side counters (RabbitMQ's channel / vhost / overview message_stats). */
-export const CHANNEL_STAT_KEYS = ['publish', 'confirm', 'deliver', 'deliver_no_ack', 'get', 'get_no_ack', 'redeliver', 'ack', 'return_unroutable', 'drop_unroutable'] as const;
+export const CHANNEL_STAT_KEYS = ['publish', 'confirm', 'deliver', 'deliver_no_ack', 'get', 'get_no_ack', 'get_empty', 'redeliver', 'ack', 'return_unroutable', 'drop_unroutable'] as const;
 /** Queue-side counters. */
 export const QUEUE_STAT_KEYS = ['publish', 'deliver', 'deliver_no_ack', 'get', 'get_no_ack', 'redeliver', 'ack'] as const;
 /** Exchange-side counters. */

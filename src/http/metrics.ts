@@ -2,7 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { ManagementBackend } from './backend.js';
 import { RABBITMQ_API_VERSION } from './routes-overview.js';
 import { VERSION } from '../version.js';
-import type { MessageStats } from '../observe/stats.js';
+import type { Churn, MessageStats } from '../observe/stats.js';
 
 /**
  * The Prometheus exposition of RabbitMQ's rabbitmq_prometheus plugin: its
@@ -45,12 +45,13 @@ const CHANNEL_COUNTERS: [string, string, (s: MessageStats) => number][] = [
   ['rabbitmq_channel_messages_acked_total', 'Total number of messages acknowledged by consumers', (s) => s.ack],
   ['rabbitmq_channel_get_ack_total', 'Total number of messages fetched with basic.get in manual acknowledgement mode', (s) => s.get],
   ['rabbitmq_channel_get_total', 'Total number of messages fetched with basic.get in automatic acknowledgement mode', (s) => s.get_no_ack],
+  ['rabbitmq_channel_get_empty_total', 'Total number of times basic.get operations fetched no message', (s) => s.get_empty],
 ];
 
 /** rabbitmq_identity_info and rabbitmq_build_info, on every endpoint. */
 export function identity(m: Builder, b: ManagementBackend, endpoint: string): void {
   m.gauge('rabbitmq_identity_info', 'RabbitMQ node & cluster identity info', [[{ rabbitmq_node: b.nodeName, rabbitmq_cluster: b.clusterName, rabbitmq_endpoint: endpoint }, 1]]);
-  m.gauge('rabbitmq_build_info', 'RabbitMQ & Erlang/OTP version info', [[{ rabbitmq_version: RABBITMQ_API_VERSION, product_version: VERSION, prometheus_client_version: 'prom-client', erlang_version: process.version }, 1]]);
+  m.gauge('rabbitmq_build_info', 'RabbitMQ & Erlang/OTP version info', [[{ rabbitmq_version: RABBITMQ_API_VERSION, product_version: VERSION, prometheus_plugin_version: VERSION, prometheus_client_version: 'prom-client', erlang_version: process.version }, 1]]);
 }
 
 export async function renderMetrics(b: ManagementBackend, perObject: boolean): Promise<{ contentType: string; text: string }> {
@@ -69,8 +70,15 @@ export async function renderMetrics(b: ManagementBackend, perObject: boolean): P
   m.gauge('rabbitmq_connections', 'Connections currently open', [[{}, connections.length]]);
   m.gauge('rabbitmq_channels', 'Channels currently open', [[{}, channels.length]]);
   m.gauge('rabbitmq_consumers', 'Consumers currently connected', [[{}, consumers]]);
+  m.gauge('rabbitmq_channel_consumers', 'Consumers on a channel', perObject ? channels.map((ch) => [{ channel: ch.name }, ch.consumers.length] as [Labels, number]) : [[{}, channels.reduce((n, ch) => n + ch.consumers.length, 0)]], perObject ? ['channel'] : []);
   m.gauge('rabbitmq_queues', 'Queues available', [[{}, queueCount]]);
   m.counter('rabbitmq_connections_opened_total', 'Total number of connections opened', [[{}, b.connectionsOpened]]);
+  const churn = (pick: (c: Churn) => number): [Labels, number][] => [[{}, vhosts.reduce((n, v) => n + pick(v.churn), 0)]];
+  m.counter('rabbitmq_channels_opened_total', 'Total number of channels opened', churn((c) => c.channelsOpened));
+  m.counter('rabbitmq_channels_closed_total', 'Total number of channels closed', churn((c) => c.channelsClosed));
+  m.counter('rabbitmq_queues_declared_total', 'Total number of queues declared', churn((c) => c.queuesDeclared));
+  m.counter('rabbitmq_queues_created_total', 'Total number of queues created', churn((c) => c.queuesCreated));
+  m.counter('rabbitmq_queues_deleted_total', 'Total number of queues deleted', churn((c) => c.queuesDeleted));
   m.counter('rabbitmq_connections_closed_total', 'Total number of connections closed or terminated', [[{}, b.connectionsClosed]]);
 
   // Queue gauges: one sample per queue (per-object) or the sum (aggregated).

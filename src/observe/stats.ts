@@ -20,6 +20,7 @@ export const MESSAGE_STAT_KEYS = [
   'deliver_no_ack',
   'get',
   'get_no_ack',
+  'get_empty',
   'redeliver',
   'ack',
   'return_unroutable',
@@ -46,6 +47,8 @@ export class MessageStats {
   get = 0;
   /** basic.get answered with a message, no ack. */
   get_no_ack = 0;
+  /** basic.get answered get-empty. */
+  get_empty = 0;
   /** Deliveries and gets of messages marked redelivered. */
   redeliver = 0;
   ack = 0;
@@ -128,6 +131,16 @@ export class MessageStats {
   rateAt(index: number): number {
     return this.rates === null ? 0 : this.rates[index]!;
   }
+}
+
+/** Object churn in a vhost (RabbitMQ's rabbitmq_channels_opened_total, rabbitmq_queues_created_total…). */
+export class Churn {
+  channelsOpened = 0;
+  channelsClosed = 0;
+  /** queue.declare calls (not passive), whether or not they created the queue. */
+  queuesDeclared = 0;
+  queuesCreated = 0;
+  queuesDeleted = 0;
 }
 
 /** Byte and packet counters of one connection (RabbitMQ's recv_oct/send_oct/recv_cnt/send_cnt). */

@@ -28,6 +28,13 @@ const DASHBOARD_METRICS = [
   'rabbitmq_channel_messages_unroutable_returned_total',
   'rabbitmq_channel_get_ack_total',
   'rabbitmq_channel_get_total',
+  'rabbitmq_channel_get_empty_total',
+  'rabbitmq_channel_consumers',
+  'rabbitmq_channels_opened_total',
+  'rabbitmq_channels_closed_total',
+  'rabbitmq_queues_declared_total',
+  'rabbitmq_queues_created_total',
+  'rabbitmq_queues_deleted_total',
   'rabbitmq_queue_messages_published_total',
   'rabbitmq_connections_opened_total',
   'rabbitmq_connections_closed_total',
@@ -107,6 +114,12 @@ describe('Prometheus metrics', () => {
     expect(sample(r.text, 'rabbitmq_channel_messages_unroutable_dropped_total')).toBe(1);
     expect(sample(r.text, 'rabbitmq_channel_messages_delivered_ack_total')).toBe(2);
     expect(sample(r.text, 'rabbitmq_connections_opened_total')).toBe(1);
+    expect(sample(r.text, 'rabbitmq_channel_consumers')).toBe(1);
+    expect(sample(r.text, 'rabbitmq_channels_opened_total')).toBe(2);
+    expect(sample(r.text, 'rabbitmq_channels_closed_total')).toBe(0);
+    expect(sample(r.text, 'rabbitmq_queues_declared_total')).toBe(1);
+    expect(sample(r.text, 'rabbitmq_queues_created_total')).toBe(1);
+    expect(sample(r.text, 'rabbitmq_queues_deleted_total')).toBe(0);
     expect(r.text).toMatch(/^rabbitmq_identity_info\{rabbitmq_node="warren@[^"]+",rabbitmq_cluster="[^"]+",rabbitmq_endpoint="aggregated"\} 1$/m);
     const check = promtool(r.text);
     expect(check.output).toBe('');
