@@ -26,6 +26,8 @@ const contexts: BrowserContext[] = [];
 let problems: { text: string; url: string }[] = [];
 /** Problems a test provokes on purpose (matched against the request URL), cleared after each test. */
 let tolerated: RegExp[] = [];
+/** What the next prompt() dialogs are answered with (confirm() dialogs are accepted). */
+const promptAnswers: string[] = [];
 
 /** A fresh browser context (its own sessionStorage) with a page whose every problem is recorded. */
 async function newPage(width = 1280, height = 900): Promise<Page> {
@@ -44,7 +46,7 @@ async function newPage(width = 1280, height = 900): Promise<Page> {
   page.on('response', (r) => {
     if (r.status() >= 400) problems.push({ text: `HTTP ${r.status()}: ${r.request().method()} ${r.url()}`, url: r.url() });
   });
-  page.on('dialog', (d) => void d.accept());
+  page.on('dialog', (d) => void d.accept(d.type() === 'prompt' ? promptAnswers.shift() : undefined));
   return page;
 }
 
@@ -59,6 +61,9 @@ async function logIn(page: Page, user: string, password: string): Promise<void> 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
+
+/** Polls a page condition (expect.poll's own default, one second, is too short for a 5 s refresh on a loaded machine). */
+const onPage = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: UI_WAIT, interval: 100 });
 
 /** Opens a "Add a …" panel (a <details>) and returns its form. */
 async function openForm(page: Page, name: string) {
@@ -123,7 +128,7 @@ describe('web UI in chromium', () => {
     await logIn(page, 'guest', 'guest');
     expect(await page.evaluate<string[]>('Object.keys(sessionStorage)')).toContain('warren.credentials');
     expect(await page.evaluate<string[]>('Object.keys(localStorage)')).toEqual([]);
-    await expect.poll(() => page.getByTestId('node').textContent()).toBe(broker.nodeName);
+    await onPage(() => page.getByTestId('node').textContent()).toBe(broker.nodeName);
 
     const conn = await connect(broker);
     let publishing = true;
@@ -146,13 +151,13 @@ describe('web UI in chromium', () => {
     try {
       // Three samples with a publish rate, and the queued-messages chart showing the backlog.
       const rates = page.getByRole('figure', { name: 'Message rates' });
-      await expect.poll(async () => Number(await rates.getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
-      await expect.poll(async () => parseFloat((await rates.locator('[data-series="publish"] b').textContent())!.replace(/,/g, '')), { timeout: 60_000 }).toBeGreaterThan(0);
+      await expect.poll(async () => Number(await rates.getAttribute('data-points')), { timeout: 60_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(async () => parseFloat((await rates.locator('[data-series="publish"] b').textContent())!.replace(/,/g, '')), { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
       for (const series of ['confirm', 'deliver_get', 'ack']) {
-        await expect.poll(async () => parseFloat((await rates.locator(`[data-series="${series}"] b`).textContent())!.replace(/,/g, '')), { timeout: 60_000 }).toBeGreaterThan(0);
+        await expect.poll(async () => parseFloat((await rates.locator(`[data-series="${series}"] b`).textContent())!.replace(/,/g, '')), { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
       }
       const queued = page.getByRole('figure', { name: 'Queued messages' });
-      await expect.poll(async () => Number((await queued.locator('[data-series="ready"] b').textContent())!.replace(/,/g, '')), { timeout: 60_000 }).toBeGreaterThan(0);
+      await expect.poll(async () => Number((await queued.locator('[data-series="ready"] b').textContent())!.replace(/,/g, '')), { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
       expect(await page.locator('[data-total="connections"]').textContent()).toBe('1');
       expect(await page.locator('[data-total="consumers"]').textContent()).toBe('1');
       expect(await page.locator('.gauge').first().textContent()).toContain('OK');
@@ -205,11 +210,11 @@ describe('web UI in chromium', () => {
     // The queue page: live count, then get the message back (requeued), then as base64 and acked.
     await page.getByRole('region', { name: 'Bindings from this exchange' }).getByRole('link', { name: 'queue ui-q' }).click();
     await page.getByRole('heading', { name: 'Queue ui-q' }).waitFor();
-    await expect.poll(() => page.locator('[data-count="ready"]').textContent()).toBe('1');
+    await onPage(() => page.locator('[data-count="ready"]').textContent()).toBe('1');
     await page.getByRole('region', { name: 'Bindings to this queue' }).getByText('orders.*').waitFor();
     const getForm = page.getByRole('form', { name: 'Get messages' });
     await getForm.getByRole('button', { name: 'Get messages' }).click();
-    await expect.poll(() => page.getByTestId('payload').textContent()).toBe('hello from the UI');
+    await onPage(() => page.getByTestId('payload').textContent()).toBe('hello from the UI');
     const message = page.locator('.message');
     expect(await message.textContent()).toContain('orders.new');
     expect(await message.textContent()).toContain('"source":"browser"');
@@ -217,9 +222,9 @@ describe('web UI in chromium', () => {
     await getForm.getByLabel('Ack mode').selectOption('ack_requeue_false');
     await getForm.getByLabel('Encoding').selectOption('base64');
     await getForm.getByRole('button', { name: 'Get messages' }).click();
-    await expect.poll(() => page.getByTestId('payload').textContent()).toBe(Buffer.from('hello from the UI').toString('base64'));
-    await expect.poll(() => message.textContent()).toContain('Redeliveredyes');
-    await expect.poll(() => page.locator('[data-count="ready"]').textContent()).toBe('0');
+    await onPage(() => page.getByTestId('payload').textContent()).toBe(Buffer.from('hello from the UI').toString('base64'));
+    await onPage(() => message.textContent()).toContain('Redeliveredyes');
+    await onPage(() => page.locator('[data-count="ready"]').textContent()).toBe('0');
     await screenshot(page, 'queue');
 
     // Unbind, and delete both from the UI.
@@ -278,7 +283,7 @@ describe('web UI in chromium', () => {
     await other.getByLabel('User name').fill('guest');
     await other.getByLabel('Password').fill('not the password');
     await other.getByRole('button', { name: 'Log in' }).click();
-    await expect.poll(() => other.getByRole('alert').textContent()).toBe('Login failed: wrong user name or password.');
+    await onPage(() => other.getByRole('alert').textContent()).toBe('Login failed: wrong user name or password.');
     expect(await other.evaluate<string[]>('Object.keys(sessionStorage)')).toEqual([]);
   });
 
@@ -296,30 +301,30 @@ describe('web UI in chromium', () => {
     await logIn(page, 'guest', 'guest');
     await page.goto(`${base}/#/queues?name=page-q-`);
     const summary = page.getByTestId('queue-summary');
-    await expect.poll(() => summary.textContent()).toMatch(/^\s*2,000 queues \(of [\d,]+\), page 1 of 40\s*$/);
+    await onPage(() => summary.textContent()).toMatch(/^\s*2,000 queues \(of [\d,]+\), page 1 of 40\s*$/);
     const firstName = () => page.getByRole('region', { name: 'Queues' }).locator('tbody tr').first().locator('td').nth(1).textContent();
     expect(await firstName()).toBe('page-q-0000');
     const started = Date.now();
     await page.getByRole('link', { name: 'Next' }).click();
-    await expect.poll(firstName).toBe('page-q-0050');
+    await onPage(firstName).toBe('page-q-0050');
     const pageTurnMs = Date.now() - started;
     expect(page.url()).toContain('page=2');
     await page.getByRole('link', { name: 'Last' }).click();
-    await expect.poll(firstName).toBe('page-q-1950');
+    await onPage(firstName).toBe('page-q-1950');
     expect(await page.getByRole('region', { name: 'Queues' }).locator('tbody tr').count()).toBe(50);
     // Back goes to page 2 again; reload keeps the page.
     await page.goBack();
-    await expect.poll(firstName).toBe('page-q-0050');
+    await onPage(firstName).toBe('page-q-0050');
     await page.reload();
-    await expect.poll(firstName).toBe('page-q-0050');
+    await onPage(firstName).toBe('page-q-0050');
     // Sort by name, descending, then filter by a regex.
     await page.getByRole('link', { name: 'Name ▲' }).click();
-    await expect.poll(firstName).toBe('page-q-1999');
+    await onPage(firstName).toBe('page-q-1999');
     const filter = page.getByRole('form', { name: 'Filter queues' });
     await filter.getByLabel('Name contains').fill('^page-q-01[0-4]');
     await filter.getByLabel('Regular expression').check();
     await filter.getByRole('button', { name: 'Filter' }).click();
-    await expect.poll(() => summary.textContent()).toMatch(/^\s*50 queues \(of [\d,]+\), page 1 of 1\s*$/);
+    await onPage(() => summary.textContent()).toMatch(/^\s*50 queues \(of [\d,]+\), page 1 of 1\s*$/);
     expect(await firstName()).toBe('page-q-0149');
     await screenshot(page, 'queues-paged');
     expect(pageTurnMs).toBeLessThan(UI_WAIT);
@@ -367,6 +372,23 @@ describe('web UI in chromium', () => {
     expect(new Set(vhostCells)).toEqual(new Set(['other']));
     expect(await alicePage.locator('.vhost-picker option').allTextContents()).toEqual(['All', 'other']);
     await screenshot(alicePage, 'alice-queues');
+    // Alice's page stops polling before her password changes under it.
+    await alicePage.context().close();
+
+    // Tags, password and deletion from the users list.
+    await page.getByRole('link', { name: 'Users' }).click();
+    promptAnswers.push('monitoring');
+    await page.getByRole('button', { name: 'Set tags of alice' }).click();
+    await page.getByText('Tags of alice changed.').waitFor();
+    expect(await get(broker, '/api/users/alice')).toMatchObject({ tags: ['monitoring'] });
+    promptAnswers.push('new secret');
+    await page.getByRole('button', { name: 'Change password of alice' }).click();
+    await page.getByText('Password of alice changed.').waitFor();
+    expect((await api(broker, '/api/whoami', { user: 'alice', password: 'new secret' })).body).toEqual({ name: 'alice', tags: ['monitoring'] });
+    await page.getByRole('button', { name: 'Delete user alice' }).click();
+    await page.getByText('User alice deleted.').waitFor();
+    expect((await api(broker, '/api/users/alice')).status).toBe(404);
+    await onPage(() => page.getByRole('region', { name: 'Users' }).getByRole('cell', { name: 'alice', exact: true }).count()).toBe(0);
   }, 120_000);
 
   it('closes a connection from the UI with a reason; the client gets 320', async () => {
@@ -379,7 +401,7 @@ describe('web UI in chromium', () => {
     const link = page.getByRole('link', { name: /ui-victim/ });
     await link.click();
     await page.getByRole('heading', { name: /^Connection / }).waitFor();
-    await expect.poll(() => page.locator('.facts').textContent()).toContain('guest');
+    await onPage(() => page.locator('.facts').textContent()).toContain('guest');
     await screenshot(page, 'connection-390px');
     // A refresh of the connection page already on its way when the connection goes may find it gone.
     tolerated.push(/\/api\/connections\/[^/]+(\/channels)?$/);
@@ -390,7 +412,7 @@ describe('web UI in chromium', () => {
     expect(err?.code).toBe(320);
     expect(err?.message).toContain('CONNECTION_FORCED - maintenance window');
     await page.getByRole('heading', { name: 'Connections' }).waitFor();
-    await expect.poll(() => page.getByRole('link', { name: /ui-victim/ }).count()).toBe(0);
+    await onPage(() => page.getByRole('link', { name: /ui-victim/ }).count()).toBe(0);
   }, 120_000);
 
   it('exports definitions as a download and imports an uploaded file', async () => {

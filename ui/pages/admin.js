@@ -31,7 +31,8 @@ function Users({ me }) {
   const [outcome, run] = useAction();
   const add = (f) =>
     run(async () => {
-      await put(`/api/users/${seg(f.name)}`, { password: f.password, tags: f.tags });
+      // An empty password field keeps an existing user's password (a new user then has none).
+      await put(`/api/users/${seg(f.name)}`, f.password === '' ? { tags: f.tags } : { password: f.password, tags: f.tags });
       reload();
     }, `User ${f.name} saved.`);
   const setTags = (u) => {
@@ -76,7 +77,7 @@ function Users({ me }) {
     <h3>Add or update a user</h3>
     <${Form} label="Add a user" onSubmit=${add}>
       <${Field} label="Name" name="name" required autocomplete="off" />
-      <${Field} label="Password" name="password" type="password" autocomplete="new-password" />
+      <${Field} label="Password" name="password" type="password" autocomplete="new-password" hint="Leave empty to keep an existing user's password" />
       <${Field} label="Tags (comma-separated)" name="tags" list="tag-choices" hint=${TAG_CHOICES.join(', ')} />
       <datalist id="tag-choices">${TAG_CHOICES.map((t) => html`<option value=${t} />`)}</datalist>
       <button type="submit">Save user</button>
