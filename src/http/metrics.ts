@@ -107,6 +107,25 @@ export async function renderMetrics(b: ManagementBackend, perObject: boolean): P
     m.counter(name, help, perObject ? channels.map((ch) => [{ channel: ch.name }, pick(ch.messageStats)] as [Labels, number]) : [[{}, pick(totals)]], perObject ? ['channel'] : []);
   }
 
+  // RabbitMQ 3.13's protocol-wide counters (rabbitmq_global_*), which newer dashboards and tools read.
+  const global: [string, string, number][] = [
+    ['rabbitmq_global_messages_received_total', 'Total number of messages received from publishers', totals.publish],
+    ['rabbitmq_global_messages_routed_total', 'Total number of messages routed to queues or streams', totals.publish - totals.drop_unroutable - totals.return_unroutable],
+    ['rabbitmq_global_messages_unroutable_dropped_total', 'Total number of messages published as non-mandatory into an exchange and dropped as unroutable', totals.drop_unroutable],
+    ['rabbitmq_global_messages_unroutable_returned_total', 'Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable', totals.return_unroutable],
+    ['rabbitmq_global_messages_confirmed_total', 'Total number of messages confirmed to publishers', totals.confirm],
+    ['rabbitmq_global_messages_delivered_total', 'Total number of messages delivered to consumers', totals.deliver + totals.deliver_no_ack + totals.get + totals.get_no_ack],
+    ['rabbitmq_global_messages_delivered_consume_manual_ack_total', 'Total number of messages delivered to consumers using basic.consume with manual acknowledgment', totals.deliver],
+    ['rabbitmq_global_messages_delivered_consume_auto_ack_total', 'Total number of messages delivered to consumers using basic.consume with automatic acknowledgment', totals.deliver_no_ack],
+    ['rabbitmq_global_messages_delivered_get_manual_ack_total', 'Total number of messages delivered to consumers using basic.get with manual acknowledgment', totals.get],
+    ['rabbitmq_global_messages_delivered_get_auto_ack_total', 'Total number of messages delivered to consumers using basic.get with automatic acknowledgment', totals.get_no_ack],
+    ['rabbitmq_global_messages_get_empty_total', 'Total number of times basic.get operations fetched no message', totals.get_empty],
+    ['rabbitmq_global_messages_redelivered_total', 'Total number of messages redelivered to consumers', totals.redeliver],
+    ['rabbitmq_global_messages_acknowledged_total', 'Total number of message acknowledgements received from consumers', totals.ack],
+  ];
+  for (const [name, help, value] of global) m.counter(name, help, [[{ protocol: 'amqp091' }, value]]);
+  m.gauge('rabbitmq_global_consumers', 'Current number of consumers', [[{ protocol: 'amqp091' }, consumers]]);
+
   const bytes = (pick: (c: (typeof connections)[number]) => number): [Labels, number][] =>
     perObject ? connections.map((c) => [{ channel: c.name }, pick(c)] as [Labels, number]) : [[{}, connections.reduce((n, c) => n + pick(c), 0)]];
   m.counter('rabbitmq_connection_incoming_bytes_total', 'Total number of bytes received on a connection', bytes((c) => c.recvOct), perObject ? ['channel'] : []);

@@ -115,6 +115,9 @@ describe('Prometheus metrics', () => {
     expect(sample(r.text, 'rabbitmq_channel_messages_delivered_ack_total')).toBe(2);
     expect(sample(r.text, 'rabbitmq_connections_opened_total')).toBe(1);
     expect(sample(r.text, 'rabbitmq_channel_consumers')).toBe(1);
+    expect(sample(r.text, 'rabbitmq_global_messages_received_total', '{protocol="amqp091"}')).toBe(8);
+    expect(sample(r.text, 'rabbitmq_global_messages_routed_total', '{protocol="amqp091"}')).toBe(7);
+    expect(sample(r.text, 'rabbitmq_global_messages_delivered_consume_manual_ack_total', '{protocol="amqp091"}')).toBe(2);
     expect(sample(r.text, 'rabbitmq_channels_opened_total')).toBe(2);
     expect(sample(r.text, 'rabbitmq_channels_closed_total')).toBe(0);
     expect(sample(r.text, 'rabbitmq_queues_declared_total')).toBe(1);
