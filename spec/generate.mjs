@@ -83,9 +83,29 @@ function genConstants(spec) {
   lines.push('export const ERROR_CLASS: Readonly<Record<number, \'soft-error\' | \'hard-error\'>> = {');
   for (const c of spec.constants) if (c.class) lines.push(`  ${c.value}: '${c.class}',`);
   lines.push('};', '');
+  lines.push('/** The error reply codes by name: what the broker raises errors with. */');
+  lines.push('export const ReplyCode = {');
+  for (const c of spec.constants) if (c.class) lines.push(`  ${pascal(c.name.toLowerCase())}: ${c.value},`);
+  lines.push('} as const;', '');
+  lines.push('export type ReplyCodeValue = (typeof ReplyCode)[keyof typeof ReplyCode];', '');
+  lines.push('/** Each error code\'s name, RabbitMQ\'s reply-text prefix (`NOT_FOUND - no queue ...`). */');
+  lines.push('export const ERROR_NAMES: Readonly<Record<number, string>> = {');
+  for (const c of spec.constants) if (c.class) lines.push(`  ${c.value}: '${c.name.replace(/-/g, '_')}',`);
+  lines.push('};', '');
   lines.push('export const ClassId = {');
   for (const cls of spec.classes) lines.push(`  ${pascal(cls.name)}: ${cls.id},`);
   lines.push('} as const;', '');
+  lines.push('/**');
+  lines.push(' * A MethodId packs the class id and the method id as (classId << 16) | methodId:');
+  lines.push(' * the first four bytes of a method frame\'s payload, read as one uint32.');
+  lines.push(' */');
+  lines.push('export function classIdOf(methodId: number): number {');
+  lines.push('  return methodId >>> 16;');
+  lines.push('}', '');
+  lines.push('/** The method id within its class (the low 16 bits of a MethodId). */');
+  lines.push('export function methodIndexOf(methodId: number): number {');
+  lines.push('  return methodId & 0xffff;');
+  lines.push('}', '');
   return lines.join('\n');
 }
 

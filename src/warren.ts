@@ -10,6 +10,7 @@ import { DiskAlarm } from './server/disk-alarm.js';
 import { DurableState } from './broker/durability.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
+import { ReplyCode } from './protocol/index.js';
 import type { BindingStats, ExchangeStats, PeekedMessage, QueueStats } from './broker/snapshots.js';
 import type { ConnectionInfo } from './server/connection-info.js';
 import { amqpUrl, type UrlOptions } from './testing/url.js';
@@ -392,7 +393,7 @@ export class Broker implements ManagementBackend {
    * test an app's reconnect path. Resolves when every socket is gone.
    */
   closeConnections(options: { code?: number; text?: string } = {}): Promise<void> {
-    return this.server.closeAll(options.code ?? 320, options.text ?? 'CONNECTION_FORCED - Closed via broker.closeConnections()');
+    return this.server.closeAll(options.code ?? ReplyCode.ConnectionForced, options.text ?? 'CONNECTION_FORCED - Closed via broker.closeConnections()');
   }
 
   /**
@@ -406,7 +407,7 @@ export class Broker implements ManagementBackend {
   async reset(): Promise<void> {
     // Closing first means nothing a client sends from now on is acted on, and unacked
     // deliveries are already back in their queues when those go.
-    const closed = this.server.closeAll(320, 'CONNECTION_FORCED - broker reset');
+    const closed = this.server.closeAll(ReplyCode.ConnectionForced, 'CONNECTION_FORCED - broker reset');
     const restored = restoreDefinitions(this.initialDefinitions!, this.vhosts, this.admin, this.access);
     // Cleared, then back to measuring: a real alarm sets again at once, a forced one is gone
     // (going through false skips the hysteresis that keeps a measured alarm set a while).
@@ -488,7 +489,7 @@ export class Broker implements ManagementBackend {
   closeConnection(name: string, reason: string): boolean {
     for (const c of this.server.connections) {
       if (c.snapshot().name !== name) continue;
-      void c.closeGracefully(320, `CONNECTION_FORCED - ${reason}`);
+      void c.closeGracefully(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${reason}`);
       return true;
     }
     return false;

@@ -1,53 +1,12 @@
+import { ERROR_CLASS, ERROR_NAMES, ReplyCode, classIdOf, methodIndexOf } from './generated/constants.js';
+
 /**
  * Errors raised by the codec. Each carries the AMQP reply code the server must
  * answer with, so the session layer can turn any codec failure into the right
  * `connection.close` without knowing where it came from.
  */
-export const ReplyCode = {
-  ContentTooLarge: 311,
-  NoRoute: 312,
-  NoConsumers: 313,
-  ConnectionForced: 320,
-  InvalidPath: 402,
-  AccessRefused: 403,
-  NotFound: 404,
-  ResourceLocked: 405,
-  PreconditionFailed: 406,
-  FrameError: 501,
-  SyntaxError: 502,
-  CommandInvalid: 503,
-  ChannelError: 504,
-  UnexpectedFrame: 505,
-  ResourceError: 506,
-  NotAllowed: 530,
-  NotImplemented: 540,
-  InternalError: 541,
-} as const;
-
-export type ReplyCodeValue = (typeof ReplyCode)[keyof typeof ReplyCode];
-
-/** RabbitMQ's reply-text prefix for each code, e.g. `NOT_FOUND - no queue 'q' in vhost '/'`. */
-export const REPLY_NAMES: Readonly<Record<number, string>> = {
-  200: 'OK',
-  311: 'CONTENT_TOO_LARGE',
-  312: 'NO_ROUTE',
-  313: 'NO_CONSUMERS',
-  320: 'CONNECTION_FORCED',
-  402: 'INVALID_PATH',
-  403: 'ACCESS_REFUSED',
-  404: 'NOT_FOUND',
-  405: 'RESOURCE_LOCKED',
-  406: 'PRECONDITION_FAILED',
-  501: 'FRAME_ERROR',
-  502: 'SYNTAX_ERROR',
-  503: 'COMMAND_INVALID',
-  504: 'CHANNEL_ERROR',
-  505: 'UNEXPECTED_FRAME',
-  506: 'RESOURCE_ERROR',
-  530: 'NOT_ALLOWED',
-  540: 'NOT_IMPLEMENTED',
-  541: 'INTERNAL_ERROR',
-};
+/** RabbitMQ's reply-text prefix for each code (the spec's names; 200 is `OK`), e.g. `NOT_FOUND - no queue 'q' in vhost '/'`. */
+const REPLY_NAMES: Readonly<Record<number, string>> = { 200: 'OK', ...ERROR_NAMES };
 
 /** reply-text is a shortstr: past 255 bytes keep 252 and add "..." (as RabbitMQ). */
 export function truncateReplyText(text: string): string {
@@ -61,7 +20,8 @@ export function truncateReplyText(text: string): string {
 
 /** Codes that close the whole connection rather than one channel (AMQP "hard errors"). */
 export function isConnectionError(code: number): boolean {
-  return code === 320 || code === 402 || code >= 500;
+  // The spec's hard errors; any other 5xx (none is defined) is treated as hard too.
+  return ERROR_CLASS[code] === 'hard-error' || code >= 500;
 }
 
 /**
@@ -89,6 +49,10 @@ export class AmqpError extends Error {
     return isConnectionError(this.replyCode);
   }
 }
+
+/** An error raised by one method, reported against its class and method ids (`methodId` is a MethodId). */
+export const methodError = (replyCode: number, detail: string, methodId: number): AmqpError =>
+  new AmqpError(replyCode, detail, classIdOf(methodId), methodIndexOf(methodId));
 
 export const frameError = (detail: string): AmqpError => new AmqpError(ReplyCode.FrameError, detail);
 export const syntaxError = (detail: string): AmqpError => new AmqpError(ReplyCode.SyntaxError, detail);

@@ -4,22 +4,27 @@ import type { FlowSource } from '../broker/queue.js';
 import { REPLY_TO_QUEUE, type VirtualHost } from '../broker/virtual-host.js';
 import {
   AmqpError,
+  ClassId,
   Constants,
   DeliverTemplate,
   MethodId,
   PropertyFlag,
   ReplyCode,
   checkContentProperties,
+  classIdOf,
+  methodError,
+  methodIndexOf,
   contentBodySize,
   contentClassId,
   writeBodyFrames,
   writeMethodFrame,
   writeRawHeaderFrame,
   type Method,
+  type MethodInit,
 } from '../protocol/index.js';
 import { AckTimeout } from './ack-timeout.js';
 import { ChannelAccess } from './channel-access.js';
-import { idsOf, type Connection } from './connection.js';
+import type { ChannelHost } from './channel-host.js';
 import { consumersOf, type ChannelSnapshot } from './snapshot.js';
 
 /** A basic.publish waiting for its content header and body. */
@@ -59,7 +64,7 @@ export class Channel implements SessionSink {
   /** Permission checks, memoised for this channel. */
   readonly access: ChannelAccess;
 
-  constructor(private readonly conn: Connection, readonly id: number, readonly vhost: VirtualHost, username: string) {
+  constructor(private readonly conn: ChannelHost, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
     this.access = new ChannelAccess(conn.accessControl, username, vhost);
     this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout(), conn.logger);
@@ -113,8 +118,7 @@ export class Channel implements SessionSink {
       try {
         this.onMethod(method);
       } catch (err) {
-        const ids = idsOf(method.id);
-        this.fail(err, ids.classId, ids.methodId);
+        this.fail(err, method.id);
       }
       return;
     }
@@ -137,14 +141,14 @@ export class Channel implements SessionSink {
 
   private onContentHeader(pending: PendingPublish, payload: Buffer): void {
     const classId = contentClassId(payload);
-    if (classId !== 60) throw new AmqpError(ReplyCode.UnexpectedFrame, `expected content header for class 60, got one for class ${classId} instead`, 60, 40);
+    if (classId !== ClassId.Basic) throw methodError(ReplyCode.UnexpectedFrame, `expected content header for class ${ClassId.Basic}, got one for class ${classId} instead`, MethodId.BasicPublish);
     const bodySize = contentBodySize(payload);
     pending.header = payload;
     pending.bodySize = bodySize;
     const max = this.conn.options.maxMessageSize;
     if (bodySize > max) {
       this.publishing = null;
-      this.closeWithError(new AmqpError(ReplyCode.PreconditionFailed, `message size ${bodySize} is larger than configured max size ${max}`, 60, 40));
+      this.closeWithError(methodError(ReplyCode.PreconditionFailed, `message size ${bodySize} is larger than configured max size ${max}`, MethodId.BasicPublish));
       return;
     }
     if (bodySize === 0) this.completePublish(pending);
@@ -174,20 +178,20 @@ export class Channel implements SessionSink {
       if (this.access.topicChecked(p.exchange)) checkTopicWrites(this.access, p.exchange, p.routingKey, message);
       this.session.publish(p.exchange, p.routingKey, message, p.mandatory);
     } catch (err) {
-      this.fail(err, 60, 40);
+      this.fail(err, MethodId.BasicPublish);
     }
   }
 
   /**
-   * An error while handling a method (class/method ids given): a channel error
+   * An error while handling a method (`methodId`, a MethodId): a channel error
    * closes this channel; anything else (a connection error, a bug) goes up to
    * the connection.
    */
-  private fail(err: unknown, classId: number, methodId: number): void {
+  private fail(err: unknown, methodId: number): void {
     if (!(err instanceof AmqpError)) throw err;
     if (err.classId === 0) {
-      err.classId = classId;
-      err.methodId = methodId;
+      err.classId = classIdOf(methodId);
+      err.methodId = methodIndexOf(methodId);
     }
     if (err.isConnectionError) throw err;
     this.closeWithError(err);
@@ -359,7 +363,7 @@ export class Channel implements SessionSink {
     }
   }
 
-  private reply(method: Parameters<Connection['send']>[1]): void {
+  private reply(method: MethodInit): void {
     this.conn.send(this.id, method);
   }
 
@@ -518,6 +522,6 @@ function checkTopicWrites(access: ChannelAccess, exchange: string, routingKey: s
 /** RabbitMQ's 505 texts for a frame out of place while a message's content is being assembled. */
 function unexpectedDuringContent(pending: PendingPublish): AmqpError {
   return pending.header
-    ? new AmqpError(ReplyCode.UnexpectedFrame, 'expected content body, got non content body frame instead', 60, 40)
-    : new AmqpError(ReplyCode.UnexpectedFrame, 'expected content header for class 60, got non content header frame instead', 60, 40);
+    ? methodError(ReplyCode.UnexpectedFrame, 'expected content body, got non content body frame instead', MethodId.BasicPublish)
+    : methodError(ReplyCode.UnexpectedFrame, `expected content header for class ${ClassId.Basic}, got non content header frame instead`, MethodId.BasicPublish);
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { ResolvedOptions } from '../config.js';
-import type { FlowSource, Owner } from '../broker/queue.js';
+import type { FlowSource } from '../broker/queue.js';
 import type { AccessControl, UserRecord } from '../auth/access-control.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { Logger } from '../observe/logger.js';
@@ -20,6 +20,7 @@ import {
   ReplyCode,
   truncateReplyText,
   decodeMethod,
+  methodError,
   writeMethodFrame,
   type FieldTable,
   type FrameHandler,
@@ -28,6 +29,7 @@ import {
 } from '../protocol/index.js';
 import { FRAME_MIN_SIZE } from '../config.js';
 import { Channel } from './channel.js';
+import type { ChannelHost, ConfirmWriter } from './channel-host.js';
 import type { ConnectionInfo } from './connection-info.js';
 import { copyTable } from '../broker/snapshots.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
@@ -69,11 +71,6 @@ export const OUTBOUND_HIGH_WATER = 512 * 1024;
  * without reading the answers): not reading its requests bounds them.
  */
 export const INPUT_PAUSE_BACKLOG = 4 * 1024 * 1024;
-/** connection.close's and close-ok's class and method ids as the first 4 bytes of a method frame payload. */
-const CONNECTION_CLOSE_IDS = (10 << 16) | 50;
-const CONNECTION_CLOSE_OK_IDS = (10 << 16) | 51;
-/** basic.publish's class and method ids as the first 4 bytes of a method frame payload. */
-const BASIC_PUBLISH_IDS = (60 << 16) | 40;
 
 let nextConnectionId = 1;
 
@@ -93,7 +90,7 @@ const RABBIT_STATE_NAMES: Record<State, string> = {
  * table, connection-level errors, and the batched write path. Frames are
  * decoded here and handed to channels; nothing here knows about queues.
  */
-export class Connection implements FrameHandler, Flushable, Owner {
+export class Connection implements FrameHandler, Flushable, ChannelHost {
   readonly id = nextConnectionId++;
   readonly out = new ByteWriter();
   readonly peer: string;
@@ -126,7 +123,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private lastBytesRead = 0;
   private silentTicks = 0;
   /** Channels with publisher confirms to send at the next flush. */
-  private readonly confirmPending: Channel[] = [];
+  private readonly confirmPending: ConfirmWriter[] = [];
   /** Blocked by a resource alarm (it published while one was in force): its socket is not read. */
   private blockedByAlarm = false;
   /** The client has sent basic.publish: while an alarm is set, any frame of its blocks it. */
@@ -288,7 +285,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
       // any frame, not just at its next basic.publish: one in the middle of a
       // large body would otherwise be read to its end (RabbitMQ blocks on content
       // frames too). Consumer-only connections keep flowing.
-      if (!this.publisher && type === Constants.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === BASIC_PUBLISH_IDS) this.publisher = true;
+      if (!this.publisher && type === Constants.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === MethodId.BasicPublish) this.publisher = true;
       if (this.publisher && this.ctx.alarms.blocking) this.blockPublisher();
       return;
     }
@@ -296,14 +293,13 @@ export class Connection implements FrameHandler, Flushable, Owner {
     const method = this.decode(payload);
     if (method.id !== MethodId.ChannelOpen) {
       // RabbitMQ reports the offending method's class/method ids with this error.
-      const ids = idsOf(method.id);
-      throw new AmqpError(ReplyCode.ChannelError, `expected 'channel.open'`, ids.classId, ids.methodId);
+      throw methodError(ReplyCode.ChannelError, `expected 'channel.open'`, method.id);
     }
     // Channel numbers run 1..channel_max (the issue's rule). RabbitMQ itself counts open
     // channels instead (530 "number of channels opened ... has reached the negotiated
     // channel_max"); with numbers bounded by channel_max the count never exceeds it either.
     if (channelId > this.effectiveChannelMax) {
-      throw new AmqpError(ReplyCode.ChannelError, `channel number ${channelId} exceeds the negotiated channel_max ${this.effectiveChannelMax}`, 20, 10);
+      throw methodError(ReplyCode.ChannelError, `channel number ${channelId} exceeds the negotiated channel_max ${this.effectiveChannelMax}`, MethodId.ChannelOpen);
     }
     const opened = new Channel(this, channelId, this.vhost!, this.user!.name);
     this.channels.set(channelId, opened);
@@ -356,8 +352,7 @@ export class Connection implements FrameHandler, Flushable, Owner {
         return; // a client telling us it is blocked: nothing to do
       default:
     }
-    const { classId, methodId } = idsOf(method.id);
-    throw new AmqpError(ReplyCode.ChannelError, `unexpected method in connection state ${RABBIT_STATE_NAMES[this.state]}`, classId, methodId);
+    throw methodError(ReplyCode.ChannelError, `unexpected method in connection state ${RABBIT_STATE_NAMES[this.state]}`, method.id);
   }
 
   private onStartOk(clientProperties: FieldTable, mechanism: string, response: Buffer): void {
@@ -414,16 +409,16 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private onTuneOk(channelMax: number, frameMax: number, heartbeat: number): void {
     const serverFrameMax = this.ctx.options.frameMax;
     const serverChannelMax = this.ctx.options.channelMax;
-    // RabbitMQ's texts (rabbit_reader:fail_negotiation), reported against connection.tune (10, 30) as it does.
+    // RabbitMQ's texts (rabbit_reader:fail_negotiation), reported against connection.tune as it does.
     if (frameMax !== 0 && frameMax < FRAME_MIN_SIZE) {
-      throw new AmqpError(ReplyCode.NotAllowed, `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`, 10, 30);
+      throw methodError(ReplyCode.NotAllowed, `negotiated frame_max = ${frameMax} is lower than the minimum allowed value (${FRAME_MIN_SIZE})`, MethodId.ConnectionTune);
     }
     if (serverFrameMax !== 0 && (frameMax === 0 || frameMax > serverFrameMax)) {
-      throw new AmqpError(ReplyCode.NotAllowed, `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${serverFrameMax})`, 10, 30);
+      throw methodError(ReplyCode.NotAllowed, `negotiated frame_max = ${frameMax} is higher than the maximum allowed value (${serverFrameMax})`, MethodId.ConnectionTune);
     }
     if (serverChannelMax !== 0 && (channelMax === 0 || channelMax > serverChannelMax)) {
       const detail = channelMax === 0 ? ' (no limit)' : '';
-      throw new AmqpError(ReplyCode.NotAllowed, `negotiated channel_max = ${channelMax}${detail} is higher than the maximum allowed value (${serverChannelMax})`, 10, 30);
+      throw methodError(ReplyCode.NotAllowed, `negotiated channel_max = ${channelMax}${detail} is higher than the maximum allowed value (${serverChannelMax})`, MethodId.ConnectionTune);
     }
     this.frameMax = frameMax;
     this.channelMax = channelMax;
@@ -435,9 +430,9 @@ export class Connection implements FrameHandler, Flushable, Owner {
 
   private onOpen(vhostName: string): void {
     const vhost = this.ctx.vhosts.get(vhostName);
-    if (!vhost) throw new AmqpError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`, 10, 40);
+    if (!vhost) throw methodError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`, MethodId.ConnectionOpen);
     if (!this.ctx.access.mayOpen(this.user!.name, vhostName)) {
-      throw new AmqpError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user!.name}'`, 10, 40);
+      throw methodError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${this.user!.name}'`, MethodId.ConnectionOpen);
     }
     this.vhost = vhost;
     this.state = 'open';
@@ -471,9 +466,9 @@ export class Connection implements FrameHandler, Flushable, Owner {
   private onLingeringFrame(type: number, channelId: number, payload: Buffer): void {
     if (type !== Constants.FRAME_METHOD || channelId !== 0 || payload.length < 4) return;
     const ids = payload.readUInt32BE(0);
-    if (ids === CONNECTION_CLOSE_IDS) {
+    if (ids === MethodId.ConnectionClose) {
       if (this.socket.writable) this.socket.write(CONNECTION_CLOSE_OK_FRAME);
-    } else if (ids === CONNECTION_CLOSE_OK_IDS) endSocket(this.socket);
+    } else if (ids === MethodId.ConnectionCloseOk) endSocket(this.socket);
   }
 
   // ------------------------------------------------------------------ output
@@ -491,8 +486,8 @@ export class Connection implements FrameHandler, Flushable, Owner {
   }
 
   /** A channel has confirms to send: they go out (batched with `multiple`) at the next flush. */
-  confirmsPending(channel: Channel): void {
-    this.confirmPending.push(channel);
+  confirmsPending(writer: ConfirmWriter): void {
+    this.confirmPending.push(writer);
     this.requestFlush();
   }
 
@@ -845,10 +840,6 @@ export class Connection implements FrameHandler, Flushable, Owner {
   get maxBodyFrame(): number {
     return this.frameMax === 0 ? Number.MAX_SAFE_INTEGER : this.frameMax - FRAME_OVERHEAD;
   }
-}
-
-export function idsOf(methodId: number): { classId: number; methodId: number } {
-  return { classId: methodId >>> 16, methodId: methodId & 0xffff };
 }
 
 /** IPv4 127/8, IPv6 ::1 and IPv4-mapped loopback. */

@@ -5,7 +5,7 @@
  * user; its password is not used), as RabbitMQ's rabbitmq_auth_mechanism_ssl.
  */
 import type { AccessControl, UserRecord } from '../auth/access-control.js';
-import { AmqpError, ReplyCode } from '../protocol/index.js';
+import { MethodId, ReplyCode, methodError } from '../protocol/index.js';
 import { MECHANISMS, parseSaslResponse } from './sasl.js';
 
 /** The mechanisms connection.start offers: EXTERNAL only where a verified certificate can log in. */
@@ -24,7 +24,7 @@ export interface Login {
 export function authenticate(access: AccessControl, mechanism: string, response: Buffer, certificateUser: string | null): Login {
   if (mechanism === 'EXTERNAL' && certificateUser !== null) return { user: access.user(certificateUser) ?? null, username: certificateUser };
   if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
-    throw new AmqpError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`, 10, 11);
+    throw methodError(ReplyCode.CommandInvalid, `unknown authentication mechanism '${mechanism}'`, MethodId.ConnectionStartOk);
   }
   const creds = parseSaslResponse(mechanism, response);
   return { user: creds ? access.authenticate(creds.username, creds.password) : null, username: creds?.username };

@@ -53,6 +53,52 @@ export const ERROR_CLASS: Readonly<Record<number, 'soft-error' | 'hard-error'>> 
   541: 'hard-error',
 };
 
+/** The error reply codes by name: what the broker raises errors with. */
+export const ReplyCode = {
+  ContentTooLarge: 311,
+  NoRoute: 312,
+  NoConsumers: 313,
+  AccessRefused: 403,
+  NotFound: 404,
+  ResourceLocked: 405,
+  PreconditionFailed: 406,
+  ConnectionForced: 320,
+  InvalidPath: 402,
+  FrameError: 501,
+  SyntaxError: 502,
+  CommandInvalid: 503,
+  ChannelError: 504,
+  UnexpectedFrame: 505,
+  ResourceError: 506,
+  NotAllowed: 530,
+  NotImplemented: 540,
+  InternalError: 541,
+} as const;
+
+export type ReplyCodeValue = (typeof ReplyCode)[keyof typeof ReplyCode];
+
+/** Each error code's name, RabbitMQ's reply-text prefix (`NOT_FOUND - no queue ...`). */
+export const ERROR_NAMES: Readonly<Record<number, string>> = {
+  311: 'CONTENT_TOO_LARGE',
+  312: 'NO_ROUTE',
+  313: 'NO_CONSUMERS',
+  403: 'ACCESS_REFUSED',
+  404: 'NOT_FOUND',
+  405: 'RESOURCE_LOCKED',
+  406: 'PRECONDITION_FAILED',
+  320: 'CONNECTION_FORCED',
+  402: 'INVALID_PATH',
+  501: 'FRAME_ERROR',
+  502: 'SYNTAX_ERROR',
+  503: 'COMMAND_INVALID',
+  504: 'CHANNEL_ERROR',
+  505: 'UNEXPECTED_FRAME',
+  506: 'RESOURCE_ERROR',
+  530: 'NOT_ALLOWED',
+  540: 'NOT_IMPLEMENTED',
+  541: 'INTERNAL_ERROR',
+};
+
 export const ClassId = {
   Connection: 10,
   Channel: 20,
@@ -63,3 +109,16 @@ export const ClassId = {
   Confirm: 85,
   Tx: 90,
 } as const;
+
+/**
+ * A MethodId packs the class id and the method id as (classId << 16) | methodId:
+ * the first four bytes of a method frame's payload, read as one uint32.
+ */
+export function classIdOf(methodId: number): number {
+  return methodId >>> 16;
+}
+
+/** The method id within its class (the low 16 bits of a MethodId). */
+export function methodIndexOf(methodId: number): number {
+  return methodId & 0xffff;
+}
