@@ -108,6 +108,7 @@ export class Broker implements ManagementBackend {
         else this.logger.info({ used, limit }, 'memory resource limit alarm cleared');
         this.server.setMemoryAlarm(on);
       },
+      logger: this.logger,
     });
     this.server.alarms.onInputSample = () => this.memory.check();
     this.disk = new DiskAlarm({
@@ -121,6 +122,7 @@ export class Broker implements ManagementBackend {
         this.server.setDiskAlarm(on);
       },
       onSampleError: (err) => this.logger.error({ err, dataDir: this.options.dataDir }, 'cannot read the free disk space of the data directory'),
+      logger: this.logger,
     });
   }
 
@@ -188,7 +190,7 @@ export class Broker implements ManagementBackend {
     broker.initialDefinitions = captureDefinitions(broker.admin, broker.access);
     broker.server.startAccepting();
     broker.memory.start();
-    broker.statistics.start();
+    broker.statistics.start(undefined, broker.logger);
     if (broker.management) broker.logger.info({ host: o.host, port: broker.managementPort, tlsPort: broker.managementTlsPort || undefined }, 'management API listening');
     if (broker.prometheus) broker.logger.info({ host: o.host, port: broker.prometheusPort }, 'Prometheus metrics listening');
     broker.boundPort = o.plain ? address!.port : 0;

@@ -1,4 +1,5 @@
 import { MessageStats, RATE_INTERVAL_MS } from '../observe/stats.js';
+import { guarded, type ErrorLog } from '../observe/guard.js';
 import type { VirtualHost } from './virtual-host.js';
 
 /** Byte counters of one connection at a sample, and their rates. */
@@ -42,9 +43,9 @@ export class Statistics {
     private readonly connectionBytes: () => Iterable<{ id: number; recvOct: number; sendOct: number }>,
   ) {}
 
-  start(interval = RATE_INTERVAL_MS): void {
+  start(interval = RATE_INTERVAL_MS, logger: ErrorLog | null = null): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.sample(), interval);
+    this.timer = setInterval(guarded(logger, 'statistics sample', {}, () => this.sample()), interval);
     this.timer.unref();
   }
 

@@ -9,7 +9,8 @@
  * free space can run out between two samples, or another process can take it,
  * and publishers must then stop until the log's retried write succeeds.
  */
-import { statfs, statfsSync } from 'node:fs';
+import { statfs, statfsSync, type StatsFs } from 'node:fs';
+import { guarded, type ErrorLog } from '../observe/guard.js';
 
 export interface DiskAlarmOptions {
   /** The directory whose filesystem is watched. */
@@ -20,6 +21,8 @@ export interface DiskAlarmOptions {
   onChange: (active: boolean, free: number, limit: number) => void;
   /** A failed sample (statfs error): reported, the alarm stays as it was. */
   onSampleError: (err: Error) => void;
+  /** Where a failed check is logged (the timer goes on). */
+  logger?: ErrorLog;
 }
 
 export class DiskAlarm {
@@ -51,7 +54,7 @@ export class DiskAlarm {
     } catch (err) {
       this.sampleFailed(err as Error);
     }
-    this.timer = setInterval(() => this.check(), this.options.interval);
+    this.timer = setInterval(guarded(this.options.logger, 'disk alarm check', {}, () => this.check()), this.options.interval);
     this.timer.unref();
   }
 
@@ -64,11 +67,11 @@ export class DiskAlarm {
   check(): void {
     if (this.sampling) return;
     this.sampling = true;
-    statfs(this.options.dir, (err, stats) => {
+    statfs(this.options.dir, guarded(this.options.logger, 'disk alarm check', {}, (err: NodeJS.ErrnoException | null, stats: StatsFs) => {
       this.sampling = false;
       if (err) this.sampleFailed(err);
       else if (this.timer) this.record(freeSpace(stats));
-    });
+    }));
   }
 
   /** The message log failed to write (true) or wrote again (false). */

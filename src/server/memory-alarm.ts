@@ -14,6 +14,8 @@
  * OS (unlike process.memoryUsage(), which walks the V8 heap spaces).
  */
 
+import { guarded, type ErrorLog } from '../observe/guard.js';
+
 /** The alarm clears only below this fraction of the watermark... */
 export const CLEAR_FRACTION = 0.95;
 /** ...after staying there this long (ms). */
@@ -31,6 +33,8 @@ export interface MemoryAlarmOptions {
   now?: () => number;
   clearFraction?: number;
   clearAfter?: number;
+  /** Where a failed check is logged (the timer goes on). */
+  logger?: ErrorLog;
 }
 
 export class MemoryAlarm {
@@ -61,7 +65,7 @@ export class MemoryAlarm {
   start(): void {
     if (this.timer) return;
     this.check();
-    this.timer = setInterval(() => this.check(), this.options.interval);
+    this.timer = setInterval(guarded(this.options.logger, 'memory alarm check', {}, () => this.check()), this.options.interval);
     this.timer.unref();
   }
 

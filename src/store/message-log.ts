@@ -19,7 +19,7 @@ import { defaultLogFileIo, isDiskFull, writevAll, WRITE_RETRY_INTERVAL, type Log
 import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './log-recovery.js';
 import { COMPACT_MIN_AGE, Segment } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
-import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, RecordType, type DecodedPublish } from './records.js';
+import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, recordProblem, RecordType, type DecodedPublish } from './records.js';
 
 export type { RecoverableQueue, RecoveredQueue };
 
@@ -427,7 +427,7 @@ export class MessageLog {
     }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.flush();
+      runGuarded(this.options.logger, 'retrying a message log write', {}, () => this.flush());
     }, this.options.retryInterval ?? WRITE_RETRY_INTERVAL);
     this.retryTimer.unref();
   }
@@ -473,6 +473,12 @@ export class MessageLog {
       throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) is cut short in ${s.path}`);
     }
     const rec = this.cache.subarray(at, at + length);
+    // A page-in or a compaction must never hand on bytes that are not the record written.
+    const problem = recordProblem(rec);
+    if (problem !== null) {
+      this.cacheSegment = null;
+      throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) in ${s.path} is corrupt: ${problem}`);
+    }
     return decodePublish(rec.subarray(8));
   }
 

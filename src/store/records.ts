@@ -136,6 +136,13 @@ export function decodePublish(payload: Buffer): DecodedPublish {
   return { flags, msgId, queueIds, publishedAt, ttl, exchange, routingKey, header, body: payload.subarray(p, p + bLen) };
 }
 
+/** Why one framed record read back is not what was written (null: it is intact). */
+export function recordProblem(rec: Buffer): string | null {
+  if (rec.length < RECORD_FRAME || rec.readUInt32BE(0) !== rec.length - RECORD_FRAME) return 'length does not match';
+  if (crc32(rec.subarray(RECORD_FRAME)) !== rec.readUInt32BE(4)) return 'checksum mismatch';
+  return null;
+}
+
 export type ScanResult = { ok: true } | { ok: false; offset: number; reason: string };
 
 /**
