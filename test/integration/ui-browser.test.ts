@@ -378,6 +378,15 @@ describe('web UI in chromium', () => {
     expect(await get(broker, '/api/permissions/other/alice')).toEqual({ user: 'alice', vhost: 'other', configure: '.*', write: '^in-', read: '.*' });
     await screenshot(page, 'admin-permissions');
 
+    // The header's vhost picker narrows the lists to one vhost.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Queues' }).click();
+    await page.getByRole('region', { name: 'Queues' }).getByRole('link', { name: 'in-default' }).waitFor();
+    await page.getByRole('banner').getByLabel('Virtual host').selectOption('other');
+    await onPage(() => page.getByRole('region', { name: 'Queues' }).getByRole('link', { name: 'in-default' }).count()).toBe(0);
+    await page.getByRole('region', { name: 'Queues' }).getByRole('link', { name: 'in-other' }).waitFor();
+    await page.getByRole('banner').getByLabel('Virtual host').selectOption('');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+
     const alicePage = await newPage();
     await logIn(alicePage, 'alice', 'wonder land');
     expect(await alicePage.locator('.who .user').textContent()).toBe('alice');
@@ -394,7 +403,7 @@ describe('web UI in chromium', () => {
     await alicePage.context().close();
 
     // Tags, password and deletion from the users list.
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
     promptAnswers.push('monitoring');
     await page.getByRole('button', { name: 'Set tags of alice' }).click();
     await page.getByText('Tags of alice changed.').waitFor();
