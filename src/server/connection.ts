@@ -14,7 +14,6 @@ import {
   Cursor,
   FRAME_OVERHEAD,
   FrameReader,
-  HEARTBEAT_FRAME,
   MethodId,
   PROTOCOL_HEADER,
   ReplyCode,
@@ -36,6 +35,8 @@ import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import type { ResourceAlarms } from './resource-alarms.js';
 import { authenticate, offeredMechanisms, truncateForLog } from './login.js';
 import type { ConnectionSnapshot } from './snapshot.js';
+import { Heartbeats } from './heartbeats.js';
+import { ReadGate } from './read-gate.js';
 import { CONNECTION_CLOSE_OK_FRAME, endSocket, lingerMs, type SocketLinger } from './socket-linger.js';
 import { tlsSnapshot, verifiedPeerName } from './tls-listener.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -57,9 +58,6 @@ export interface ConnectionContext {
 }
 
 type State = 'awaiting-header' | 'awaiting-start-ok' | 'awaiting-tune-ok' | 'awaiting-open' | 'open' | 'closing' | 'closed';
-
-/** Longest a flow-controlled publisher waits before it is read again. */
-const FLOW_PAUSE_MAX = 50;
 
 
 /** Outbound bytes (socket buffer + not yet flushed) above which deliveries pause until the socket drains. */
@@ -115,30 +113,16 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
   /** close-ok sent: resources released, the socket left to the client (frames still read, see onLingeringFrame). */
   private lingering = false;
   private handshakeTimer: LongTimeout | null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeats: Heartbeats | null = null;
   private closeTimer: LongTimeout | null = null;
   private closeReason: { code: number; text: string } | null = null;
   private mechanism = '';
-  private sentSinceTick = false;
-  private lastBytesRead = 0;
-  private silentTicks = 0;
   /** Channels with publisher confirms to send at the next flush. */
   private readonly confirmPending: ConfirmWriter[] = [];
-  /** Blocked by a resource alarm (it published while one was in force): its socket is not read. */
-  private blockedByAlarm = false;
   /** The client has sent basic.publish: while an alarm is set, any frame of its blocks it. */
   private publisher = false;
-  /** connection.blocked was sent (the client has the capability): connection.unblocked is owed. */
-  private blockedNotified = false;
-  /** The client does not read: INPUT_PAUSE_BACKLOG bytes wait in the socket buffer. */
-  private backlogged = false;
-  /** Flow control paused reading: a queue this connection publishes to is congested. */
-  private throttled = false;
-  private throttleTimer: NodeJS.Timeout | null = null;
-  /** socket.pause() is in effect (for any reason above). */
-  private readPaused = false;
-  /** socket.writableLength at the last heartbeat tick (a paused reader is alive while its output drains). */
-  private lastWritable = 0;
+  /** Whether the socket is read (resource alarm, backlog, flow control). */
+  private readonly gate: ReadGate;
   /** Socket reads and (corked) writes, RabbitMQ's recv_cnt / send_cnt; the byte counts come from the socket. */
   private recvCount = 0;
   private sendCount = 0;
@@ -157,6 +141,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
     this.frameMax = ctx.options.frameMax;
     this.channelMax = ctx.options.channelMax;
     this.reader = new FrameReader(this, ctx.options.frameMax);
+    this.gate = new ReadGate(socket, ctx.logger, this.id);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.onSocketError(err));
@@ -172,7 +157,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
     const peerHost = s.remoteAddress ?? '';
     const peerPort = s.remotePort ?? 0;
     const name = `${peerHost}:${peerPort} -> ${s.localAddress ?? ''}:${s.localPort ?? 0}`;
-    const state = this.state === 'open' ? (this.blockedByAlarm ? 'blocked' : 'running') : RABBIT_STATE_NAMES[this.state];
+    const state = this.state === 'open' ? (this.gate.blocked ? 'blocked' : 'running') : RABBIT_STATE_NAMES[this.state];
     return {
       id: this.id,
       name,
@@ -502,7 +487,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
     const chunks = this.out.drain();
     if (chunks.length === 0) return;
     const s = this.socket;
-    this.sentSinceTick = true;
+    this.heartbeats?.sent();
     this.sendCount++;
     if (chunks.length === 1) s.write(chunks[0]!);
     else {
@@ -512,10 +497,9 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
     }
     if (s.writableLength >= OUTBOUND_HIGH_WATER) {
       this.waitingForDrain = true;
-      if (s.writableLength >= INPUT_PAUSE_BACKLOG && !this.backlogged && this.state === 'open') {
+      if (s.writableLength >= INPUT_PAUSE_BACKLOG && !this.gate.backlogged && this.state === 'open') {
         this.logger.info({ conn: this.id, peer: this.peer, buffered: s.writableLength }, 'client is not reading its socket: input paused until the output drains');
-        this.backlogged = true;
-        this.updateReading();
+        this.gate.setBacklogged(true);
       }
     } else if (this.stalled) this.resumeDeliveries();
   }
@@ -538,10 +522,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
 
   private onDrain(): void {
     this.waitingForDrain = false;
-    if (this.backlogged) {
-      this.backlogged = false;
-      this.updateReading();
-    }
+    this.gate.setBacklogged(false);
     if (this.stalled) this.resumeDeliveries();
   }
 
@@ -549,12 +530,12 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
 
   /** True while the connection is blocked by a resource alarm (its socket is not read). */
   get blocked(): boolean {
-    return this.blockedByAlarm;
+    return this.gate.blocked;
   }
 
-  /** True while the socket is not being read (blocked, or the client does not read its output). */
+  /** True while the socket is not being read (blocked, throttled, or the client does not read its output). */
   get readingPaused(): boolean {
-    return this.readPaused;
+    return this.gate.readingPaused;
   }
 
   /**
@@ -563,55 +544,30 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
    * received in the current chunk are still handled.
    */
   private blockPublisher(): void {
-    if (this.blockedByAlarm || this.state !== 'open') return;
-    this.blockedByAlarm = true;
+    if (this.gate.blocked || this.state !== 'open') return;
     const reason = this.ctx.alarms.reason;
-    if (this.hasCapability('connection.blocked')) {
-      this.send(0, { id: MethodId.ConnectionBlocked, args: { reason } });
-      this.blockedNotified = true;
-    }
+    const notify = this.hasCapability('connection.blocked');
+    if (notify) this.send(0, { id: MethodId.ConnectionBlocked, args: { reason } });
     this.logger.info({ conn: this.id, peer: this.peer, reason }, 'connection blocked: publishing during a resource alarm');
-    this.updateReading();
+    this.gate.block(notify);
   }
 
   /** The resource alarm cleared: a blocked connection is told (connection.unblocked) and read again. */
   resourceAlarmCleared(): void {
-    if (!this.blockedByAlarm) return;
-    this.blockedByAlarm = false;
-    if (this.blockedNotified && this.state === 'open') this.send(0, { id: MethodId.ConnectionUnblocked, args: {} });
-    this.blockedNotified = false;
+    if (!this.gate.blocked) return;
+    const owed = this.gate.unblock();
+    if (owed && this.state === 'open') this.send(0, { id: MethodId.ConnectionUnblocked, args: {} });
     this.logger.info({ conn: this.id, peer: this.peer }, 'connection unblocked');
-    this.updateReading();
   }
 
   /**
    * Flow control: this connection published to a congested queue (or while
-   * the message log is behind). Stop reading it until the source catches up,
-   * or FLOW_PAUSE_MAX ms pass (so a slow but steady consumer slows a
-   * publisher down without stopping it).
+   * the message log is behind). Stop reading it until the source catches up
+   * (see ReadGate).
    */
   throttle(source: FlowSource): void {
-    if (this.throttled || this.destroyed) return;
-    this.throttled = true;
-    source.addFlowWaiter(this);
-    this.throttleTimer = setTimeout(guarded(this.logger, 'resuming a throttled publisher', { conn: this.id }, () => this.flowResumed()), FLOW_PAUSE_MAX);
-    this.updateReading();
-  }
-
-  flowResumed(): void {
-    if (!this.throttled) return;
-    this.throttled = false;
-    if (this.throttleTimer) clearTimeout(this.throttleTimer);
-    this.throttleTimer = null;
-    this.updateReading();
-  }
-
-  private updateReading(): void {
-    const pause = (this.blockedByAlarm || this.backlogged || this.throttled) && !this.destroyed;
-    if (pause === this.readPaused) return;
-    this.readPaused = pause;
-    if (pause) this.socket.pause();
-    else this.socket.resume();
+    if (this.destroyed) return;
+    this.gate.throttle(source);
   }
 
   private resumeDeliveries(): void {
@@ -622,38 +578,15 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
   // ------------------------------------------------------------------ heartbeats and timers
 
   private startHeartbeats(seconds: number): void {
-    // Tick every half interval: send a heartbeat when nothing else went out since the
-    // last tick; a peer silent for two whole intervals is gone.
-    this.lastBytesRead = this.socket.bytesRead;
-    this.heartbeatTimer = setInterval(guarded(this.logger, 'heartbeat tick', { conn: this.id }, () => this.onHeartbeatTick(seconds)), (seconds * 1000) / 2);
-    this.heartbeatTimer.unref();
+    this.heartbeats = new Heartbeats(this.socket, seconds, this.gate, () => this.out.pendingBytes, () => this.onHeartbeatTimeout(seconds), this.logger, this.id);
   }
 
-  private onHeartbeatTick(seconds: number): void {
+  private onHeartbeatTimeout(seconds: number): void {
     if (this.destroyed) return;
-    const read = this.socket.bytesRead;
-    const writable = this.socket.writableLength;
-    // A socket we do not read cannot be heard. Blocked by an alarm: the peer counts as
-    // alive (RabbitMQ pauses its heartbeat monitor). Paused because it does not read:
-    // alive while its output drains, so a peer that vanished is still dropped.
-    const heard = read !== this.lastBytesRead || this.blockedByAlarm || (this.backlogged && writable < this.lastWritable);
-    if (heard) this.silentTicks = 0;
-    else this.silentTicks++;
-    this.lastBytesRead = read;
-    this.lastWritable = writable;
-    if (this.silentTicks >= 4) {
-      this.logger.warn({ conn: this.id, peer: this.peer, heartbeat: seconds }, `missed heartbeats from client, timeout: ${seconds}s`);
-      this.closeReason = { code: 0, text: 'heartbeat timeout' };
-      this.socket.destroy();
-      this.cleanup('heartbeat timeout');
-      return;
-    }
-    // As RabbitMQ: every half interval, a heartbeat unless something else went out since
-    // the last tick. Our own heartbeats do not count as output (they bypass the write
-    // queue), so an idle peer hears from us every half interval, well within the one
-    // interval of silence some clients (amqp-client.js) tolerate.
-    if (this.sentSinceTick) this.sentSinceTick = false;
-    else if (this.out.pendingBytes === 0) this.socket.write(HEARTBEAT_FRAME);
+    this.logger.warn({ conn: this.id, peer: this.peer, heartbeat: seconds }, `missed heartbeats from client, timeout: ${seconds}s`);
+    this.closeReason = { code: 0, text: 'heartbeat timeout' };
+    this.socket.destroy();
+    this.cleanup('heartbeat timeout');
   }
 
   private onHandshakeTimeout(): void {
@@ -707,10 +640,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
     const handshakeDone = this.state !== 'awaiting-header';
     this.state = 'closing';
     // A blocked connection must be read again, or its close-ok would never arrive.
-    if (this.blockedByAlarm) {
-      this.blockedByAlarm = false;
-      this.updateReading();
-    }
+    this.gate.liftBlockForClose();
     this.closeChannels();
     if (!handshakeDone) {
       this.finish();
@@ -760,13 +690,11 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
     this.destroyed = true;
     this.state = 'closed';
     if (!this.lingering) this.reader.stop();
-    // A socket left paused keeps unread bytes in the kernel, and closing it then sends a reset
-    // (which can destroy replies the client has not read yet): read, and discard, to the end.
-    this.updateReading();
+    // Read, and discard, to the end (see ReadGate.release).
+    this.gate.release();
     this.clearHandshakeTimer();
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeats?.stop();
     this.closeTimer?.clear();
-    if (this.throttleTimer) clearTimeout(this.throttleTimer);
     if (this.refusalTimer) clearTimeout(this.refusalTimer);
     if (this.refusing) this.socket.resume();
     this.closeChannels();
@@ -796,7 +724,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
       clientProduct: typeof product === 'string' ? product : null,
       clientProperties: copyTable(this.clientProperties),
       channels: this.channels.size,
-      blocked: this.blockedByAlarm,
+      blocked: this.gate.blocked,
       heartbeat: this.heartbeat,
       frameMax: this.frameMax,
       channelMax: this.channelMax,
@@ -826,7 +754,7 @@ export class Connection implements FrameHandler, Flushable, ChannelHost {
       return;
     }
     if (this.flushScheduled || this.out.pendingBytes > 0 || this.socket.writableLength > 0) out.push(`${who}: output not yet written to the socket`);
-    if (this.throttled) out.push(`${who}: publisher paused by flow control`);
+    if (this.gate.throttled) out.push(`${who}: publisher paused by flow control`);
     const before = out.length;
     for (const ch of this.channels.values()) ch.describeInFlight(includeUnacked, out);
     for (let i = before; i < out.length; i++) out[i] = `${who} ${out[i]}`;
