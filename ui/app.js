@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { credentials, forgetCredentials, get, request, saveCredentials, whenUnauthenticated } from './api.js';
-import { Field, Form, html, Outcome, useAction, vhostFilter } from './lib.js';
+import { Field, Form, html, Outcome, useAction, usePoll, vhostFilter } from './lib.js';
 import { OverviewPage } from './pages/overview.js';
 import { ChannelPage, ChannelsPage, ConnectionPage, ConnectionsPage } from './pages/connections.js';
 import { ExchangePage, ExchangesPage } from './pages/exchanges.js';
@@ -50,12 +50,11 @@ function page(route, me) {
   }
 }
 
-function VhostPicker({ me }) {
-  const [vhosts, setVhosts] = useState([]);
+function VhostPicker() {
+  // Polled like the pages, so a vhost added or deleted in Admin shows up here too.
+  const { data } = usePoll(() => get('/api/vhosts?columns=name'), []);
+  const vhosts = data ? data.map((v) => v.name) : [];
   const [current, setCurrent] = useState(vhostFilter.get());
-  useEffect(() => {
-    get('/api/vhosts?columns=name').then((list) => setVhosts(list.map((v) => v.name)), () => setVhosts([]));
-  }, [me.name]);
   const change = (e) => {
     vhostFilter.set(e.currentTarget.value);
     setCurrent(e.currentTarget.value);
@@ -82,7 +81,7 @@ function Shell({ me, onLogout }) {
         <ul>${NAV.filter(([key]) => key !== 'admin' || me.tags.includes('administrator')).map(([key, text, href]) => html`<li><a href=${href} aria-current=${key === section ? 'page' : undefined}>${text}</a></li>`)}</ul>
       </nav>
       <div class="who">
-        <${VhostPicker} me=${me} />
+        <${VhostPicker} />
         <span class="user">${me.name}</span>
         <button type="button" onClick=${onLogout}>Log out</button>
       </div>

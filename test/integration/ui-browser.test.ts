@@ -227,6 +227,17 @@ describe('web UI in chromium', () => {
     await onPage(() => page.locator('[data-count="ready"]').textContent()).toBe('0');
     await screenshot(page, 'queue');
 
+    // Purge.
+    for (let i = 0; i < 3; i++) {
+      const r = await api(broker, '/api/exchanges/%2F/amq.default/publish', { method: 'POST', body: { routing_key: 'ui-q', payload: `p${i}`, payload_encoding: 'string', properties: {} } });
+      expect(r.body).toEqual({ routed: true });
+    }
+    await onPage(() => page.locator('[data-count="ready"]').textContent()).toBe('3');
+    await page.getByRole('button', { name: 'Purge messages' }).click();
+    await page.getByText('Queue purged.').waitFor();
+    await onPage(() => page.locator('[data-count="ready"]').textContent()).toBe('0');
+    expect(await get(broker, '/api/queues/%2F/ui-q')).toMatchObject({ messages: 0 });
+
     // Unbind, and delete both from the UI.
     await page.getByRole('region', { name: 'Bindings to this queue' }).getByRole('button', { name: 'Unbind' }).click();
     await page.getByText('Binding removed.').waitFor();
