@@ -47,7 +47,12 @@ function uiFiles(): Record<string, string> {
       else if (e.isFile() && MIME[extension(e.name)]) out[`/ui/${prefix}${e.name}`] = join(dir, e.name);
     }
   };
-  walk(UI_DIR, '', 1);
+  try {
+    walk(UI_DIR, '', 1);
+  } catch (err) {
+    // A package built without ui/ still serves the API: "/" is then simply not found.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
   return out;
 }
 
@@ -61,7 +66,9 @@ export class StaticFiles {
 
   constructor() {
     const ui = uiFiles();
-    this.files = new Map(Object.entries({ ...ui, ...vendorFiles(), '/': ui['/ui/index.html']! }));
+    this.files = new Map(Object.entries({ ...ui, ...vendorFiles() }));
+    const index = ui['/ui/index.html'];
+    if (index !== undefined) this.files.set('/', index);
   }
 
   /** Whether a GET of this path is a static file (the API's paths never are). */
