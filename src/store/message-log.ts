@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
 import { defaultLogFileIo, isDiskFull, writevAll, WRITE_RETRY_INTERVAL, type LogFileIo } from './log-io.js';
 import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './log-recovery.js';
-import { COMPACT_MIN_AGE, Segment } from './segment.js';
+import { compactionCandidates, Segment } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
 import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, recordProblem, RecordType, type DecodedPublish } from './records.js';
 
@@ -166,22 +166,9 @@ export class MessageLog {
   private offerCompaction(): void {
     this.compactionDeferred = false;
     if (!this.onCompactable) return;
-    // Per live segment: the bytes of the settled segments right behind it (they go when it goes).
-    const settledBehind = new Map<number, number>();
-    let run = 0;
-    for (const x of [...this.segments.values()].reverse()) {
-      if (x.live === 0 && x !== this.current) run += x.size;
-      else {
-        settledBehind.set(x.id, run);
-        run = 0;
-      }
-    }
-    for (const s of this.segments.values()) {
-      if (s.compacting || s.pinned || s.id > this.current.id - COMPACT_MIN_AGE || !s.worthCompacting(settledBehind.get(s.id) ?? 0)) continue;
-      if (!s.fullyWritten) {
-        this.compactionDeferred = true;
-        continue;
-      }
+    const { ready, waiting } = compactionCandidates([...this.segments.values()], this.current);
+    this.compactionDeferred = waiting;
+    for (const s of ready) {
       s.compacting = true;
       setImmediate(() => {
         if (this.segments.get(s.id) !== s || this.closed) return;

@@ -73,3 +73,29 @@ export class Segment {
     return this.live > 0 && this.liveBytes <= (this.size + settledBehind) * COMPACT_MAX_LIVE_FRACTION;
   }
 }
+
+/**
+ * The rolled-over segments (oldest first, `current` last) worth compacting
+ * now; `waiting` when one more would be but still has records to write.
+ */
+export function compactionCandidates(segments: readonly Segment[], current: Segment): { ready: Segment[]; waiting: boolean } {
+  // Per live segment: the bytes of the settled segments right behind it (they go when it goes).
+  const settledBehind = new Map<number, number>();
+  let run = 0;
+  for (let k = segments.length - 1; k >= 0; k--) {
+    const x = segments[k]!;
+    if (x.live === 0 && x !== current) run += x.size;
+    else {
+      settledBehind.set(x.id, run);
+      run = 0;
+    }
+  }
+  const ready: Segment[] = [];
+  let waiting = false;
+  for (const s of segments) {
+    if (s.compacting || s.pinned || s.id > current.id - COMPACT_MIN_AGE || !s.worthCompacting(settledBehind.get(s.id) ?? 0)) continue;
+    if (s.fullyWritten) ready.push(s);
+    else waiting = true;
+  }
+  return { ready, waiting };
+}
