@@ -9,6 +9,8 @@ import { InvalidOptionError, resolveOptions, type BrokerOptions, type UserDefini
 import { Broker } from './warren.js';
 import { VERSION } from './version.js';
 import { reportStartFailure } from './cli-start-failure.js';
+import { CLUSTER_FLAGS, CLUSTER_USAGE, ClusterUsageError, takeClusterOptions } from './cluster/cli-options.js';
+import type { ClusterOptions } from './cluster/options.js';
 
 const USAGE = `Usage: warren [options]          run the broker
        warren perf <scenario> ...  load generator for any AMQP 0-9-1 broker (warren perf --help)
@@ -56,7 +58,7 @@ Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --management-tls-port <n>  also serve the management API over HTTPS (with --tls-cert/--tls-key)
   --prometheus-port <n>      Prometheus metrics port (default 15692; 0 picks a free port)
   --no-prometheus            do not serve Prometheus metrics
-  --help                     show this help
+${CLUSTER_USAGE}  --help                     show this help
   --version                  print the version
 `;
 
@@ -92,6 +94,7 @@ const FLAGS = {
   'prometheus-port': ['prometheusPort', 'int'],
   'no-prometheus': ['noPrometheus', 'bool'],
   'disk-free-limit': ['diskFreeLimit', 'size'],
+  ...CLUSTER_FLAGS,
 } as const;
 
 /** The CLI serves the management API and the metrics on RabbitMQ's ports unless told otherwise. */
@@ -104,6 +107,8 @@ export class UsageError extends Error {}
 
 export interface CliOptions extends BrokerOptions {
   dataDir?: string;
+  /** Set by --cluster-etcd: run as a cluster node. */
+  cluster?: ClusterOptions;
 }
 
 /** `name` is what the user wrote: "--port" or "WARREN_PORT". */
@@ -227,9 +232,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, print: (s: stri
   options.prometheus = noPrometheus ? false : { port: prometheusPort ?? DEFAULT_PROMETHEUS_PORT };
   // The CLI is durable by default; the embedded API stays in memory unless given a dataDir.
   options.dataDir ??= './data';
+  try {
+    const cluster = takeClusterOptions(options);
+    if (cluster) options.cluster = cluster;
+  } catch (err) {
+    if (err instanceof ClusterUsageError) throw new UsageError(err.message);
+    throw err;
+  }
   // Values are checked here, where it is known which flag, variable or config key set each one.
   try {
-    resolveOptions(options as BrokerOptions);
+    resolveOptions({ ...options, cluster: undefined } as BrokerOptions);
   } catch (err) {
     if (!(err instanceof InvalidOptionError)) throw err;
     const flag = Object.entries(FLAGS).find(([, [key]]) => key === err.option)?.[0];
@@ -257,6 +269,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   // The CLI is a server: the AMQP port and info logs (the embedded API defaults to a free port and warn).
   options.port ??= 5672;
   options.logLevel ??= 'info';
+  if (options.cluster) {
+    const { runClusterNode } = await import('./cluster/run.js');
+    const { cluster, ...brokerOptions } = options;
+    return runClusterNode({ ...brokerOptions, dataDir: brokerOptions.dataDir ?? './data', port: brokerOptions.port ?? 5672 }, cluster);
+  }
   // Signals are handled from here on: one that arrives while the broker starts stops it once started.
   let broker: Broker | null = null;
   let requested: string | null = null;

@@ -8,6 +8,7 @@ import { Server } from './server/server.js';
 import { MemoryAlarm } from './server/memory-alarm.js';
 import { DiskAlarm } from './server/disk-alarm.js';
 import { DurableState } from './broker/durability.js';
+import type { StoreReplication } from './store/replication.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
 import { ReplyCode } from './protocol/index.js';
@@ -537,6 +538,17 @@ export class Broker implements ManagementBackend {
    */
   setDiskAlarm(on: boolean | null): void {
     this.disk.force(on);
+  }
+
+  /**
+   * Cluster leader: streams every change of the data directory to the
+   * followers, and makes confirms wait for their acks (see store/replication.ts).
+   * Attach right after start() resolves, before the event loop turns.
+   */
+  attachReplication(replication: StoreReplication): void {
+    if (!this.durable) throw new Error('replication needs a data directory');
+    this.durable.log.replication = replication;
+    this.durable.journal.replication = replication.sink;
   }
 
   /** The error the broker stopped itself on, or null. */

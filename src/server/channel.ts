@@ -262,7 +262,7 @@ export class Channel implements SessionSink {
       case MethodId.ExchangeDeclare: {
         const a = method.args;
         vhost.declareExchange(a.exchange, { type: a.type, passive: a.passive, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments });
-        if (!a.nowait) this.reply({ id: MethodId.ExchangeDeclareOk, args: {} });
+        if (!a.nowait) this.replyDurable(vhost, { id: MethodId.ExchangeDeclareOk, args: {} });
         return;
       }
       case MethodId.ExchangeDelete:
@@ -295,7 +295,7 @@ export class Channel implements SessionSink {
         const authorize = (queue: string, creating: boolean): void => this.access.authorizeQueueDeclare(queue, creating, a.arguments);
         const q = vhost.declareQueue(name, { passive: a.passive, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments, authorize }, owner);
         this.lastQueue = q.name;
-        if (!a.nowait) this.reply({ id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
+        if (!a.nowait) this.replyDurable(vhost, { id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
         return;
       }
       case MethodId.QueueBind: {
@@ -365,6 +365,13 @@ export class Channel implements SessionSink {
 
   private reply(method: MethodInit): void {
     this.conn.send(this.id, method);
+  }
+
+  /** A declare-ok: on a cluster leader, sent once every in-sync follower has the journal record (store/replication.ts). */
+  private replyDurable(vhost: VirtualHost, method: Parameters<Connection['send']>[1]): void {
+    const log = vhost.log;
+    if (!log?.replication) return this.reply(method);
+    log.whenSynced({ onSynced: () => { if (this.state === 'open') this.reply(method); } }, 0);
   }
 
   // ------------------------------------------------------------------ SessionSink: output to the client

@@ -10,6 +10,7 @@
  * Arguments tables are stored as base64 AMQP field-table bytes, so every
  * value type (int widths, decimals, timestamps, byte arrays) survives exactly.
  */
+import type { ReplicationSink } from './replication.js';
 import { closeSync, copyFileSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Logger } from '../observe/logger.js';
 import { ByteWriter, Cursor, decodeTable, encodeTable, type FieldTable } from '../protocol/index.js';
@@ -217,6 +218,8 @@ export class DefinitionsJournal {
   private readonly defs: Definitions;
   /** Bytes in the file: a failed append is cut back to this. */
   private size: number;
+  /** Cluster leader: each appended line is streamed to the followers. */
+  replication: ReplicationSink | null = null;
 
   private constructor(readonly path: string, defs: Definitions, private readonly fsync: boolean) {
     this.defs = defs;
@@ -324,6 +327,7 @@ export class DefinitionsJournal {
       }
       throw new DefinitionsWriteError(`the definitions journal could not be written (${(err as Error).message})`);
     }
+    this.replication?.appended(this.path, this.size, [line]);
     this.size += line.length;
     apply(this.defs, op);
   }

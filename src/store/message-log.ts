@@ -20,6 +20,7 @@ import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './lo
 import { compactionCandidates, Segment } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
 import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, recordProblem, RecordType, type DecodedPublish } from './records.js';
+import type { StoreReplication } from './replication.js';
 
 export type { RecoverableQueue, RecoveredQueue };
 
@@ -102,6 +103,8 @@ export class MessageLog {
   private flowWaiters: { flowResumed(): void }[] = [];
   /** Called (asynchronously) with a mostly-dead segment; the owner of the references copies them forward. */
   onCompactable: ((segment: Segment) => void) | null = null;
+  /** Cluster leader: every write and deletion is streamed to followers, and sync waiters also wait for their acks. */
+  replication: StoreReplication | null = null;
 
   private constructor(readonly dir: string, private readonly options: MessageLogOptions) {
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -293,7 +296,8 @@ export class MessageLog {
   /** `waiter.onSynced(token)` once everything appended so far is durable (at once if it already is). */
   whenSynced(waiter: SyncWaiter, token: number): void {
     if (this.synced) {
-      waiter.onSynced(token);
+      if (this.replication) this.replication.gate.whenReplicated(() => waiter.onSynced(token));
+      else waiter.onSynced(token);
       return;
     }
     this.waiters.push(waiter, token);
@@ -337,6 +341,7 @@ export class MessageLog {
       writevAll(this.io.writev, w.segment.fd, w.buffers, position, (werr) => {
         if (werr) return next(werr);
         w.segment.written = position + w.bytes;
+        this.replication?.sink.appended(w.segment.path, position, w.buffers);
         // The next write may be to the same segment: sync once, after its last write.
         const nextWrite = batch[i];
         if (nextWrite && nextWrite.segment === w.segment) return next(null);
@@ -363,13 +368,8 @@ export class MessageLog {
       this.flowWaiters = [];
       for (const w of paused) runGuarded(logger, 'resuming a publisher paused on the message log', {}, () => w.flowResumed());
     }
-    for (let k = 0; k < waiters.length; k += 2) {
-      try {
-        (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
-      } catch (err) {
-        reportFailure(logger, 'confirming after a message log sync', {}, err);
-      }
-    }
+    if (this.replication && waiters.length > 0) this.replication.gate.whenReplicated(() => this.releaseWaiters(waiters));
+    else this.releaseWaiters(waiters);
     runGuarded(logger, 'paging in after a message log write', {}, () => this.onFlushed?.());
     runGuarded(logger, 'message log housekeeping', {}, () => {
       // Segments that died while a write was in flight are deleted now.
@@ -378,6 +378,16 @@ export class MessageLog {
     });
     if (this.pending.length > 0) this.flush();
     else if (this.closeResolve) this.closeResolve();
+  }
+
+  private releaseWaiters(waiters: (SyncWaiter | number)[]): void {
+    for (let k = 0; k < waiters.length; k += 2) {
+      try {
+        (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
+      } catch (err) {
+        reportFailure(this.options.logger, 'confirming after a message log sync', {}, err);
+      }
+    }
   }
 
   /**
@@ -490,6 +500,7 @@ export class MessageLog {
     try {
       closeSync(s.fd);
       unlinkSync(s.path);
+      this.replication?.sink.deleted(s.path);
     } catch (err) {
       // Nothing refers to it any more: a file left behind costs disk space, not data.
       reportFailure(this.options.logger, 'deleting a dead message log segment', { segment: s.id, path: s.path }, err);

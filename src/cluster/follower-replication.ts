@@ -1,0 +1,181 @@
+/**
+ * A follower's side of replication: connects to the leader's replication
+ * port, proves it knows the cluster secret, sends the index of its data
+ * directory, then applies what the leader streams — positional writes,
+ * deletions — and acknowledges the highest frame applied (after fdatasync of
+ * every file touched, when fsync is on). A corrupt frame drops the connection;
+ * the next connection resynchronises from the index.
+ */
+import { createHmac } from 'node:crypto';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../observe/logger.js';
+import { indexFiles, isSafeRelativePath } from './file-index.js';
+import { frame, FrameDecoder, FrameType, readPath, seqFields, type DecodedFrame } from './wire.js';
+
+export interface FollowerReplicationOptions {
+  dataDir: string;
+  node: string;
+  secret: string;
+  fsync: boolean;
+  logger: Logger;
+}
+
+export class FollowerReplication {
+  private socket: Socket | null = null;
+  private readonly fds = new Map<string, number>();
+  private applied = 0;
+  /** host:port of the leader this follows (or is connecting to). */
+  leader = '';
+  /** Bytes applied since the last connection (catch-up included). */
+  bytesApplied = 0;
+  /** Why the last connection ended. */
+  lastError = '';
+
+  constructor(private readonly o: FollowerReplicationOptions) {}
+
+  get connected(): boolean {
+    return this.socket !== null;
+  }
+
+  /** Follows `address` (host:port), dropping any other leader's connection. */
+  follow(address: string): void {
+    if (this.socket && this.leader === address) return;
+    this.stop();
+    this.leader = address;
+    const at = address.lastIndexOf(':');
+    const socket = connect({ host: address.slice(0, at), port: Number(address.slice(at + 1)) });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder();
+    let authenticated = false;
+    socket.on('data', (data) => {
+      if (this.socket !== socket) return;
+      try {
+        const frames = decoder.push(data);
+        if (!authenticated && frames[0]) {
+          const first = frames.shift()!;
+          if (first.type === FrameType.Refused) throw new Error(`refused by the leader: ${first.body.toString()}`);
+          if (first.type !== FrameType.Challenge) throw new Error('expected a challenge');
+          authenticated = true;
+          this.hello(socket, first.body);
+        }
+        this.apply(socket, frames);
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        this.o.logger.warn({ leader: address, err: this.lastError }, 'replication: connection to the leader dropped');
+        this.stop();
+      }
+    });
+    socket.on('error', (err) => {
+      this.lastError = err.message;
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.stop();
+    });
+  }
+
+  private hello(socket: Socket, challenge: Buffer): void {
+    this.closeFiles();
+    const mac = createHmac('sha256', this.o.secret).update(challenge).digest('hex');
+    const index = indexFiles(this.o.dataDir);
+    this.bytesApplied = 0;
+    socket.write(Buffer.concat(frame(FrameType.Hello, Buffer.from(JSON.stringify({ node: this.o.node, mac, index })))));
+  }
+
+  private apply(socket: Socket, frames: DecodedFrame[]): void {
+    if (frames.length === 0) return;
+    const touched = new Set<number>();
+    let last = -1;
+    for (const f of frames) {
+      switch (f.type) {
+        case FrameType.Write: {
+          const seq = f.body.readDoubleBE(0);
+          const offset = f.body.readDoubleBE(8);
+          const truncateTo = f.body.readDoubleBE(16);
+          const { path, end } = readPath(f.body, 24);
+          const fd = this.open(path);
+          const data = f.body.subarray(end);
+          let off = 0;
+          while (off < data.length) off += writeSync(fd, data, off, data.length - off, offset + off);
+          if (truncateTo >= 0) ftruncateSync(fd, truncateTo);
+          this.bytesApplied += data.length;
+          touched.add(fd);
+          last = seq;
+          break;
+        }
+        case FrameType.Delete: {
+          const seq = f.body.readDoubleBE(0);
+          const { path } = readPath(f.body, 8);
+          this.remove(path);
+          last = seq;
+          break;
+        }
+        case FrameType.Mark:
+          last = f.body.readDoubleBE(0);
+          break;
+        case FrameType.Refused:
+          throw new Error(`refused by the leader: ${f.body.toString()}`);
+        default:
+          throw new Error(`unexpected replication frame ${f.type}`);
+      }
+    }
+    if (this.o.fsync) for (const fd of touched) fdatasyncSync(fd);
+    if (last >= 0) {
+      this.applied = last;
+      socket.write(Buffer.concat(frame(FrameType.Ack, seqFields(last))));
+    }
+  }
+
+  private open(rel: string): number {
+    if (!isSafeRelativePath(rel)) throw new Error(`unsafe replicated path '${rel}'`);
+    let fd = this.fds.get(rel);
+    if (fd === undefined) {
+      const abs = join(this.o.dataDir, rel);
+      mkdirSync(dirname(abs), { recursive: true });
+      try {
+        fd = openSync(abs, 'r+');
+      } catch {
+        fd = openSync(abs, 'w+', 0o600);
+      }
+      this.fds.set(rel, fd);
+    }
+    return fd;
+  }
+
+  private remove(rel: string): void {
+    if (!isSafeRelativePath(rel)) throw new Error(`unsafe replicated path '${rel}'`);
+    const fd = this.fds.get(rel);
+    if (fd !== undefined) closeSync(fd);
+    this.fds.delete(rel);
+    try {
+      unlinkSync(join(this.o.dataDir, rel));
+    } catch {
+      // already gone
+    }
+  }
+
+  private closeFiles(): void {
+    for (const fd of this.fds.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closing only
+      }
+    }
+    this.fds.clear();
+  }
+
+  get appliedSeq(): number {
+    return this.applied;
+  }
+
+  /** Drops the connection and closes the files (the data directory is left as applied). */
+  stop(): void {
+    const s = this.socket;
+    this.socket = null;
+    s?.destroy();
+    this.closeFiles();
+  }
+}
