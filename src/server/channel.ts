@@ -368,7 +368,7 @@ export class Channel implements SessionSink {
   }
 
   /** A declare-ok: on a cluster leader, sent once every in-sync follower has the journal record (store/replication.ts). */
-  private replyDurable(vhost: VirtualHost, method: Parameters<Connection['send']>[1]): void {
+  private replyDurable(vhost: VirtualHost, method: MethodInit): void {
     const log = vhost.log;
     if (!log?.replication) return this.reply(method);
     log.whenSynced({ onSynced: () => { if (this.state === 'open') this.reply(method); } }, 0);
