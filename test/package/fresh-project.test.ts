@@ -112,7 +112,7 @@ beforeAll(() => {
   const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info!.filename);
   const files = info!.files.map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'bin/warren', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js']));
+  expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'bin/warren', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'ui/index.html']));
   expect(files.filter((f) => f.startsWith('test/') || f.startsWith('src/'))).toEqual([]);
   expect(sh('mkdir', ['-p', app], work).status).toBe(0);
   const init = sh('npm', ['init', '-y'], app);
@@ -166,6 +166,13 @@ console.log(JSON.stringify({ version: VERSION, url, port: b.port, type: typeof B
     // The target is under 1 s; the bound leaves room for a loaded machine.
     expect(b.startMs).toBeLessThan(5000);
     expect(await listening(b.port)).toBe(true);
+    // The web UI ships with the package: its page and the libraries it imports are served.
+    const http = b.lines.find((l) => l.msg === 'management API listening')!.port as number;
+    for (const path of ['/', '/ui/vendor/preact.js']) {
+      const res = await fetch(`http://127.0.0.1:${http}${path}`);
+      expect(res.status, path).toBe(200);
+      await res.arrayBuffer();
+    }
     b.proc.kill('SIGTERM');
     // npx runs warren under `sh -c`: the shell dies of the signal npm forwards (npx itself then
     // exits 143, or dies of the signal first); the broker notices its shell go and stops as if signalled.
