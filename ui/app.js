@@ -1,7 +1,7 @@
 // The Warren management UI: login, navigation and hash routing (#/queues/…),
 // so every page has its own URL and back/forward/reload work.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { credentials, forgetCredentials, get, request, saveCredentials, whenUnauthenticated } from './api.js';
 import { Field, Form, html, Outcome, useAction, usePoll, vhostFilter } from './lib.js';
 import { OverviewPage } from './pages/overview.js';
@@ -74,6 +74,19 @@ function Shell({ me, onLogout }) {
     const label = NAV.find(([key]) => key === section)?.[1] ?? 'Warren';
     document.title = `${label} · Warren`;
   }, [section]);
+  // On a move to another page (not a new page of the same list), focus its heading, so keyboard
+  // and screen-reader users start at the top of the new content rather than in the old nav link.
+  const path = route.parts.join('/');
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path === firstPath.current) return;
+    firstPath.current = null;
+    const heading = document.querySelector('main h1');
+    if (heading) {
+      heading.setAttribute('tabindex', '-1');
+      heading.focus({ preventScroll: true });
+    }
+  }, [path]);
   return html`
     <header class="top">
       <a class="brand" href="#/">Warren</a>

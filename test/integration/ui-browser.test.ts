@@ -267,6 +267,11 @@ describe('web UI in chromium', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Queues' }).waitFor();
     expect(page.url()).toBe(`${base}/#/queues`);
+    // The new page's heading has the focus; the next Tab goes into the page, not back to the nav.
+    await onPage(() => page.evaluate<string>('document.activeElement.tagName')).toBe('H1');
+    expect(await focused()).toBe('Queues');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string>('document.activeElement.closest("main") ? "main" : "elsewhere"')).toBe('main');
     // Back and forward between pages.
     await page.goBack();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
