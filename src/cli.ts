@@ -6,14 +6,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseByteSize } from './byte-size.js';
 import { InvalidOptionError, resolveOptions, type BrokerOptions, type UserDefinition } from './config.js';
-import { Broker } from './warren.js';
+import type { Broker } from './warren.js';
 import { VERSION } from './version.js';
-import { reportStartFailure } from './cli-start-failure.js';
 import { CLUSTER_FLAGS, CLUSTER_USAGE, ClusterUsageError, takeClusterOptions } from './cluster/cli-options.js';
 import type { ClusterOptions } from './cluster/options.js';
 
 const USAGE = `Usage: warren [options]          run the broker
        warren perf <scenario> ...  load generator for any AMQP 0-9-1 broker (warren perf --help)
+       warren ctl <command> ...    manage a running broker, as rabbitmqctl (warren ctl --help)
 
 Options (each also settable as an environment variable, e.g. WARREN_PORT):
   --host <addr>              listen address (default: every interface, IPv6 and IPv4)
@@ -255,6 +255,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     const { perfMain } = await import('./perf/index.js');
     process.exit(await perfMain(argv.slice(1)));
   }
+  if (argv[0] === 'ctl') {
+    const { ctlMain } = await import('./ctl/index.js');
+    // exitCode, not exit(): output written to a pipe is flushed before the process ends.
+    process.exitCode = await ctlMain(argv.slice(1), env);
+    return;
+  }
   let options: CliOptions | null;
   try {
     options = parseCli(argv, env);
@@ -286,8 +292,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   watchNpmShell(env, () => shutdown('SIGTERM (to npm, whose shell exited)'));
   try {
+    // Loaded here, not at the top: `warren ctl` and `warren --help` start without the whole broker.
+    const { Broker } = await import('./warren.js');
     broker = await Broker.start(options);
   } catch (err) {
+    const { reportStartFailure } = await import('./cli-start-failure.js');
     process.exit(reportStartFailure(err, options));
   }
   // A broker that stopped itself on an error exits non-zero, so a supervisor restarts it.

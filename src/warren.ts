@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Administration, FULL_ACCESS, type VhostInfo } from './admin/administration.js';
 import { AccessControl, type PermissionRecord, type TopicPermissionRecord, type UserRecord } from './auth/access-control.js';
@@ -40,6 +41,7 @@ const EMBEDDED_DEFAULTS = { port: 0, logLevel: 'warn' } as const;
 import { hostname, availableParallelism } from 'node:os';
 import { Statistics } from './broker/statistics.js';
 import { ManagementServer } from './http/management.js';
+import { CONTROL_SOCKET_NAME, CONTROL_SOCKET_USER, ControlSocket } from './http/control-socket.js';
 import { PrometheusServer } from './http/prometheus.js';
 import type { Listener, ManagementBackend, NodeFacts } from './http/backend.js';
 import { diskFree, fileDescriptorLimit, openFileDescriptors } from './observe/node-facts.js';
@@ -73,6 +75,8 @@ export class Broker implements ManagementBackend {
   readonly clusterName: string;
   private readonly startedAt = Date.now();
   private management: ManagementServer | null = null;
+  /** `warren ctl`'s way in on this machine: the management API on a Unix socket in the data directory. */
+  private controlSocket: ControlSocket | null = null;
   private managementPort = 0;
   private managementTlsPort = 0;
   private prometheus: PrometheusServer | null = null;
@@ -188,6 +192,7 @@ export class Broker implements ManagementBackend {
       await broker.durable?.close();
       throw err;
     }
+    if (o.dataDir !== undefined) await broker.openControlSocket(o.dataDir);
     broker.initialDefinitions = captureDefinitions(broker.admin, broker.access);
     broker.server.startAccepting();
     broker.memory.start();
@@ -198,6 +203,16 @@ export class Broker implements ManagementBackend {
     broker.boundHost = address!.address;
     broker.logger.info({ host: address!.address, port: o.plain ? address!.port : undefined, tlsPort: o.tls ? broker.boundTlsPort : undefined, version: VERSION }, 'Warren listening');
     return broker;
+  }
+
+  /** A broker without its control socket still serves (`warren ctl --url` reaches it over HTTP). */
+  private async openControlSocket(dataDir: string): Promise<void> {
+    const path = join(dataDir, CONTROL_SOCKET_NAME);
+    try {
+      this.controlSocket = await ControlSocket.listen(path, (this.management ?? new ManagementServer(this)).handlerFor(CONTROL_SOCKET_USER));
+    } catch (err) {
+      this.logger.error({ err, path }, 'cannot open the control socket; warren ctl must use the management API (--url)');
+    }
   }
 
   /**
@@ -571,6 +586,7 @@ export class Broker implements ManagementBackend {
       this.memory.stop();
       this.statistics.stop();
       await this.management?.close();
+      await this.controlSocket?.close();
       await this.prometheus?.close();
       this.disk.stop();
       await this.server.stop();

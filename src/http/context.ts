@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Permission, ResourceKind, UserRecord } from '../auth/access-control.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import { AmqpError } from '../protocol/index.js';
+import { CONTROL_SOCKET_USER } from './control-socket.js';
 import { isAdmin, visibleVhosts } from './auth.js';
 import type { ManagementBackend } from './backend.js';
 import { parseJsonObject, readBody, type JsonObject } from './body.js';
@@ -73,6 +74,7 @@ export class RequestContext {
    * refused is 401 with RabbitMQ's access-refused text.
    */
   allow(vhost: VirtualHost, kind: ResourceKind, name: string, permission: Permission): void {
+    if (this.user === CONTROL_SOCKET_USER) return; // the broker's own operator, as rabbitmqctl: no resource checks
     this.command(() => this.backend.access.checkResource(this.user.name, vhost.name, kind, name, permission));
   }
 

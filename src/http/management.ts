@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { UserRecord } from '../auth/access-control.js';
 import { authenticate } from './auth.js';
 import type { ManagementBackend } from './backend.js';
 import { RequestContext, type Handler, type Reply } from './context.js';
@@ -42,13 +43,7 @@ export class ManagementServer {
     registerWriteRoutes(this.router);
     registerAdminRoutes(this.router);
     registerDefinitionRoutes(this.router);
-    this.listener = (req, res) => {
-      // The last line of defence: nothing a request does may end the process.
-      this.handle(req, res).catch((err: unknown) => {
-        this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API could not answer');
-        res.destroy();
-      });
-    };
+    this.listener = this.handlerFor(null);
     this.http = guard(createServer(this.listener));
   }
 
@@ -72,7 +67,22 @@ export class ManagementServer {
     return Promise.all(closing).then(() => undefined);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * The request handler. `trusted` is the identity every request acts as,
+   * unauthenticated: only the control socket's listener (a Unix socket only
+   * the broker's OS user can open) passes one; the TCP listener passes null.
+   */
+  handlerFor(trusted: UserRecord | null): RequestListener {
+    return (req, res) => {
+      // The last line of defence: nothing a request does may end the process.
+      this.handle(req, res, trusted).catch((err: unknown) => {
+        this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API could not answer');
+        res.destroy();
+      });
+    };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, trusted: UserRecord | null): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if ((req.method === 'GET' || req.method === 'HEAD') && this.ui.has(url.pathname)) {
@@ -80,7 +90,7 @@ export class ManagementServer {
         return;
       }
       const match = this.router.match(req.method ?? 'GET', url.pathname);
-      const user = authenticate(req, this.backend.access, this.backend.options.loopbackUsers);
+      const user = trusted ?? authenticate(req, this.backend.access, this.backend.options.loopbackUsers);
       const ctx = new RequestContext(req, this.backend, user, match.params, url.searchParams);
       send(res, await match.handler(ctx), req.method === 'HEAD');
     } catch (err) {
