@@ -10,6 +10,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // expect.poll's default (1 s) is a sleep in disguise on a loaded machine; a poll returns as soon as it holds.
+    expect: { poll: { timeout: 10_000 } },
     // Integration tests open real sockets; files run in parallel processes.
     pool: 'forks',
   },

@@ -100,7 +100,10 @@ describe('maxConnections', () => {
 
 describe('handshakeTimeout', () => {
   it('closes a socket that sends nothing, and one that stalls mid-handshake; open connections stay', async () => {
-    const broker = await startBroker({ handshakeTimeout: 300 });
+    // Long enough for the complete and the partial handshakes below to get where
+    // they are meant to stop before it runs out, on a loaded machine too.
+    const handshakeTimeout = 1500;
+    const broker = await startBroker({ handshakeTimeout });
     try {
       const openConn = await connect(broker);
       const t0 = Date.now();
@@ -111,16 +114,17 @@ describe('handshakeTimeout', () => {
       await tuning.handshake({ until: 'start-ok' }); // authenticated, never sends tune-ok
       await Promise.all([silent.waitClosed(), stalled.waitClosed(), tuning.waitClosed()]);
       for (const c of [silent, stalled, tuning]) {
-        expect(c.closedAt - t0).toBeGreaterThanOrEqual(250);
+        expect(c.closedAt - t0).toBeGreaterThanOrEqual(handshakeTimeout - 50);
         // When due, not at some much later sweep (generous: the machine is loaded).
-        expect(c.closedAt - t0).toBeLessThan(300 + LATE_MS);
+        expect(c.closedAt - t0).toBeLessThan(handshakeTimeout + LATE_MS);
         // A plain close, as RabbitMQ: no connection.close for a handshake timeout.
         expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
       }
       expect(silent.received.length).toBe(0);
       // Opened before the others, so its (passed) handshake deadline was due first.
       expect(await roundTrip(openConn, 'past the timeout')).toBe('past the timeout');
-      expect(broker.connectionCount).toBe(1);
+      // The broker forgets a closed socket on its own 'close' event, which may come after the client's.
+      await eventually(() => broker.connectionCount === 1, 10_000, 'the timed-out sockets forgotten');
       await openConn.close();
     } finally {
       await broker.stop();
