@@ -34,3 +34,11 @@ export function authenticate(access: AccessControl, mechanism: string, response:
 export function truncateForLog(text: string): string {
   return text.length <= 256 ? text : `${text.slice(0, 256)}… (${text.length} characters)`;
 }
+
+/** IPv4 127/8, IPv6 ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.');
+}
