@@ -4,7 +4,8 @@
  * that follow them. A torn or corrupt record (checksum) ends its segment: it
  * is truncated away and logged. A PUBLISH repeated under the same msgId is a
  * compaction copy whose original had not been deleted yet: the message is
- * kept once. Each queue's backlog comes back in publish (msgId) order, also
+ * kept once, and the marks that settle it (before and after the restart)
+ * keep their segments until both files are gone. Each queue's backlog comes back in publish (msgId) order, also
  * for messages compaction moved.
  */
 import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -36,7 +37,12 @@ export interface Replay {
 }
 
 /** Per queue: record locations in publish order, plus index by msgId for acks. */
-interface Building { ttl: number; seg: number[]; off: number[]; len: number[]; ids: number[]; exp: number[]; size: number[]; delivered: boolean[]; alive: boolean[]; index: Map<number, number> }
+interface Building {
+  ttl: number; seg: number[]; off: number[]; len: number[]; ids: number[]; exp: number[]; size: number[]; delivered: boolean[]; alive: boolean[];
+  index: Map<number, number>;
+  /** Entry → the later segments holding a second PUBLISH of it (an interrupted compaction). */
+  dups: Map<number, number[]>;
+}
 
 /**
  * The live entries of a queue in publish order. Segment order is publish order
@@ -59,7 +65,7 @@ function inPublishOrder(b: Building): number[] {
 export function replaySegments(dir: string, queues: ReadonlyMap<number, RecoverableQueue>, logger: Logger): Replay {
   const files = readdirSync(dir).filter((f) => /^\d{8}\.wlog$/.test(f)).sort();
   const building = new Map<number, Building>();
-  for (const [id, q] of queues) building.set(id, { ttl: q.messageTtl ?? NO_TTL, seg: [], off: [], len: [], ids: [], exp: [], size: [], delivered: [], alive: [], index: new Map() });
+  for (const [id, q] of queues) building.set(id, { ttl: q.messageTtl ?? NO_TTL, seg: [], off: [], len: [], ids: [], exp: [], size: [], delivered: [], alive: [], index: new Map(), dups: new Map() });
   const segments = new Map<number, Segment>();
   let nextMsgId = 1;
 
@@ -67,6 +73,8 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
     const id = Number.parseInt(file, 10);
     const path = join(dir, file);
     const image = readFileSync(path);
+    // The segments this one's marks name: it must outlive them (see Segment).
+    const marksFor = new Set<number>();
     const result = scanRecords(image, (type, payload, offset) => {
       if (type === RecordType.Publish) {
         const flags = payload[1]!;
@@ -87,7 +95,14 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
           // A second PUBLISH of a msgId the queue still holds is a compaction copy whose
           // original was not deleted yet (the broker stopped in between): the original
           // keeps the message's place in the queue, and the acks find it by msgId.
-          if (!b || b.index.has(msgId)) continue;
+          if (!b) continue;
+          const first = b.index.get(msgId);
+          if (first !== undefined) {
+            const dups = b.dups.get(first);
+            if (dups) dups.push(id);
+            else b.dups.set(first, [id]);
+            continue;
+          }
           const ttl = Math.min(b.ttl, msgTtl);
           b.index.set(msgId, b.ids.length);
           b.seg.push(id);
@@ -104,6 +119,8 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
         if (!b) return;
         const at = b.index.get(readU64(payload, 5));
         if (at === undefined) return;
+        marksFor.add(b.seg[at]!);
+        for (const dup of b.dups.get(at) ?? []) marksFor.add(dup);
         if (type === RecordType.Ack) {
           b.alive[at] = false;
           b.index.delete(b.ids[at]!);
@@ -123,6 +140,7 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
     }
     const fd = openSync(path, 'r+');
     const segment = new Segment(id, path, fd, size);
+    for (const named of marksFor) segment.addMarkFor(named);
     segments.set(id, segment);
   }
 
@@ -132,7 +150,11 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
     const tail = new DiskTail();
     for (const k of inPublishOrder(b)) {
       tail.push(b.seg[k]!, b.off[k]!, b.len[k]!, b.ids[k]!, b.delivered[k]!, true, b.exp[k]!, b.size[k]!);
-      segments.get(b.seg[k]!)!.addReference(b.len[k]!);
+      const segment = segments.get(b.seg[k]!)!;
+      segment.addReference(b.len[k]!);
+      // Marks made from now on must wait for the second copies too.
+      const dups = b.dups.get(k);
+      if (dups) segment.twins = [...(segment.twins ?? []), ...dups.filter((d) => !segment.twins?.includes(d))];
       messages++;
     }
     recovered.set(queueId, { tail });

@@ -132,7 +132,7 @@ export class MessageLog {
       this.current = last;
       this.rollIfFull(0);
     }
-    this.deleteSettledHead();
+    this.deleteSettled();
     this.options.logger.info({ segments: this.segments.size, messages: replay.messages, queues: replay.recovered.size }, 'message log recovered');
     return replay.recovered;
   }
@@ -156,7 +156,7 @@ export class MessageLog {
         if (!this.writeError) this.options.logger.error({ err, segment: old.id }, 'message log: cannot start a new segment; appending to the current one');
         return;
       }
-      this.deleteSettledHead();
+      this.deleteSettled();
       this.offerCompaction();
     }
   }
@@ -169,7 +169,7 @@ export class MessageLog {
   private offerCompaction(): void {
     this.compactionDeferred = false;
     if (!this.onCompactable) return;
-    const { ready, waiting } = compactionCandidates([...this.segments.values()], this.current);
+    const { ready, waiting } = compactionCandidates(this.segments, this.current);
     this.compactionDeferred = waiting;
     for (const s of ready) {
       s.compacting = true;
@@ -208,7 +208,7 @@ export class MessageLog {
     old.segment.dropReference(old.length, queueIds.length);
     if (!old.segment.pinned) {
       old.segment.pinned = true;
-      this.whenSynced({ onSynced: () => { old.segment.pinned = false; this.deleteSettledHead(); } }, 0);
+      this.whenSynced({ onSynced: () => { old.segment.pinned = false; this.deleteSettled(); } }, 0);
     }
     return { msgId: old.msgId, segment, offset, length: copy.length, persistent: old.persistent };
   }
@@ -243,16 +243,17 @@ export class MessageLog {
   /** Drops a queue reference without a record (its queue was deleted; recovery ignores unknown queues). */
   release(loc: Pick<StoredLocation, 'segment' | 'length'>): void {
     loc.segment.dropReference(loc.length);
-    if (loc.segment.live === 0) this.deleteSettledHead();
+    if (loc.segment.live === 0) this.deleteSettled();
   }
 
   segmentById(id: number): Segment | undefined {
     return this.segments.get(id);
   }
 
-  private appendMark(type: number, queueId: number, loc: Pick<StoredLocation, 'msgId'>): void {
+  private appendMark(type: number, queueId: number, loc: StoredLocation): void {
     const b = encodeMark(type, queueId, loc.msgId);
     this.rollIfFull(b.length);
+    this.current.addMarkFor(loc.segment);
     this.append(this.current, b, b.length);
   }
 
@@ -373,7 +374,7 @@ export class MessageLog {
     runGuarded(logger, 'paging in after a message log write', {}, () => this.onFlushed?.());
     runGuarded(logger, 'message log housekeeping', {}, () => {
       // Segments that died while a write was in flight are deleted now.
-      this.deleteSettledHead();
+      this.deleteSettled();
       if (this.compactionDeferred) this.offerCompaction();
     });
     if (this.pending.length > 0) this.flush();
@@ -482,14 +483,15 @@ export class MessageLog {
   // ------------------------------------------------------------------ housekeeping
 
   /**
-   * Deletes settled segments from the head of the log, oldest first, up to the
-   * first one still needed (see Segment for why never out of order).
+   * Deletes every settled segment whose marks are not needed (see Segment),
+   * oldest first: a segment deleted can free a later one that named it.
    */
-  private deleteSettledHead(): void {
+  private deleteSettled(): void {
     // A write to a segment may be in flight: flushDone looks again.
     if (this.flushing) return;
-    for (const s of this.segments.values()) {
-      if (s === this.current || s.live > 0 || s.pinned || this.pending.some((p) => p.segment === s)) return;
+    const exists = (id: number): boolean => this.segments.has(id);
+    for (const s of [...this.segments.values()]) {
+      if (s === this.current || s.live > 0 || s.pinned || s.marksNeeded(exists) || this.pending.some((p) => p.segment === s)) continue;
       this.remove(s);
     }
   }

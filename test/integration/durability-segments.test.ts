@@ -117,4 +117,48 @@ describe('message log segments', () => {
     await c2.close();
     await broker.stop();
   });
+
+  it('deletes settled traffic while an older backlog stays, without rewriting the backlog', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
+    dirs.push(dir);
+    const options = { dataDir: dir, segmentSize: SEGMENT, fsync: false };
+    let broker = await startBroker(options);
+    const conn = await connect(broker);
+    const pub = await conn.createConfirmChannel();
+    await pub.assertQueue('parked', { durable: true });
+    await pub.assertQueue('traffic', { durable: true });
+    // A backlog nobody consumes: segments 1 to 4, every record live.
+    for (let i = 0; i < 200; i++) pub.sendToQueue('parked', Buffer.alloc(1000, 1), { persistent: true, messageId: `p${i}` });
+    await pub.waitForConfirms();
+    const parkedFiles = readdirSync(join(dir, 'messages')).sort();
+    expect(parkedFiles.length).toBeGreaterThanOrEqual(4);
+
+    // Traffic on another queue: a segment per round, acked at once.
+    const ch = await conn.createChannel();
+    let maxFiles = 0;
+    for (let i = 0; i < 40; i++) {
+      pub.sendToQueue('traffic', Buffer.alloc(60_000, 2), { persistent: true });
+      await pub.waitForConfirms();
+      const t = await ch.get('traffic');
+      ch.ack(t as GetMessage);
+      maxFiles = Math.max(maxFiles, readdirSync(join(dir, 'messages')).length);
+    }
+    // The settled traffic segments went; the backlog's files are the very ones written first.
+    expect(maxFiles).toBeLessThanOrEqual(parkedFiles.length + 3);
+    const files = readdirSync(join(dir, 'messages')).sort();
+    expect(files.slice(0, parkedFiles.length - 1)).toEqual(parkedFiles.slice(0, -1));
+    await ch.close();
+    await conn.close();
+    await broker.stop();
+
+    broker = await startBroker(options);
+    const c2 = await connect(broker);
+    const ch2 = await c2.createChannel();
+    const ids: string[] = [];
+    for (let m = await ch2.get('parked', { noAck: true }); m; m = await ch2.get('parked', { noAck: true })) ids.push(String(m.properties.messageId));
+    expect(ids).toEqual(Array.from({ length: 200 }, (_, k) => `p${k}`));
+    expect(await ch2.get('traffic', { noAck: true })).toBe(false);
+    await c2.close();
+    await broker.stop();
+  });
 });

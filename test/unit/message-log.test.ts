@@ -45,7 +45,7 @@ function recoveredIds(dir: string): Promise<number[]> {
  * deletes segment 1 once the copy is synced. Returns the bytes segment 1 had,
  * so a test can put it back as if the broker had stopped before the delete.
  */
-async function compactOnce(dir: string, ackCopy: boolean): Promise<{ segment1: Buffer; kept: number }> {
+async function compactOnce(dir: string, ackCopy: boolean, alsoLive?: string): Promise<{ segment1: Buffer; kept: number; other: number }> {
   const { log } = openLog(dir);
   const kept = publish(log, Buffer.from('kept'));
   const filler = publish(log, Buffer.alloc(70_000, 1));
@@ -56,10 +56,19 @@ async function compactOnce(dir: string, ackCopy: boolean): Promise<{ segment1: B
   const moved = log.copyForward(kept, [QUEUE]);
   expect(moved.segment.id).toBeGreaterThan(1);
   if (ackCopy) log.ack(QUEUE, moved);
+  // Optionally another message that stays, in the segment holding the copy.
+  const other = alsoLive === undefined ? null : publish(log, Buffer.from(alsoLive));
+  if (other) {
+    expect(other.segment).toBe(moved.segment);
+    // And move on from that segment, so it is not the current one at the restart.
+    const next = publish(log, Buffer.alloc(70_000, 4));
+    expect(next.segment).not.toBe(moved.segment);
+    log.ack(QUEUE, next);
+  }
   await synced(log);
   expect(existsSync(segment1Path)).toBe(false);
   await log.close();
-  return { segment1, kept: kept.msgId };
+  return { segment1, kept: kept.msgId, other: other?.msgId ?? 0 };
 }
 
 describe('message log recovery after an interrupted compaction', () => {
@@ -79,6 +88,24 @@ describe('message log recovery after an interrupted compaction', () => {
     const { segment1 } = await compactOnce(dir, true);
     writeFileSync(join(dir, '00000001.wlog'), segment1);
     expect(await recoveredIds(dir)).toEqual([]);
+  });
+
+  it('keeps an ack made after the restart until the leftover copy is gone too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-log-'));
+    dirs.push(dir);
+    const { segment1, kept, other } = await compactOnce(dir, false, 'other');
+    writeFileSync(join(dir, '00000001.wlog'), segment1);
+    // After the restart: ack the message (the original in segment 1 is the one recovery kept),
+    // then roll over twice so the segment holding the ack is settled and not the current one.
+    const { log, recovered } = openLog(dir);
+    const ref = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false, expiresAt: 0, bodySize: 0 };
+    expect(recovered.get(QUEUE)!.tail.peekInto(ref, 0) && ref.msgId).toBe(kept);
+    log.ack(QUEUE, { msgId: ref.msgId, segment: log.segmentById(ref.segment)!, offset: ref.offset, length: ref.length, persistent: true });
+    for (let i = 0; i < 2; i++) log.ack(QUEUE, publish(log, Buffer.alloc(70_000, 3)));
+    await synced(log);
+    await log.close();
+    // The copy's segment is still there (it holds "other"): the ack must be too.
+    expect(await recoveredIds(dir)).toEqual([other]);
   });
 });
 
