@@ -40,6 +40,9 @@ function diagnose(err: unknown, options: BrokerOptions): Diagnosis {
   if (code === 'EADDRNOTAVAIL') {
     return { message: `cannot listen on ${where}: no such local address (EADDRNOTAVAIL)`, hint: 'choose an address of this machine with --host', exitCode: 1 };
   }
+  if (code === 'ERR_MODULE_NOT_FOUND' && /'etcd3'/.test(e?.message ?? '')) {
+    return { message: 'clustering needs the etcd3 package, which is not installed', hint: 'npm install etcd3 (an optional peer dependency of warren), or start without --cluster-etcd', exitCode: 1 };
+  }
   if (err instanceof DataDirLockedError) return { message: err.message, hint: 'stop that broker, or give this one another directory with --data-dir', exitCode: 1 };
   // Values the CLI could not check itself (the CLI checks its own flags before starting).
   if (err instanceof InvalidOptionError || err instanceof DefinitionsFormatError || err instanceof TlsConfigError) return { message: err.message, exitCode: 2 };

@@ -276,7 +276,13 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   options.port ??= 5672;
   options.logLevel ??= 'info';
   if (options.cluster) {
-    const { runClusterNode } = await import('./cluster/run.js');
+    // etcd3 is an optional peer dependency (its gRPC stack has install scripts): loaded only here.
+    let runClusterNode: typeof import('./cluster/run.js').runClusterNode;
+    try {
+      ({ runClusterNode } = await import('./cluster/run.js'));
+    } catch (err) {
+      process.exit(reportStartFailure(err, options));
+    }
     const { cluster, ...brokerOptions } = options;
     return runClusterNode({ ...brokerOptions, dataDir: brokerOptions.dataDir ?? './data', port: brokerOptions.port ?? 5672 }, cluster);
   }

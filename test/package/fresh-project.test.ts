@@ -184,6 +184,14 @@ console.log(JSON.stringify({ version: VERSION, url, port: b.port, type: typeof B
     expect(await listening(b.port)).toBe(false);
   }, 60_000);
 
+  it('clustering asks for its optional peer dependency (etcd3) instead of installing it for everyone', async () => {
+    expect(existsSync(join(app, 'node_modules', 'etcd3'))).toBe(false);
+    const r = sh(process.execPath, [join(app, 'node_modules', '.bin', 'warren'), ...BROKER_ARGS, '--cluster-etcd', 'http://127.0.0.1:1'], app);
+    expect(r.status).toBe(1);
+    const line = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 60, msg: 'clustering needs the etcd3 package, which is not installed', hint: expect.stringContaining('npm install etcd3') });
+  }, 60_000);
+
   it('"start": "warren" in the app\'s package.json: a SIGTERM to npm start stops the broker', async () => {
     const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     pkg.scripts.start = `warren ${BROKER_ARGS.join(' ')}`;
