@@ -281,6 +281,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     try {
       ({ runClusterNode } = await import('./cluster/run.js'));
     } catch (err) {
+      const { reportStartFailure } = await import('./cli-start-failure.js');
       process.exit(reportStartFailure(err, options));
     }
     const { cluster, ...brokerOptions } = options;
