@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, type AmqpConnection, startBroker } from '../helpers/broker.js';
 import { api, get } from '../helpers/http.js';
@@ -20,21 +20,22 @@ const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
 const UI_WAIT = 30_000;
 
 let broker: Broker;
-let browser: Browser;
+/** One browser for the file: a persistent context on a fresh profile; each page is its own tab (own sessionStorage). */
+let browser: BrowserContext;
+let profile: string;
 let base: string;
-const contexts: BrowserContext[] = [];
+const pages: Page[] = [];
 let problems: { text: string; url: string }[] = [];
 /** Problems a test provokes on purpose (matched against the request URL), cleared after each test. */
 let tolerated: RegExp[] = [];
 /** What the next prompt() dialogs are answered with (confirm() dialogs are accepted). */
 const promptAnswers: string[] = [];
 
-/** A fresh browser context (its own sessionStorage) with a page whose every problem is recorded. */
+/** A new tab (its own sessionStorage, so its own login) whose every problem is recorded. */
 async function newPage(width = 1280, height = 900): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
-  contexts.push(context);
-  context.setDefaultTimeout(UI_WAIT);
-  const page = await context.newPage();
+  const page = await browser.newPage();
+  pages.push(page);
+  await page.setViewportSize({ width, height });
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push({ text: `console error: ${m.text()}`, url: m.location().url });
   });
@@ -77,8 +78,11 @@ describe('web UI in chromium', () => {
     broker = await startBroker({ management: { port: 0 }, vhosts: ['/', 'other'] });
     broker.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
     base = `http://127.0.0.1:${broker.managementHttpPort}`;
-    browser = await chromium.launch({
+    profile = mkdtempSync(join(tmpdir(), 'warren-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
+      headless: true,
+      acceptDownloads: true,
       args: [
         '--headless',
         '--no-sandbox',
@@ -88,13 +92,13 @@ describe('web UI in chromium', () => {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
-        // No --user-data-dir: playwright refuses it in launch() and gives every launch a fresh temporary profile itself.
       ],
     });
+    browser.setDefaultTimeout(UI_WAIT);
   }, 60_000);
 
   afterEach(async () => {
-    for (const c of contexts.splice(0)) await c.close();
+    for (const p of pages.splice(0)) await p.close();
     const seen = problems.filter((p) => !tolerated.some((re) => re.test(p.url))).map((p) => p.text);
     problems = [];
     tolerated = [];
@@ -104,6 +108,7 @@ describe('web UI in chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await broker?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('serves the page and the whitelisted library files, without auth, and nothing else outside the API', async () => {
@@ -416,7 +421,7 @@ describe('web UI in chromium', () => {
     expect(await alicePage.locator('.vhost-picker option').allTextContents()).toEqual(['All', 'other']);
     await screenshot(alicePage, 'alice-queues');
     // Alice's page stops polling before her password changes under it.
-    await alicePage.context().close();
+    await alicePage.close();
 
     // Tags, password and deletion from the users list.
     await page.getByRole('heading', { name: 'Users' }).waitFor();
@@ -486,7 +491,9 @@ describe('web UI in chromium', () => {
     const exported = JSON.parse(await (await import('node:fs/promises')).readFile((await download.path())!, 'utf8'));
     expect(exported.vhosts.map((v: { name: string }) => v.name).sort()).toEqual(['/', 'other']);
 
-    const file = join(mkdtempSync(join(tmpdir(), 'warren-defs-')), 'defs.json');
+    const dir = mkdtempSync(join(tmpdir(), 'warren-defs-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'defs.json');
     writeFileSync(
       file,
       JSON.stringify({
