@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Administration, FULL_ACCESS, type VhostInfo } from './admin/administration.js';
+import type { RuntimeSettings } from './admin/settings.js';
+import type { UserLimits } from './broker/limits.js';
 import { AccessControl, type PermissionRecord, type TopicPermissionRecord, type UserRecord } from './auth/access-control.js';
 import type { VirtualHost } from './broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
@@ -95,14 +97,15 @@ export class Broker implements ManagementBackend {
     this.options = resolveOptions(given);
     this.logger = given.logger ?? createLogger({ level: given.logLevel ?? EMBEDDED_DEFAULTS.logLevel, pretty: given.logPretty });
     this.clusterName = this.options.clusterName ?? this.nodeName;
+    const userLimits = new Map<string, UserLimits>();
     this.server = new Server({
       options: this.options,
       access: this.access,
       vhosts: this.vhosts,
       logger: this.logger,
       serverProperties: serverProperties(this.options.clusterName, this.options.productName),
-    });
-    this.admin = new Administration(this.vhosts, this.access, this.server, this.logger);
+    }, userLimits);
+    this.admin = new Administration(this.vhosts, this.access, this.server, this.logger, userLimits);
     this.statistics = new Statistics(this.vhosts, () => [...this.server.connections].map((c) => ({ id: c.id, recvOct: c.socket.bytesRead, sendOct: c.socket.bytesWritten })));
     this.memory = new MemoryAlarm({
       limit: this.options.memoryHighWatermark,
@@ -255,6 +258,11 @@ export class Broker implements ManagementBackend {
 
   listVhosts(): VhostInfo[] {
     return this.admin.listVhosts();
+  }
+
+  /** Policies, operator policies, vhost and user limits (rabbitmqctl set_policy, set_vhost_limits…). */
+  get settings(): RuntimeSettings {
+    return this.admin.settings;
   }
 
   /** Adds (or replaces) a user; `password` null = a user that cannot log in with a password. */

@@ -17,6 +17,9 @@ import type { MessageLog } from '../store/message-log.js';
 import { AmqpError, Decimal, mapFieldTree, type FieldTable } from '../protocol/index.js';
 import { DefinitionsFormatError, parseDefinitions, type ParsedDefinitions } from './definitions-format.js';
 import { VERSION } from '../version.js';
+import { RuntimeSettings } from './settings.js';
+import type { UserLimits } from '../broker/limits.js';
+import { applySettings, exportSettings, parseSettings } from './settings-definitions.js';
 
 /** Objects declared by an import have no exclusive owner. */
 const NO_OWNER = { id: 0 };
@@ -35,13 +38,18 @@ export class Administration {
   private readonly meta = new Map<string, VhostInfo>();
   /** Users given with `--user`: full permissions on every vhost, including vhosts created later. */
   readonly everyVhostUsers = new Set<string>();
+  /** Policies, operator policies, vhost and user limits. */
+  readonly settings: RuntimeSettings;
 
   constructor(
     readonly vhosts: Map<string, VirtualHost>,
     readonly access: AccessControl,
     private readonly server: Server,
     private readonly logger: Logger,
-  ) {}
+    userLimits?: Map<string, UserLimits>,
+  ) {
+    this.settings = new RuntimeSettings(vhosts, logger, userLimits);
+  }
 
   /** Restores users, vhosts and permissions from the data directory, then journals every later change. */
   attachStore(journal: DefinitionsJournal, log: MessageLog, memoryWindow: number, restored: Definitions): void {
@@ -53,6 +61,8 @@ export class Administration {
     }
     for (const p of a.permissions.values()) this.restore(() => this.access.setPermissions(p), p);
     for (const t of a.topicPermissions.values()) this.restore(() => this.access.setTopicPermissions(t), t);
+    this.settings.restore(restored.settings.values());
+    this.settings.journal = journal;
     this.journal = journal;
     this.log = log;
     this.memoryWindow = memoryWindow;
@@ -152,6 +162,7 @@ export class Administration {
   /** Deletes a user (and its permissions) and closes its connections with 320. */
   async deleteUser(name: string): Promise<boolean> {
     if (!this.access.deleteUser(name)) return false;
+    this.settings.userDeleted(name);
     this.everyVhostUsers.delete(name);
     this.logger.info({ user: name }, `closing all connections from user '${name}' because it's being deleted`);
     await this.server.closeConnections((c) => c.user?.name === name, `user '${name}' is deleted`);
@@ -188,7 +199,11 @@ export class Administration {
       exchange: (v, n) => this.vhosts.get(v)?.exchanges.has(n) ?? false,
       queue: (v, n) => this.vhosts.get(v)?.queues.has(n) ?? false,
     });
+    const fileVhosts = new Set(d.vhosts.map((v) => v.name));
+    const settings = parseSettings(doc as Record<string, unknown>, (n) => fileVhosts.has(n) || this.vhosts.has(n));
     this.applyDefinitions(d);
+    applySettings(this.settings, settings);
+    if (settings.otherParameters > 0) this.logger.warn({ count: settings.otherParameters }, 'definitions: runtime parameters of other components are kept in the file but not applied');
   }
 
   private applyDefinitions(d: ParsedDefinitions): void {
@@ -237,6 +252,7 @@ export class Administration {
     const exchanges: unknown[] = [];
     const queues: unknown[] = [];
     const bindings: unknown[] = [];
+    const settingsOut = exportSettings(this.settings, this.vhosts);
     for (const [vname, v] of this.vhosts) {
       for (const x of v.exchanges.values()) {
         if (x.name !== '' && !x.name.startsWith('amq.')) {
@@ -257,13 +273,13 @@ export class Administration {
       rabbitmq_version: '3.13.0',
       product_name: 'Warren',
       product_version: VERSION,
-      users: this.access.listUsers().map((u) => ({ name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: [...u.tags], limits: {} })),
+      users: this.access.listUsers().map((u) => ({ name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: [...u.tags], limits: { ...this.settings.userLimits.get(u.name) } })),
       vhosts: vhosts.map((v) => ({ name: v.name, description: v.description, tags: v.tags, metadata: { description: v.description, tags: v.tags } })),
       permissions: this.access.listPermissions().map((p) => ({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read })),
       topic_permissions: this.access.listTopicPermissions().map((t) => ({ user: t.user, vhost: t.vhost, exchange: t.exchange, write: t.write, read: t.read })),
-      parameters: [],
+      parameters: settingsOut.parameters,
       global_parameters: [],
-      policies: [],
+      policies: settingsOut.policies,
       queues,
       exchanges,
       bindings,

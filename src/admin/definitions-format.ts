@@ -34,7 +34,7 @@ export interface ParsedDefinitions {
   exchanges: ExchangeIn[];
   queues: QueueIn[];
   bindings: BindingIn[];
-  /** Present in the file but not applied yet (policies, parameters, global parameters). */
+  /** Present in the file but not applied (global parameters). */
   unapplied: Record<string, unknown[]>;
 }
 
@@ -210,7 +210,8 @@ export function parseDefinitions(doc: Json, exists: ExistingObjects): ParsedDefi
     return r;
   });
   const unapplied: Record<string, unknown[]> = {};
-  for (const key of ['policies', 'parameters', 'global_parameters']) {
+  // Policies, operator policies and limits are read by settings-definitions.ts.
+  for (const key of ['global_parameters']) {
     const v = own(doc, key);
     if (Array.isArray(v) && v.length > 0) unapplied[key] = v;
   }

@@ -31,8 +31,12 @@ export class Exchange implements Destination {
   readonly outgoing = new Set<Binding>();
   /** Auto-delete exchanges go when their last binding goes, once they have had one. */
   hadBinding = false;
-  /** The alternate exchange (argument `alternate-exchange`): where messages this one cannot route go. */
-  readonly alternate: string | undefined;
+  /** The alternate exchange: where messages this one cannot route go (the argument, else the policy's). */
+  alternate: string | undefined;
+  /** The `alternate-exchange` argument (it wins over a policy's). */
+  readonly declaredAlternate: string | undefined;
+  /** The name of the policy in force, if any. */
+  policy: string | null = null;
   /** publish_in: messages published to it; publish_out: queue deliveries it routed. */
   readonly messageStats = new MessageStats();
 
@@ -43,6 +47,13 @@ export class Exchange implements Destination {
     this.internal = options.internal;
     this.arguments = options.arguments;
     const ae = options.arguments['alternate-exchange'];
-    this.alternate = typeof ae === 'string' ? ae : Buffer.isBuffer(ae) ? ae.toString('utf8') : undefined;
+    this.declaredAlternate = typeof ae === 'string' ? ae : Buffer.isBuffer(ae) ? ae.toString('utf8') : undefined;
+    this.alternate = this.declaredAlternate;
+  }
+
+  /** A policy change: its alternate exchange applies unless the exchange's own argument names one. */
+  applyPolicy(policy: string | null, alternate: string | undefined): void {
+    this.policy = policy;
+    this.alternate = this.declaredAlternate ?? alternate;
   }
 }

@@ -8,6 +8,7 @@ import type { Consumer } from './consumer.js';
 import type { DeathReason } from './dead-letter.js';
 import { Message, type QueueEntry } from './message.js';
 import { parseExpiration, type QueuePolicy } from './queue-arguments.js';
+import { NO_POLICY, type AppliedPolicy } from './policies.js';
 import { FifoReadyList, PriorityReadyList, type ReadyList } from './ready-list.js';
 import type { Destination } from './routing.js';
 import { peekQueue } from './queue-peek.js';
@@ -101,7 +102,12 @@ export class Queue implements Destination {
   readonly exclusiveOwner: Owner | null;
   readonly autoDelete: boolean;
   readonly arguments: FieldTable;
-  readonly policy: QueuePolicy;
+  /** The settings the queue's own arguments ask for. */
+  readonly declaredPolicy: QueuePolicy;
+  /** The settings in force: the arguments resolved with the matching policies (see policies.ts). */
+  policy: QueuePolicy;
+  /** The policies in force, by name, and their merged definition (for the management API). */
+  appliedPolicy: AppliedPolicy = NO_POLICY;
   readonly ready: ReadyList;
   /** In subscription order; dispatch order is by priority (see nextConsumer). */
   readonly consumers: Consumer[] = [];
@@ -142,6 +148,7 @@ export class Queue implements Destination {
     this.exclusiveOwner = options.exclusiveOwner;
     this.autoDelete = options.autoDelete;
     this.arguments = options.arguments;
+    this.declaredPolicy = options.policy;
     this.policy = options.policy;
     this.ready = this.policy.maxPriority !== undefined ? new PriorityReadyList(this.policy.maxPriority) : new FifoReadyList();
     this.armExpiry();
@@ -437,6 +444,8 @@ export class Queue implements Destination {
   logFlushed(): void {
     if (!this.waitingForLog) return;
     this.waitingForLog = false;
+    // A length limit could not drop records still being written: it can now.
+    if (this.policy.overflow === 'drop-head') this.enforceLimits();
     this.dispatch();
   }
 
@@ -601,6 +610,25 @@ export class Queue implements Destination {
       }
       this.armExpiry();
     }), wait);
+  }
+
+  /**
+   * Installs settings resolved from a policy change, at once: a lower length
+   * limit drops the oldest messages now (drop-head), a new x-expires restarts
+   * its countdown. TTLs apply to messages enqueued from now on (as RabbitMQ,
+   * which fixes a message's expiry when it is enqueued).
+   */
+  applyPolicy(settings: QueuePolicy, applied: AppliedPolicy): void {
+    const expiresChanged = settings.expires !== this.policy.expires;
+    this.policy = settings;
+    this.appliedPolicy = applied;
+    if (this.deleted) return;
+    if (settings.overflow === 'drop-head') this.enforceLimits();
+    if (expiresChanged) {
+      this.expiryTimer?.clear();
+      this.expiryTimer = null;
+      this.armExpiry();
+    }
   }
 
   /** The queue is gone: stop its timers. */

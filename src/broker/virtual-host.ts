@@ -11,6 +11,8 @@ import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
 import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
 import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
+import { VhostPolicies } from './policies.js';
+import { assertQueueLimit, type VhostLimits } from './limits.js';
 import type { Session } from './session.js';
 import { Churn, MessageStats } from '../observe/stats.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
@@ -138,6 +140,10 @@ class Collector implements RouteCollector {
 export class VirtualHost implements QueueHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
+  /** Policies and operator policies: applied to each queue and exchange as it comes and as they change. */
+  readonly policies = new VhostPolicies();
+  /** max-connections (checked at connection.open) and max-queues (at queue.declare). */
+  limits: VhostLimits = {};
   private readonly bindings = new Map<string, Binding>();
   /** Bindings by destination, to drop them when the destination goes. */
   private readonly incoming = new Map<Destination, Set<Binding>>();
@@ -255,6 +261,7 @@ export class VirtualHost implements QueueHost {
       x = new Exchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
       if (x.durable) this.journalOrRefuse(`declare ${this.exchangeDesc(name)}`, (j) => j.exchangeDeclared(this.name, { name, type: d.type, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments }));
       this.exchanges.set(name, x);
+      this.policies.applyToExchange(x);
       return x;
     }
     const what = this.exchangeDesc(name);
@@ -343,6 +350,7 @@ export class VirtualHost implements QueueHost {
       return existing;
     }
     const policy = parseQueueArguments(d.arguments, this.queueDesc(name), d);
+    assertQueueLimit(this.limits, this.queues.size, name, this.name);
     const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments, policy });
     this.churn.queuesCreated++;
     // Exclusive queues die with their connection: nothing of them outlives a restart.
@@ -361,11 +369,13 @@ export class VirtualHost implements QueueHost {
   addQueue(q: Queue): void {
     q.host = this;
     this.queues.set(q.name, q);
+    this.policies.applyToQueue(q);
   }
 
   /** Restores an exchange from the definitions at start-up (no journaling). */
   restoreExchange(x: Exchange): void {
     this.exchanges.set(x.name, x);
+    this.policies.applyToExchange(x);
   }
 
   /** The message log finished a write: queues waiting to page in may go on. */

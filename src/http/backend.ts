@@ -1,6 +1,7 @@
 import type { Statistics } from '../broker/statistics.js';
 import type { AccessControl, PermissionRecord, TopicPermissionRecord } from '../auth/access-control.js';
 import type { VhostInfo } from '../admin/administration.js';
+import type { RuntimeSettings } from '../admin/settings.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { ResolvedOptions } from '../config.js';
 import type { Logger } from '../observe/logger.js';
@@ -40,6 +41,8 @@ export interface ManagementBackend {
   /** Users, permissions and topic permissions (read them here; change them through the methods below). */
   readonly access: AccessControl;
   readonly statistics: Statistics;
+  /** Policies, operator policies, vhost and user limits (read and changed here). */
+  readonly settings: RuntimeSettings;
   /** RabbitMQ's node name ("warren@host"). */
   readonly nodeName: string;
   readonly clusterName: string;

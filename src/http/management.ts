@@ -14,6 +14,7 @@ import { registerDefinitionRoutes } from './routes-definitions.js';
 import { registerObjectRoutes } from './routes-objects.js';
 import { registerOverviewRoutes } from './routes-overview.js';
 import { registerWriteRoutes } from './routes-write.js';
+import { registerPolicyRoutes } from './routes-policies.js';
 import { StaticFiles } from './static-files.js';
 
 /** HTTPS for the API: the AMQP listener's certificate and key files (RabbitMQ's management.ssl). */
@@ -43,6 +44,7 @@ export class ManagementServer {
     registerWriteRoutes(this.router);
     registerAdminRoutes(this.router);
     registerDefinitionRoutes(this.router);
+    registerPolicyRoutes(this.router);
     this.listener = this.handlerFor(null);
     this.http = guard(createServer(this.listener));
   }

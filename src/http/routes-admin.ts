@@ -75,13 +75,13 @@ const deleteVhost: Handler = async (ctx) => {
   return { status: 204 };
 };
 
-function userView(u: UserRecord): Item {
-  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: [...u.tags], limits: {} };
+function userView(ctx: RequestContext, u: UserRecord): Item {
+  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: [...u.tags], limits: { ...ctx.backend.settings.userLimits.get(u.name) } };
 }
 
 const users: Handler = (ctx) => {
   requireAdmin(ctx.user);
-  return { body: shapeList(ctx.backend.access.listUsers().map(userView), ctx.query, ['name']) };
+  return { body: shapeList(ctx.backend.access.listUsers().map((u) => userView(ctx, u)), ctx.query, ['name']) };
 };
 
 function findUser(ctx: RequestContext, name = ctx.params.name!): UserRecord {
@@ -92,7 +92,7 @@ function findUser(ctx: RequestContext, name = ctx.params.name!): UserRecord {
 
 const user: Handler = (ctx) => {
   requireAdmin(ctx.user);
-  return { body: userView(findUser(ctx)) };
+  return { body: userView(ctx, findUser(ctx)) };
 };
 
 /**

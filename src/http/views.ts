@@ -29,9 +29,9 @@ export function queueView(q: Queue, vhost: string, node: string): Item {
     type: q.policy.type,
     node,
     state: 'running',
-    policy: null,
-    operator_policy: null,
-    effective_policy_definition: {},
+    policy: q.appliedPolicy.policy,
+    operator_policy: q.appliedPolicy.operatorPolicy,
+    effective_policy_definition: { ...q.appliedPolicy.effective },
     exclusive_consumer_tag: q.hasExclusiveConsumer ? q.consumers[0]!.tag : null,
     single_active_consumer_tag: q.policy.singleActiveConsumer && consumers > 0 ? q.consumers[0]!.tag : null,
     consumers,
@@ -71,7 +71,7 @@ export function exchangeView(x: Exchange, vhost: string): Item {
     internal: x.internal,
     arguments: fieldTableToJson(x.arguments),
     user_who_performed_action: 'rmq-internal',
-    policy: null,
+    policy: x.policy,
   };
   if (x.messageStats.active) item.message_stats = messageStatsJson(x.messageStats, EXCHANGE_STAT_KEYS);
   return item;

@@ -181,6 +181,7 @@ export class Connection implements FrameHandler, ChannelHost, HandshakeHost, Out
       // RabbitMQ reports the offending method's class/method ids with this error.
       throw methodError(ReplyCode.ChannelError, `expected 'channel.open'`, method.id);
     }
+    this.ctx.admission?.checkChannel(this.user!.name);
     this.channels.open(this, channelId, this.channelMax, this.vhost!, this.user!.name);
     this.send(channelId, { id: MethodId.ChannelOpenOk, args: {} });
   }

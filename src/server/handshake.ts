@@ -10,6 +10,7 @@ import { AmqpError, MethodId, PROTOCOL_HEADER, ReplyCode, methodError, type Fiel
 import { RABBIT_STATE_NAMES, type ConnectionState } from './connection-state.js';
 import { authenticate, isLoopback, offeredMechanisms, truncateForLog } from './login.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { Admission } from './admission.js';
 
 /** What the handshake needs from the broker around the connection. */
 export interface HandshakeContext {
@@ -20,6 +21,8 @@ export interface HandshakeContext {
   readonly serverProperties: FieldTable;
   /** Failed logins per client address (refusals delayed under brute force); none: never delayed. */
   readonly loginThrottle?: LoginThrottle;
+  /** Vhost and user connection/channel limits (none: unlimited). */
+  readonly admission?: Admission;
 }
 
 /** The connection as the handshake sees it: the facts it settles, and how it answers or gives up. */
@@ -227,6 +230,7 @@ export class Handshake {
     const conn = this.conn;
     const vhost = this.ctx.vhosts.get(vhostName);
     if (!vhost) throw methodError(ReplyCode.NotAllowed, `vhost ${vhostName} not found`, MethodId.ConnectionOpen);
+    this.ctx.admission?.checkOpen(conn, vhost, conn.user!.name);
     if (!this.ctx.access.mayOpen(conn.user!.name, vhostName)) {
       throw methodError(ReplyCode.NotAllowed, `access to vhost '${vhostName}' refused for user '${conn.user!.name}'`, MethodId.ConnectionOpen);
     }

@@ -1,5 +1,7 @@
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Connection, type ConnectionContext } from './connection.js';
+import { Admission } from './admission.js';
+import type { UserLimits } from '../broker/limits.js';
 import { ResourceAlarms } from './resource-alarms.js';
 import { TlsListener, type TlsSettings } from './tls-listener.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -24,9 +26,10 @@ export class Server {
   /** Sockets of connections that sent close-ok, left to their clients to close. */
   readonly lingering = new SocketLinger();
 
-  constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms' | 'lingering'>) {
+  constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms' | 'lingering' | 'admission'>, userLimits: ReadonlyMap<string, UserLimits> = new Map()) {
     this.context = {
       ...context,
+      admission: new Admission(this.connections, userLimits),
       alarms: this.alarms,
       lingering: this.lingering,
       loginThrottle: new LoginThrottle(),

@@ -28,7 +28,11 @@ const RECORD_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldKind>>
   'permission-delete': PERMISSION,
   'topic-permission': { ...PERMISSION, exchange: 'string', write: 'string', read: 'string' },
   'topic-permission-delete': { ...PERMISSION, exchange: 'string' },
+  setting: { kind: 'string', vhost: 'string', name: 'string', value: 'string' },
+  'setting-delete': { kind: 'string', vhost: 'string', name: 'string' },
 };
+
+const SETTING_KINDS = ['policy', 'operator-policy', 'vhost-limits', 'user-limits'];
 
 function hasKind(v: unknown, kind: FieldKind): boolean {
   if (kind === 'strings') return Array.isArray(v) && v.every((s) => typeof s === 'string');
@@ -48,6 +52,9 @@ export function parseDefinitionRecord(line: string): { op: string } & Record<str
   }
   if ((op === 'bind' || op === 'unbind') && (record as { kind: string }).kind !== 'queue' && (record as { kind: string }).kind !== 'exchange') {
     throw new Error(`${op} record: 'kind' must be 'queue' or 'exchange'`);
+  }
+  if ((op === 'setting' || op === 'setting-delete') && !SETTING_KINDS.includes((record as { kind: string }).kind)) {
+    throw new Error(`${op} record: unknown kind ${JSON.stringify((record as { kind: string }).kind)}`);
   }
   return record as { op: string } & Record<string, unknown>;
 }

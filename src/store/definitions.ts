@@ -89,8 +89,21 @@ export interface AuthDefs {
   topicPermissions: Map<string, TopicPermissionDef>;
 }
 
+/** What runtime settings a SettingDef holds (RabbitMQ keeps them as runtime parameters). */
+export type SettingKind = 'policy' | 'operator-policy' | 'vhost-limits' | 'user-limits';
+
+/** A policy, operator policy or limits record: `value` is its JSON (user limits: vhost '', name = the user). */
+export interface SettingDef {
+  kind: SettingKind;
+  vhost: string;
+  name: string;
+  value: string;
+}
+
 export interface Definitions {
   vhosts: Map<string, VhostDefs>;
+  /** Policies and limits, keyed kind NUL vhost NUL name. */
+  settings: Map<string, SettingDef>;
   auth: AuthDefs;
   /** The next queue id to hand out (never reused). */
   nextQueueId: number;
@@ -110,7 +123,31 @@ type Op =
   | ({ op: 'permission' } & PermissionDef)
   | { op: 'permission-delete'; user: string; vhost: string }
   | ({ op: 'topic-permission' } & TopicPermissionDef)
-  | { op: 'topic-permission-delete'; user: string; vhost: string; exchange: string };
+  | { op: 'topic-permission-delete'; user: string; vhost: string; exchange: string }
+  | ({ op: 'setting' } & SettingDef)
+  | { op: 'setting-delete'; kind: SettingKind; vhost: string; name: string };
+
+const settingKey = (kind: string, vhost: string, name: string): string => `${kind}\u0000${vhost}\u0000${name}`;
+
+/** Applies a policy/limits record (and drops the settings of a deleted vhost or user); false for other ops. */
+function applySetting(defs: Definitions, op: Op): boolean {
+  switch (op.op) {
+    case 'setting':
+      defs.settings.set(settingKey(op.kind, op.vhost, op.name), { kind: op.kind, vhost: op.vhost, name: op.name, value: op.value });
+      return true;
+    case 'setting-delete':
+      defs.settings.delete(settingKey(op.kind, op.vhost, op.name));
+      return true;
+    case 'vhost-delete':
+      for (const [k, x] of defs.settings) if (x.kind !== 'user-limits' && x.vhost === op.name) defs.settings.delete(k);
+      return false;
+    case 'user-delete':
+      defs.settings.delete(settingKey('user-limits', '', op.name));
+      return false;
+    default:
+      return false;
+  }
+}
 
 const permissionKey = (user: string, vhost: string): string => `${user}\u0000${vhost}`;
 const topicKey = (user: string, vhost: string, exchange: string): string => `${user}\u0000${vhost}\u0000${exchange}`;
@@ -181,7 +218,7 @@ function apply(defs: Definitions, op: Op): void {
     defs.nextQueueId = Math.max(defs.nextQueueId, op.next);
     return;
   }
-  if (applyAuth(defs, op) || !('vhost' in op)) return;
+  if (applySetting(defs, op) || applyAuth(defs, op) || !('vhost' in op)) return;
   const v = vhostOf(defs, op.vhost);
   switch (op.op) {
     case 'exchange':
@@ -237,6 +274,7 @@ export class DefinitionsJournal {
   static open(path: string, fsync: boolean, logger: Logger): { journal: DefinitionsJournal; definitions: Definitions; notCompacted?: Error } {
     const defs: Definitions = {
       vhosts: new Map(),
+      settings: new Map(),
       auth: { known: false, users: new Map(), vhosts: new Map(), permissions: new Map(), topicPermissions: new Map() },
       nextQueueId: 1,
     };
@@ -389,6 +427,14 @@ export class DefinitionsJournal {
     this.append({ op: 'topic-permission-delete', user, vhost, exchange });
   }
 
+  settingPut(x: SettingDef): void {
+    this.append({ op: 'setting', ...x });
+  }
+
+  settingDeleted(kind: SettingKind, vhost: string, name: string): void {
+    this.append({ op: 'setting-delete', kind, vhost, name });
+  }
+
   close(): void {
     if (this.fd >= 0) {
       closeSync(this.fd);
@@ -405,6 +451,7 @@ function snapshotLines(defs: Definitions): string {
   for (const u of a.users.values()) out.push(JSON.stringify({ op: 'user', ...u } satisfies Op));
   for (const p of a.permissions.values()) out.push(JSON.stringify({ op: 'permission', ...p } satisfies Op));
   for (const t of a.topicPermissions.values()) out.push(JSON.stringify({ op: 'topic-permission', ...t } satisfies Op));
+  for (const x of defs.settings.values()) out.push(JSON.stringify({ op: 'setting', ...x } satisfies Op));
   for (const [vhost, v] of defs.vhosts) {
     for (const x of v.exchanges.values()) out.push(JSON.stringify({ op: 'exchange', vhost, name: x.name, type: x.type, autoDelete: x.autoDelete, internal: x.internal, args: encodeArgs(x.arguments) } satisfies Op));
     for (const q of v.queues.values()) out.push(JSON.stringify({ op: 'queue', vhost, name: q.name, id: q.id, autoDelete: q.autoDelete, args: encodeArgs(q.arguments) } satisfies Op));
