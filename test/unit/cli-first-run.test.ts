@@ -58,6 +58,7 @@ describe('errors name what the user typed', () => {
     let out = '';
     parseCli(['--help'], {}, (s) => { out += s; });
     expect(out).toMatch(/^Usage: warren \[options\] +run the broker\n +warren perf <scenario> \.\.\. +load generator/);
+    expect(out).toMatch(/^ +warren ctl <command> \.\.\. +manage a running broker/m);
   });
 });
 
