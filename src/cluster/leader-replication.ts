@@ -339,6 +339,10 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     return [this.o.node, ...this.isr];
   }
 
+  get isFenced(): boolean {
+    return this.fenced;
+  }
+
   /** Leadership is lost: nothing more is confirmed, followers are dropped. */
   fence(): void {
     this.fenced = true;

@@ -170,7 +170,7 @@ export class ClusterNode {
   }
 
   private leaseLost(): void {
-    if (this.role !== 'leader') return;
+    if (this.role !== 'leader' || this.leaderRep === null || this.leaderRep.isFenced) return;
     // Fence at once (synchronously): nothing is confirmed from here on.
     this.leaderRep?.fence();
     this.logger.warn({ node: this.cluster.node }, 'cluster: leadership lost; stopping the broker');
