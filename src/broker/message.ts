@@ -1,5 +1,9 @@
-import { decodeContentProperties, encodeContentHeader, PropertyFlag, type BasicProperties } from '../protocol/index.js';
+import { decodeContentProperties, deliveryMode, encodeContentHeader, hasProperty, PropertyFlag, type BasicProperties } from '../protocol/index.js';
+import { parseExpiration } from './queue-arguments.js';
 import type { StoredLocation } from '../store/message-log.js';
+
+/** Message.ttl not yet parsed. */
+const NOT_PARSED = -1;
 
 /**
  * A published message as the broker holds it: the raw content-header bytes
@@ -8,6 +12,8 @@ import type { StoredLocation } from '../store/message-log.js';
  */
 export class Message {
   private decoded: BasicProperties | undefined;
+  /** The expiration property parsed (NOT_PARSED until asked; undefined: none). */
+  private parsedTtl: number | undefined = NOT_PARSED;
   /** Where the message log holds it, once logged for a durable queue. */
   stored: StoredLocation | null = null;
   /**
@@ -37,6 +43,22 @@ export class Message {
     return deliveryMode(this.header) === 2;
   }
 
+  /** Whether property `flag` (a PropertyFlag) is set, read from the header bytes (no decode). */
+  hasProperty(flag: number): boolean {
+    return hasProperty(this.header, flag);
+  }
+
+  /**
+   * The message's own TTL in ms from its expiration property, parsed once
+   * (undefined: no expiration). An invalid one throws RabbitMQ's 406 (and is
+   * not cached: publishing it fails).
+   */
+  get ttl(): number | undefined {
+    if (this.parsedTtl !== NOT_PARSED) return this.parsedTtl;
+    const expiration = hasProperty(this.header, PropertyFlag.Expiration) ? this.properties.expiration : undefined;
+    return (this.parsedTtl = expiration === undefined ? undefined : parseExpiration(expiration));
+  }
+
   /** The same body with rewritten properties (dead-lettering, reply-to, BCC): a new header, the body shared. */
   withProperties(properties: BasicProperties, exchange = this.exchange, routingKey = this.routingKey): Message {
     const m = new Message(exchange, routingKey, encodeContentHeader(this.bodySize, properties), this.body, this.bodySize);
@@ -60,22 +82,4 @@ export interface QueueEntry {
   readonly priority: number;
   /** Deliveries that ended without an ack (quorum queues count them for x-delivery-limit). */
   returns: number;
-}
-
-/**
- * The delivery-mode octet of a raw content header, or 0 when absent. It
- * follows content-type, content-encoding and headers, so only their lengths
- * are skipped.
- */
-export function deliveryMode(header: Buffer): number {
-  if (header.length < 14) return 0;
-  const flags = header.readUInt16BE(12);
-  if ((flags & PropertyFlag.DeliveryMode) === 0) return 0;
-  let p = 14;
-  // Continuation flag words (properties we do not know) follow the first one.
-  for (let word = flags; word & 1; p += 2) word = header.readUInt16BE(p);
-  if (flags & PropertyFlag.ContentType) p += 1 + header[p]!;
-  if (flags & PropertyFlag.ContentEncoding) p += 1 + header[p]!;
-  if (flags & PropertyFlag.Headers) p += 4 + header.readUInt32BE(p);
-  return p < header.length ? header[p]! : 0;
 }

@@ -7,7 +7,7 @@ import type { MessageLog, StoredLocation } from '../store/message-log.js';
 import type { Consumer } from './consumer.js';
 import type { DeathReason } from './dead-letter.js';
 import { Message, type QueueEntry } from './message.js';
-import { parseExpiration, type QueuePolicy } from './queue-arguments.js';
+import type { QueuePolicy } from './queue-arguments.js';
 import { NO_POLICY, type AppliedPolicy } from './policies.js';
 import { FifoReadyList, PriorityReadyList, type ReadyList } from './ready-list.js';
 import type { Destination } from './routing.js';
@@ -232,13 +232,8 @@ export class Queue implements Destination {
   /** When a message routed now expires here: the smaller of x-message-ttl and its own expiration; 0 for never. */
   private expiryFor(message: Message, now: number): number {
     let ttl = this.policy.messageTtl;
-    if ((message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0) {
-      const own = message.properties.expiration;
-      if (own !== undefined) {
-        const n = parseExpiration(own);
-        ttl = ttl === undefined ? n : Math.min(ttl, n);
-      }
-    }
+    const own = message.ttl;
+    if (own !== undefined) ttl = ttl === undefined ? own : Math.min(ttl, own);
     return ttl === undefined ? 0 : now + ttl;
   }
 
@@ -263,7 +258,7 @@ export class Queue implements Destination {
       if (policy.overflow === 'reject-publish-dlx') this.host?.deadLetter(this, message, 'maxlen');
       return Enqueued.Rejected;
     }
-    const hasTtl = policy.messageTtl !== undefined || (message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0;
+    const hasTtl = policy.messageTtl !== undefined || message.hasProperty(PropertyFlag.Expiration);
     const now = hasTtl ? Date.now() : 0;
     const expiresAt = hasTtl ? this.expiryFor(message, now) : 0;
     if (logged && this.paging) {

@@ -3,10 +3,10 @@ import { Consumer } from './consumer.js';
 import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
-import { parseExpiration } from './queue-arguments.js';
 import type { FlowSource, Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
-import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, assertRoutingHeaders, withoutBcc, type ReplyTarget, type VirtualHost } from './virtual-host.js';
+import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VirtualHost } from './virtual-host.js';
+import { assertRoutingHeaders, withoutBcc } from './routing-headers.js';
 import { randomBytes } from 'node:crypto';
 import { MessageStats } from '../observe/stats.js';
 
@@ -144,10 +144,9 @@ export class Session implements SyncWaiter, ReplyTarget {
   publish(exchange: string, routingKey: string, message: Message, mandatory: boolean): void {
     // The exchange must exist now, even in a transaction (404 closes the channel at once, as RabbitMQ).
     const target = this.vhost.exchangeForPublish(exchange);
-    const flags = message.header.readUInt16BE(12);
     // RabbitMQ's order: the reply-to address first (maybe_set_fast_reply_to), then the expiration.
-    if ((flags & PropertyFlag.ReplyTo) !== 0 && message.properties.replyTo === REPLY_TO_QUEUE) message = this.withReplyAddress(message);
-    if ((flags & PropertyFlag.Expiration) !== 0 && message.properties.expiration !== undefined) parseExpiration(message.properties.expiration);
+    if (message.hasProperty(PropertyFlag.ReplyTo) && message.properties.replyTo === REPLY_TO_QUEUE) message = this.withReplyAddress(message);
+    void message.ttl; // an invalid expiration is a 406 here; parsed once, every queue reads the result
     // CC/BCC must be arrays (a 406 at publish, even in a transaction, as RabbitMQ's rabbit_basic:message).
     assertRoutingHeaders(message);
     if (this.tx) {

@@ -1,4 +1,4 @@
-import { AmqpError, ByteWriter, PropertyFlag, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
+import { AmqpError, ByteWriter, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
 import type { Logger } from '../observe/logger.js';
@@ -10,7 +10,8 @@ import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
 import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
-import { parseExpiration, parseQueueArguments } from './queue-arguments.js';
+import { parseQueueArguments } from './queue-arguments.js';
+import { extraRoutingKeys, withoutBcc } from './routing-headers.js';
 import { VhostPolicies } from './policies.js';
 import { assertQueueLimit, type VhostLimits } from './limits.js';
 import type { Session } from './session.js';
@@ -47,50 +48,6 @@ export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
 /** A channel consuming from amq.rabbitmq.reply-to. */
 export interface ReplyTarget {
   deliverReply(message: Message): void;
-}
-
-/**
- * Cheap pre-check on raw header bytes: could the headers table hold a "CC" or
- * "BCC" key? Only then are the properties decoded.
- */
-const CC_KEY = Buffer.from([2, 0x43, 0x43]);
-const BCC_KEY = Buffer.from([3, 0x42, 0x43, 0x43]);
-function mayCarryCcOrBcc(header: Buffer): boolean {
-  if (header.length < 14 || (header.readUInt16BE(12) & PropertyFlag.Headers) === 0) return false;
-  return header.indexOf(CC_KEY, 14) >= 0 || header.indexOf(BCC_KEY, 14) >= 0;
-}
-
-/** CC/BCC values: the longstr elements of an array (other elements are skipped, as RabbitMQ's header_routes does). */
-function routingKeyList(v: unknown): string[] {
-  if (!Array.isArray(v)) return [];
-  return v.filter((k): k is string => typeof k === 'string');
-}
-
-/**
- * basic.publish check (rabbit_basic:header_routes): a CC or BCC header that is
- * not an array is a 406 channel error, "invalid message:
- * {unacceptable_type_in_header,"CC",longstr}".
- */
-export function assertRoutingHeaders(message: Message): void {
-  if (!mayCarryCcOrBcc(message.header)) return;
-  const headers = message.properties.headers;
-  for (const key of ['CC', 'BCC']) {
-    const v = headers?.[key];
-    if (v !== undefined && !Array.isArray(v)) {
-      throw new AmqpError(ReplyCode.PreconditionFailed, `invalid message: {unacceptable_type_in_header,"${key}",${fieldTypeName(headers!, key)}}`);
-    }
-  }
-}
-
-/** The message without its BCC header (BCC routes, but no consumer nor basic.return ever sees it). */
-export function withoutBcc(message: Message): Message {
-  if (!mayCarryCcOrBcc(message.header)) return message;
-  const headers = message.properties.headers;
-  if (!headers || headers['BCC'] === undefined) return message;
-  const { BCC: bcc, ...kept } = headers;
-  const m = message.withProperties({ ...message.properties, headers: kept });
-  m.bccKeys = routingKeyList(bcc);
-  return m;
 }
 
 /** Exchanges every vhost has, as RabbitMQ pre-declares them. */
@@ -534,15 +491,9 @@ export class VirtualHost implements QueueHost {
     this.lastRouteRejected = false;
     this.lastRouteCongested = null;
     if (exchange.name === '' && routingKey.startsWith(REPLY_TO_PREFIX)) return this.routeReply(routingKey, message);
-    let extraKeys: string[] | null = null;
-    if (mayCarryCcOrBcc(message.header)) {
-      const headers = message.properties.headers;
-      const cc = routingKeyList(headers?.['CC']);
-      const bcc = routingKeyList(headers?.['BCC']);
-      if (cc.length > 0 || bcc.length > 0) extraKeys = [...cc, ...bcc];
-      // BCC is for routing only: it never reaches consumers.
-      message = withoutBcc(message);
-    }
+    const extraKeys = extraRoutingKeys(message);
+    // BCC is for routing only: it never reaches consumers.
+    message = withoutBcc(message);
     const c = this.collector;
     c.begin();
     this.collect(exchange, routingKey, extraKeys, message, c);
@@ -607,8 +558,7 @@ export class VirtualHost implements QueueHost {
       durable ||= keep;
     }
     if (ids.length === 0) return;
-    const expiration = (message.header.readUInt16BE(12) & PropertyFlag.Expiration) !== 0 ? message.properties.expiration : undefined;
-    const ttl = expiration === undefined ? undefined : parseExpiration(expiration);
+    const ttl = message.ttl;
     // The record is "persistent" (recovered, confirmed after fdatasync) only when a durable queue keeps it.
     message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, durable, Date.now(), ttl);
   }

@@ -10,3 +10,4 @@ export * from './content.js';
 export * from './generated/constants.js';
 export * from './generated/methods.js';
 export * from './generated/properties.js';
+export * from './content-header-view.js';

@@ -172,7 +172,7 @@ export class Channel implements SessionSink {
     const message = new Message(p.exchange, p.routingKey, header, body, p.bodySize);
     try {
       // user_id, when present, must name the authenticated user unless it is an impersonator (checked without decoding otherwise).
-      if ((header.readUInt16BE(12) & PropertyFlag.UserId) !== 0 && message.properties.userId !== this.session.username && !this.conn.accessControl.hasTag(this.session.username, 'impersonator')) {
+      if (message.hasProperty(PropertyFlag.UserId) && message.properties.userId !== this.session.username && !this.conn.accessControl.hasTag(this.session.username, 'impersonator')) {
         throw new AmqpError(ReplyCode.PreconditionFailed, `user_id property set to '${message.properties.userId}' but authenticated user was '${this.session.username}'`);
       }
       if (this.access.topicChecked(p.exchange)) checkTopicWrites(this.access, p.exchange, p.routingKey, message);
