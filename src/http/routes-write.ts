@@ -8,7 +8,8 @@ import { bindingView, propertiesKey } from './views.js';
 import type { Binding } from '../broker/exchange.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { JsonObject } from './body.js';
-import type { FieldTable } from '../protocol/index.js';
+import { AmqpError, ReplyCode, type FieldTable } from '../protocol/index.js';
+import { CONTROL_SOCKET_USER } from './control-socket.js';
 
 /**
  * Write routes for exchanges, queues, bindings and messages. Each calls the
@@ -44,6 +45,12 @@ const putExchange: Handler = async (ctx) => {
   const existed = vhost.exchanges.has(name);
   ctx.allow(vhost, 'exchange', name, 'configure');
   const d = { type: str(body, 'type', 'direct'), passive: false, durable: bool(body, 'durable', false), autoDelete: bool(body, 'auto_delete', false), internal: bool(body, 'internal', false), arguments: args(body) };
+  // As exchange.declare (ChannelAccess): creating one with an alternate exchange needs read on it and write on the AE.
+  const ae = d.arguments['alternate-exchange'];
+  if (!existed && !name.startsWith('amq.') && typeof ae === 'string') {
+    ctx.allow(vhost, 'exchange', name, 'read');
+    ctx.allow(vhost, 'exchange', ae, 'write');
+  }
   ctx.command(() => vhost.declareExchange(name, d));
   return { status: existed ? 204 : 201 };
 };
@@ -63,6 +70,12 @@ const putQueue: Handler = async (ctx) => {
   const existed = vhost.queues.has(name);
   ctx.allow(vhost, 'queue', name, 'configure');
   const d = { passive: false, durable: bool(body, 'durable', false), exclusive: false, autoDelete: bool(body, 'auto_delete', false), arguments: args(body) };
+  // As queue.declare (ChannelAccess): creating one with a dead-letter exchange needs read on it and write on the DLX.
+  const dlx = d.arguments['x-dead-letter-exchange'];
+  if (!existed && typeof dlx === 'string') {
+    ctx.allow(vhost, 'queue', name, 'read');
+    ctx.allow(vhost, 'exchange', dlx, 'write');
+  }
   ctx.command(() => vhost.declareQueue(name, d, API_OWNER));
   return { status: existed ? 204 : 201 };
 };
@@ -157,13 +170,32 @@ const publish: Handler = async (ctx) => {
   const bytes = encoding === 'base64' ? Buffer.from(payload, 'base64') : Buffer.from(payload, 'utf8');
   const properties = propertiesFromJson(body.properties);
   ctx.allow(vhost, 'exchange', x.name, 'write');
-  if (x.type === 'topic') ctx.command(() => ctx.backend.access.checkTopic(ctx.user.name, vhost.name, x.name, routingKey, 'write'));
+  checkUserId(ctx, properties.userId);
+  if (x.type === 'topic') {
+    // As basic.publish: topic write on the routing key and on every CC/BCC key.
+    const keys = [routingKey, ...ccKeys(properties.headers, 'CC'), ...ccKeys(properties.headers, 'BCC')];
+    ctx.command(() => { for (const k of keys) ctx.backend.access.checkTopic(ctx.user.name, vhost.name, x.name, k, 'write'); });
+  }
   const routed = ctx.command(() => {
     const target = vhost.exchangeForPublish(x.name);
     return vhost.route(target, routingKey, buildMessage(x.name, routingKey, properties, bytes));
   });
   return { body: { routed: routed > 0 } };
 };
+
+/** As basic.publish: a user_id property must name the user, unless the user is tagged impersonator (406 otherwise). */
+function checkUserId(ctx: RequestContext, userId: string | undefined): void {
+  if (userId === undefined || userId === ctx.user.name || ctx.user === CONTROL_SOCKET_USER || ctx.backend.access.hasTag(ctx.user.name, 'impersonator')) return;
+  ctx.command(() => {
+    throw new AmqpError(ReplyCode.PreconditionFailed, `user_id property set to '${userId}' but authenticated user was '${ctx.user.name}'`);
+  });
+}
+
+/** The string keys of a CC or BCC header (sender-selected distribution). */
+function ccKeys(headers: FieldTable | undefined, name: 'CC' | 'BCC'): string[] {
+  const keys = headers?.[name];
+  return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
+}
 
 const ACK_MODES = new Set<AckMode>(['ack_requeue_true', 'ack_requeue_false', 'reject_requeue_true', 'reject_requeue_false']);
 
