@@ -61,7 +61,10 @@ export function parsePolicy(vhost: string, name: string, body: unknown, kind: Po
   let priority = body.priority ?? 0;
   if (typeof priority === 'string' && /^-?\d+$/.test(priority)) priority = Number(priority);
   if (typeof priority !== 'number' || !Number.isInteger(priority)) throw new SettingError(policyValidationText(`${erlangTerm(priority)} is not a valid priority`));
-  const definition = body.definition;
+  // Some RabbitMQ exports write an operator policy's definition as a list of [key, value] pairs.
+  const raw = body.definition;
+  const pairs = Array.isArray(raw) && raw.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string');
+  const definition = pairs ? Object.fromEntries(raw as [string, unknown][]) : raw;
   const bad = validatePolicyDefinition(definition, kind);
   if (bad !== null) throw new SettingError(policyValidationText(bad));
   return { vhost, name, pattern, applyTo: applyTo as PolicyApplyTo, priority, definition: { ...(definition as PolicyDefinition) } };

@@ -284,6 +284,39 @@ describe('policies and limits: durable, and in definitions', () => {
     }
   });
 
+  it('a hand-written RabbitMQ export: policies, operator_policy and vhost-limits parameters and user limits are applied', async () => {
+    const b = await startBroker({ management: { port: 0 } });
+    try {
+      const doc = {
+        rabbit_version: '3.13.7',
+        users: [{ name: 'app', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [], limits: { 'max-channels': 3 } }],
+        vhosts: [{ name: 'prod', metadata: { description: '', tags: [] } }],
+        permissions: [{ user: 'guest', vhost: 'prod', configure: '.*', write: '.*', read: '.*' }],
+        parameters: [
+          { vhost: 'prod', component: 'operator_policy', name: 'cap', value: { pattern: '^work', definition: [['max-length', 2]], priority: 0, 'apply-to': 'queues' } },
+          { vhost: 'prod', component: 'vhost-limits', name: 'limits', value: { 'max-queues': 10 } },
+          { vhost: 'prod', component: 'shovel', name: 's', value: { 'src-uri': 'amqp://' } },
+        ],
+        policies: [{ vhost: 'prod', name: 'ttl', pattern: '^work', 'apply-to': 'queues', definition: { 'max-length': 5, 'message-ttl': 60000 }, priority: 1 }],
+        queues: [{ name: 'work', vhost: 'prod', durable: true, auto_delete: false, arguments: {} }],
+        exchanges: [],
+        bindings: [],
+      };
+      expect((await api(b, '/api/definitions', { method: 'POST', body: doc })).status).toBeLessThan(300);
+      expect(await get<Json>(b, '/api/queues/prod/work')).toMatchObject({ policy: 'ttl', operator_policy: 'cap', effective_policy_definition: { 'max-length': 2, 'message-ttl': 60000 } });
+      expect(await get<Json[]>(b, '/api/vhost-limits/prod')).toEqual([{ vhost: 'prod', value: { 'max-queues': 10 } }]);
+      expect(await get<Json[]>(b, '/api/user-limits/app')).toEqual([{ user: 'app', value: { 'max-channels': 3 } }]);
+      const conn = await connect(b, { vhost: 'prod' });
+      const c = await conn.createConfirmChannel();
+      for (let i = 0; i < 5; i++) c.sendToQueue('work', Buffer.from(`w${i}`));
+      await c.waitForConfirms();
+      expect((await c.checkQueue('work')).messageCount).toBe(2);
+      await conn.close();
+    } finally {
+      await b.stop();
+    }
+  });
+
   it('export → import → export is identical, in RabbitMQ\'s format', async () => {
     const a = await startBroker({ management: { port: 0 } });
     const b = await startBroker({ management: { port: 0 } });
