@@ -45,7 +45,7 @@ import { Statistics } from './broker/statistics.js';
 import { ManagementServer } from './http/management.js';
 import { CONTROL_SOCKET_NAME, CONTROL_SOCKET_USER, ControlSocket } from './http/control-socket.js';
 import { PrometheusServer } from './http/prometheus.js';
-import type { Listener, ManagementBackend, NodeFacts } from './http/backend.js';
+import type { ClusterView, Listener, ManagementBackend, NodeFacts } from './http/backend.js';
 import { diskFree, fileDescriptorLimit, openFileDescriptors } from './observe/node-facts.js';
 import type { ConnectionSnapshot } from './server/snapshot.js';
 
@@ -568,6 +568,13 @@ export class Broker implements ManagementBackend {
    * followers, and makes confirms wait for their acks (see store/replication.ts).
    * Attach right after start() resolves, before the event loop turns.
    */
+  /** Set by a cluster leader: what /api/nodes and the warren_cluster_* metrics show. */
+  clusterSource: (() => ClusterView) | null = null;
+
+  clusterView(): ClusterView | null {
+    return this.clusterSource?.() ?? null;
+  }
+
   attachReplication(replication: StoreReplication): void {
     if (!this.durable) throw new Error('replication needs a data directory');
     this.durable.log.replication = replication;

@@ -155,6 +155,12 @@ export class ClusterNode {
     try {
       const broker = await Broker.start(this.brokerOptions);
       broker.attachReplication(rep.replication);
+      broker.clusterSource = () => ({
+        members: [
+          { node: this.cluster.node, role: 'leader', connected: true, inSync: true, lagBytes: 0, lagSeconds: 0 },
+          ...rep.status().map((f) => ({ node: f.node, role: 'follower' as const, connected: f.connected, inSync: f.inSync, lagBytes: f.lagBytes, lagSeconds: f.lagSeconds })),
+        ],
+      });
       this.broker = broker;
       broker.onFatal = (err) => this.onFatal?.(err);
       await rep.start(this.cluster.port, this.brokerOptions.host ?? '0.0.0.0');

@@ -13,10 +13,11 @@ import { ApiClient, CtlError, usageError, type Target } from './client.js';
 import { ADMIN_COMMANDS } from './commands-admin.js';
 import { LIST_COMMANDS } from './commands-list.js';
 import { OPS_COMMANDS } from './commands-ops.js';
+import { CLUSTER_COMMANDS } from './commands-cluster.js';
 import type { Command, CtlContext } from './command.js';
 import type { Formatter, Output } from './output.js';
 
-export const COMMANDS: readonly Command[] = [...OPS_COMMANDS.slice(0, 1), ...LIST_COMMANDS, ...ADMIN_COMMANDS, ...OPS_COMMANDS.slice(1)];
+export const COMMANDS: readonly Command[] = [...OPS_COMMANDS.slice(0, 1), ...LIST_COMMANDS, ...ADMIN_COMMANDS, ...OPS_COMMANDS.slice(1), ...CLUSTER_COMMANDS];
 
 const DEFAULT_URL = 'http://localhost:15672';
 const DEFAULT_DATA_DIR = './data';

@@ -29,6 +29,24 @@ export interface NodeFacts {
   readonly processors: number;
 }
 
+/** A cluster member as the leader sees it (src/cluster fills it in). */
+export interface ClusterMemberView {
+  /** The node's cluster name (--node-name). */
+  readonly node: string;
+  readonly role: 'leader' | 'follower';
+  readonly connected: boolean;
+  readonly inSync: boolean;
+  /** Bytes sent to it that it has not acknowledged yet. */
+  readonly lagBytes: number;
+  /** Seconds since the oldest unacknowledged change was sent (0 when caught up). */
+  readonly lagSeconds: number;
+}
+
+/** The cluster, when this broker is a cluster leader. */
+export interface ClusterView {
+  readonly members: readonly ClusterMemberView[];
+}
+
 /**
  * What the management API and the metrics need from the broker: read-only
  * views of the model, and the few commands the model offers. The Broker
@@ -67,4 +85,6 @@ export interface ManagementBackend {
   setTopicPermissions(user: string, vhost: string, exchange: string, p: Pick<TopicPermissionRecord, 'write' | 'read'>): void;
   clearTopicPermissions(user: string, vhost: string, exchange: string): void;
   nodeFacts(): Promise<NodeFacts>;
+  /** The cluster this broker leads, or null on a single node. */
+  clusterView(): ClusterView | null;
 }

@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { ManagementBackend } from './backend.js';
 import { RABBITMQ_API_VERSION } from './routes-overview.js';
 import { VERSION } from '../version.js';
+import { clusterMetrics } from './metrics-cluster.js';
 import type { Churn, MessageStats } from '../observe/stats.js';
 
 /**
@@ -57,6 +58,7 @@ export function identity(m: Builder, b: ManagementBackend, endpoint: string): vo
 export async function renderMetrics(b: ManagementBackend, perObject: boolean): Promise<{ contentType: string; text: string }> {
   const m = new Builder();
   identity(m, b, perObject ? 'per-object' : 'aggregated');
+  clusterMetrics(m, b.clusterView());
 
   const connections = b.connectionSnapshots().filter((c) => c.user !== null);
   const channels = connections.flatMap((c) => c.channels);

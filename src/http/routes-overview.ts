@@ -3,6 +3,7 @@ import type { Handler, RequestContext } from './context.js';
 import { notFound, HttpError, badRequest } from './errors.js';
 import { CHANNEL_STAT_KEYS, messageStatsJson, round } from './format.js';
 import { shapeList, type Item } from './list.js';
+import { clusterNodeViews } from './cluster-nodes.js';
 import type { Router } from './router.js';
 import { channelView, connectionView, consumerView } from './views.js';
 import { RABBITMQ_COMPATIBLE_VERSION, VERSION } from '../version.js';
@@ -114,13 +115,14 @@ async function nodeView(ctx: RequestContext): Promise<Item> {
 
 const nodes: Handler = async (ctx) => {
   requireMonitor(ctx.user);
-  return reply(shapeList([await nodeView(ctx)], ctx.query, ['name']));
+  return reply(shapeList(clusterNodeViews(await nodeView(ctx), ctx.backend.clusterView()), ctx.query, ['name']));
 };
 
 const node: Handler = async (ctx) => {
   requireMonitor(ctx.user);
-  if (ctx.params.node !== ctx.backend.nodeName) throw notFound();
-  return reply(await nodeView(ctx));
+  const found = clusterNodeViews(await nodeView(ctx), ctx.backend.clusterView()).find((n) => n.name === ctx.params.node);
+  if (!found) throw notFound();
+  return reply(found);
 };
 
 const connections: Handler = (ctx) => {

@@ -30,6 +30,7 @@ export class TestNode {
     readonly httpPort: number,
     readonly clusterPort: number,
     readonly dataDir: string,
+    readonly metricsPort: number,
     private readonly args: () => string[],
   ) {}
 
@@ -105,11 +106,11 @@ export class TestCluster {
     const etcd = await TestEtcd.start();
     const cluster = new TestCluster(etcd, options.leaseTtl ?? 2);
     for (let i = 0; i < count; i++) {
-      const [amqp, http, repl] = [await freePort(), await freePort(), await freePort()];
+      const [amqp, http, repl, metrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
       const dir = mkdtempSync(join(tmpdir(), `warren-node${i}-`));
       const name = `node${i}`;
-      const node = new TestNode(name, amqp, http, repl, dir, () => [
-        '--host', '127.0.0.1', '--port', String(amqp), '--management-port', String(http), '--no-prometheus',
+      const node = new TestNode(name, amqp, http, repl, dir, metrics, () => [
+        '--host', '127.0.0.1', '--port', String(amqp), '--management-port', String(http), '--prometheus-port', String(metrics),
         '--data-dir', dir, '--cluster-etcd', etcd.endpoint, '--node-name', name,
         '--cluster-port', String(repl), '--cluster-advertise', `127.0.0.1:${repl}`,
         '--cluster-lease-ttl', String(cluster.leaseTtl), '--cluster-isr-timeout', String(options.isrTimeout ?? 3000),

@@ -4,12 +4,16 @@
  * node, confirmed messages and definitions are on every node byte for byte,
  * and a node with the wrong cluster secret is refused and logged.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicatedFiles } from '../../src/cluster/file-index.js';
 import { TestCluster, TestNode } from './harness.js';
+
+const WARREN_BIN = fileURLToPath(new URL('../../bin/warren', import.meta.url));
 
 describe('cluster replication', () => {
   let cluster: TestCluster;
@@ -55,11 +59,41 @@ describe('cluster replication', () => {
     expect(defs).toContain('orders.q');
   }, 60_000);
 
+  it('lists every node with role, in-sync state and lag in /api/nodes (through any node), warren ctl cluster_status and warren_cluster_* metrics', async () => {
+    const leader = (await cluster.leaderName())!;
+    const follower = cluster.nodes.find((n) => n.name !== leader)!;
+    const auth = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+    const res = await fetch(`http://127.0.0.1:${follower.httpPort}/api/nodes`, { headers: { authorization: auth } });
+    expect(res.status).toBe(200);
+    const nodes = (await res.json()) as Record<string, unknown>[];
+    const byNode = new Map(nodes.map((n) => [n.cluster_node, n]));
+    expect([...byNode.keys()].sort()).toEqual(['node0', 'node1', 'node2']);
+    expect(byNode.get(leader)!.cluster_role).toBe('leader');
+    expect(typeof byNode.get(leader)!.mem_used).toBe('number');
+    for (const n of cluster.nodes.filter((x) => x.name !== leader)) {
+      const v = byNode.get(n.name)!;
+      expect(v).toMatchObject({ cluster_role: 'follower', in_sync: true, replication_connected: true, running: true });
+      expect(typeof v.replication_lag_bytes).toBe('number');
+      expect(typeof v.replication_lag_seconds).toBe('number');
+    }
+
+    const ctl = spawnSync(process.execPath, [WARREN_BIN, 'ctl', 'cluster_status', '--url', `http://127.0.0.1:${follower.httpPort}`], { encoding: 'utf8' });
+    expect(ctl.status).toBe(0);
+    expect(ctl.stdout).toContain(`${leader}: leader`);
+    expect(ctl.stdout).toContain(`${follower.name}: follower, in sync, connected`);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${cluster.node(leader).metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^warren_cluster_nodes 3$/m);
+    expect(metrics).toMatch(/^warren_cluster_in_sync_nodes 3$/m);
+    expect(metrics).toContain(`warren_cluster_follower_in_sync{node="${follower.name}"} 1`);
+    expect(metrics).toMatch(new RegExp(`^warren_cluster_replication_lag_bytes\\{node="${follower.name}"\\} \\d+$`, 'm'));
+  }, 60_000);
+
   it('refuses a node with the wrong cluster secret, and logs it', async () => {
     const leader = cluster.node((await cluster.leaderName())!);
     const from = leader.lines.length;
     const base = cluster.nodes[0]!;
-    const intruder = new TestNode('intruder', 0, 0, 0, `${base.dataDir}-intruder`, () => [
+    const intruder = new TestNode('intruder', 0, 0, 0, `${base.dataDir}-intruder`, 0, () => [
       '--host', '127.0.0.1', '--port', '0', '--management-port', '0', '--no-prometheus', '--data-dir', `${base.dataDir}-intruder`,
       '--cluster-etcd', cluster.etcd.endpoint, '--node-name', 'intruder', '--cluster-port', '1', '--cluster-advertise', '127.0.0.1:1',
       '--cluster-lease-ttl', '2', '--cluster-secret', 'wrong-secret',
