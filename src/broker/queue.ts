@@ -4,7 +4,6 @@ import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import { PropertyFlag, type FieldTable } from '../protocol/index.js';
 import { DiskTail, type DiskRef } from '../store/disk-tail.js';
 import type { MessageLog, StoredLocation } from '../store/message-log.js';
-import type { Consumer } from './consumer.js';
 import type { DeathReason } from './dead-letter.js';
 import { Message, type QueueEntry } from './message.js';
 import type { QueuePolicy } from './queue-arguments.js';
@@ -71,6 +70,21 @@ export const FLOW_LOW = 1024;
 const ACTIVE_CONSUMER_MS = 200;
 
 /** A publisher paused by flow control (the server's connection). */
+/** What a queue needs from a consumer subscribed to it (Consumer, in consumer.ts). */
+export interface QueueConsumer {
+  readonly tag: string;
+  readonly exclusive: boolean;
+  /** x-priority: higher ones are served first while they have credit. */
+  readonly priority: number;
+  /** May it take another message now (credit, and room on the socket)? */
+  canTake(): boolean;
+  /** Prefetch allows another delivery (whatever the state of the socket). */
+  hasCredit(): boolean;
+  deliver(entry: QueueEntry): void;
+  /** The queue was deleted under it. */
+  queueDeleted(): void;
+}
+
 export interface FlowWaiter {
   flowResumed(): void;
 }
@@ -110,7 +124,7 @@ export class Queue implements Destination {
   appliedPolicy: AppliedPolicy = NO_POLICY;
   readonly ready: ReadyList;
   /** In subscription order; dispatch order is by priority (see nextConsumer). */
-  readonly consumers: Consumer[] = [];
+  readonly consumers: QueueConsumer[] = [];
   /** Messages delivered and awaiting ack, and their body bytes. */
   unackedCount = 0;
   unackedBytes = 0;
@@ -302,9 +316,9 @@ export class Queue implements Destination {
   // ------------------------------------------------------------------ delivery
 
   /** Gives an entry to a consumer; a persistent message's first delivery is noted in the log. */
-  private handOut(consumer: Consumer, entry: QueueEntry): void {
+  private handOut(consumer: QueueConsumer, entry: QueueEntry): void {
     if (entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
-    consumer.session.deliver(consumer, entry);
+    consumer.deliver(entry);
   }
 
   /** The next ready entry (paging in from disk when the memory head is empty), minus its bytes. */
@@ -529,7 +543,7 @@ export class Queue implements Destination {
 
   // ------------------------------------------------------------------ consumers
 
-  addConsumer(consumer: Consumer): void {
+  addConsumer(consumer: QueueConsumer): void {
     this.touch();
     this.consumers.push(consumer);
     this.uniformPriority = this.consumers.every((c) => c.priority === this.consumers[0]!.priority);
@@ -537,7 +551,7 @@ export class Queue implements Destination {
     this.dispatch();
   }
 
-  removeConsumer(consumer: Consumer): void {
+  removeConsumer(consumer: QueueConsumer): void {
     const i = this.consumers.indexOf(consumer);
     if (i < 0) return;
     this.touch();
@@ -555,7 +569,7 @@ export class Queue implements Destination {
    * round-robin among equals (plain round-robin when all are equal — the
    * common case, O(1) per message).
    */
-  private nextConsumer(): Consumer | null {
+  private nextConsumer(): QueueConsumer | null {
     const list = this.consumers;
     const n = list.length;
     if (n === 0) return null;

@@ -1,11 +1,11 @@
 import { AmqpError, PropertyFlag, ReplyCode, Typed, fieldTypeName, type FieldTable } from '../protocol/index.js';
-import { Consumer } from './consumer.js';
+import { Consumer, type ConsumerSession } from './consumer.js';
 import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
 import type { FlowSource, Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
-import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VirtualHost } from './virtual-host.js';
+import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VhostSession, type VirtualHost } from './virtual-host.js';
 import { assertRoutingHeaders, withoutBcc } from './routing-headers.js';
 import { randomBytes } from 'node:crypto';
 import { MessageStats } from '../observe/stats.js';
@@ -75,7 +75,7 @@ export interface GetResult {
  * prefetch limits, publisher confirms and transaction. Pure model: it turns
  * requests into queue operations and tells its sink what to send.
  */
-export class Session implements SyncWaiter, ReplyTarget {
+export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerSession {
   readonly consumers = new Map<string, Consumer>();
   /** basic.qos global=false: prefetch given to consumers created from now on. */
   consumerPrefetch = 0;

@@ -6,7 +6,7 @@ import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
 import { fieldValueText } from './field-text.js';
-import type { Message } from './message.js';
+import type { Message, QueueEntry } from './message.js';
 import { generatedQueueName } from './names.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
 import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
@@ -14,7 +14,6 @@ import { parseQueueArguments } from './queue-arguments.js';
 import { extraRoutingKeys, withoutBcc } from './routing-headers.js';
 import { VhostPolicies } from './policies.js';
 import { assertQueueLimit, type VhostLimits } from './limits.js';
-import type { Session } from './session.js';
 import { Churn, MessageStats } from '../observe/stats.js';
 import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
@@ -44,6 +43,13 @@ export interface QueueDeclare {
 /** The pseudo-queue of direct reply-to, and the prefix of the reply addresses it hands out. */
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
 export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+
+/** What the vhost (and compaction, statistics) read of an open session (Session, in session.ts). */
+export interface VhostSession {
+  readonly messageStats: MessageStats;
+  /** Its deliveries not yet settled, with their queues (their log records are still referenced). */
+  unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }>;
+}
 
 /** A channel consuming from amq.rabbitmq.reply-to. */
 export interface ReplyTarget {
@@ -114,7 +120,7 @@ export class VirtualHost implements QueueHost {
   /** For failures in background work: journal writes, queue timers, page-ins (null: stderr). */
   logger: Logger | null = null;
   /** Open channels' sessions (their unacked deliveries hold log references). */
-  readonly sessions = new Set<Session>();
+  readonly sessions = new Set<VhostSession>();
   /** Message counters of the channels that have closed (the live ones keep their own). */
   readonly closedSessionStats = new MessageStats();
   /** Channels opened and closed, queues declared, created and deleted (for the metrics). */
@@ -373,7 +379,7 @@ export class VirtualHost implements QueueHost {
     // Replaying the queue's delete drops its bindings: they are not journaled one by one.
     for (const b of [...(this.incoming.get(q) ?? [])]) this.removeBinding(b);
     this.incoming.delete(q);
-    for (const c of [...q.consumers]) c.session.consumerGone(c);
+    for (const c of [...q.consumers]) c.queueDeleted();
     q.consumers.length = 0;
     q.purge();
     q.dispose();
