@@ -1,5 +1,5 @@
 import type { Logger } from '../observe/logger.js';
-import { runGuarded } from '../observe/guard.js';
+import { reportFailure, runGuarded } from '../observe/guard.js';
 import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import { PropertyFlag, type FieldTable } from '../protocol/index.js';
 import { DiskTail, type DiskRef } from '../store/disk-tail.js';
@@ -439,7 +439,16 @@ export class Queue implements Destination {
         return;
       }
       tail.shiftInto(scratchRef);
-      const rec = log.read(scratchRef.segment, scratchRef.offset, scratchRef.length);
+      let rec: ReturnType<MessageLog['read']>;
+      try {
+        rec = log.read(scratchRef.segment, scratchRef.offset, scratchRef.length);
+      } catch (err) {
+        // The record cannot be read back (its file damaged behind our back). Page-ins also run
+        // from socket events, where an exception would end the process: the record is skipped
+        // (nothing can deliver it; its reference goes so the segment can be reclaimed) and logged.
+        this.skipUnreadable(scratchRef, err);
+        continue;
+      }
       // Copy out of the read-ahead buffer so one unacked message does not pin 256 KiB.
       const message = new Message(rec.exchange, rec.routingKey, Buffer.from(rec.header), Buffer.from(rec.body), rec.body.length);
       const stored: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
@@ -447,6 +456,15 @@ export class Queue implements Destination {
       // Its priority level again (restored priority queues), from the message's own property.
       this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true, expiresAt: scratchRef.expiresAt, priority: this.priorityOf(message), returns: 0 });
     }
+  }
+
+  /** A disk-tail record that could not be read: logged at error, and dropped from the queue. */
+  private skipUnreadable(ref: DiskRef, err: unknown): void {
+    this.readyBytes -= ref.bodySize;
+    const log = this.store!.log;
+    const segment = log.segmentById(ref.segment);
+    if (segment) log.release({ segment, length: ref.length });
+    reportFailure(this.host?.logger, 'paging in', { queue: this.name, segment: ref.segment, offset: ref.offset, msgId: ref.msgId }, err);
   }
 
   /** The log finished a write: a page-in that was waiting may go on. */
