@@ -115,6 +115,7 @@ export class ApiClient {
 
   private transportError(err: NodeJS.ErrnoException): CtlError {
     if (err.code !== undefined && UNREACHABLE.has(err.code)) return new CtlError(`cannot reach the broker at ${this.describe()}: is it running? (${err.code})`);
+    if (err.code === 'EACCES' && this.target.kind === 'socket') return new CtlError(`may not open the control socket ${this.target.path}: run as the broker's OS user, or use --url with a management user`);
     return new CtlError(`cannot talk to the broker at ${this.describe()}: ${err.message}`);
   }
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +160,25 @@ describe('warren ctl', { timeout: 60_000 }, () => {
     failed(monitorWrites, 'access refused: Not administrator user');
     failed(down, `cannot reach the broker at http://127.0.0.1:${port}: is it running?`);
     failed(noSocket, `cannot reach the broker at ${join(dir, 'elsewhere', 'warren.sock')}: is it running?`);
+  });
+
+  it('a broker without the management port still has its control socket; it replaces a stale one at start and removes its own at stop', async () => {
+    const otherDir = join(dir, 'other');
+    mkdirSync(otherDir);
+    const socket = join(otherDir, 'warren.sock');
+    writeFileSync(socket, 'left behind by a crash');
+    const other = await startBroker({ dataDir: otherDir, fsync: false });
+    try {
+      expect(statSync(socket).isSocket()).toBe(true);
+      expect(statSync(socket).mode & 0o777).toBe(0o600);
+      expect(other.managementHttpPort).toBe(0);
+      const s = json<Json>(await warren(['ctl', '--data-dir', otherDir, 'status', '--formatter', 'json']));
+      expect(s.listeners).toContainEqual(expect.objectContaining({ protocol: 'amqp', port: other.port }));
+    } finally {
+      await other.stop();
+    }
+    expect(existsSync(socket)).toBe(false);
+    failed(await warren(['ctl', '--data-dir', otherDir, 'list_queues']), `cannot reach the broker at ${socket}: is it running?`);
   });
 
   it('list_queues: rabbitmqctl default columns (name messages), chosen columns, table and JSON, -q, a missing vhost', async () => {
