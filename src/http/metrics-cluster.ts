@@ -1,6 +1,6 @@
 /** warren_cluster_* metrics, on a cluster leader (none on a single node). */
 import type { ClusterView } from './backend.js';
-import type { Builder } from './metrics.js';
+import type { Builder } from './metrics-builder.js';
 
 export function clusterMetrics(m: Builder, cluster: ClusterView | null): void {
   if (!cluster) return;
