@@ -65,6 +65,12 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
   private readonly followers = new Map<string, Follower>();
   /** Followers in the ISR as etcd has it. */
   private readonly isr = new Set<string>();
+  /**
+   * Followers whose addition to the ISR has been sent to etcd and not yet answered.
+   * Once etcd has it they may win an election, so confirms wait for them from the
+   * moment the write is sent.
+   */
+  private readonly joining = new Set<string>();
   private waiting: { target: number; done: () => void }[] = [];
   private server: Server | null = null;
   private fenced = false;
@@ -161,6 +167,10 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
   private releasable(target: number): boolean {
     if (!this.ready || this.fenced || !this.o.leaseFresh()) return false;
     for (const name of this.isr) {
+      const f = this.followers.get(name);
+      if (!f || f.acked < target) return false;
+    }
+    for (const name of this.joining) {
       const f = this.followers.get(name);
       if (!f || f.acked < target) return false;
     }
@@ -273,7 +283,7 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     f.caughtUpAt = Infinity;
     f.inflight = [];
     if (!this.fenced) this.o.logger.warn({ node: f.node }, 'replication: follower disconnected');
-    if (this.isr.has(f.node)) this.changeIsr(f.node, false);
+    if (this.isr.has(f.node) || this.joining.has(f.node)) this.changeIsr(f.node, false);
   }
 
   /** Silent ISR members are removed; heartbeats (Marks) keep the others talking. */
@@ -298,10 +308,13 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
       const members = new Set(this.isr);
       if (add) members.add(node);
       else members.delete(node);
+      // From here etcd may hold the larger set (the member may lead next): it gates confirms already.
+      if (add) this.joining.add(node);
       for (;;) {
         if (this.fenced) return;
         try {
           if (!(await this.o.writeIsr([this.o.node, ...members]))) {
+            this.joining.delete(node);
             this.o.onNotLeader();
             return;
           }
@@ -312,6 +325,7 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
           await new Promise((r) => setTimeout(r, 250));
         }
       }
+      this.joining.delete(node);
       if (add) this.isr.add(node);
       else {
         this.isr.delete(node);
