@@ -40,6 +40,8 @@ export class ClusterNode {
   private lock: DataDirLock | null = null;
   private proxies: TcpProxy[] = [];
   private leaderAddress: NodeAddress | null = null;
+  /** The last leader this node followed. */
+  private lastLeader = '';
   private pollTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private transition: Promise<void> = Promise.resolve();
@@ -119,6 +121,7 @@ export class ClusterNode {
       if (leader.node === this.cluster.node) return; // our previous lease's key: it expires
       if (this.leaderAddress?.node !== leader.node) this.logger.info({ leader: leader.node }, 'cluster: following');
       this.leaderAddress = leader;
+      this.lastLeader = leader.node;
       this.follower.follow(leader.replication);
       return;
     }
@@ -126,7 +129,9 @@ export class ClusterNode {
     const isr = await this.coordinator.isr();
     if (isr !== null && !isr.includes(this.cluster.node)) return; // not in sync: may not lead
     if (this.role !== 'follower' || !(await this.coordinator.campaign(this.self))) return;
-    await this.run(() => this.becomeLeader(isr ?? []));
+    // The leader before us lost its lease: it rejoins as a follower and catches up, so confirms need not wait for it.
+    const previous = this.lastLeader;
+    await this.run(() => this.becomeLeader((isr ?? []).filter((n) => n !== previous)));
   }
 
   // ------------------------------------------------------------------ leader

@@ -9,7 +9,10 @@
  *   connection got a publisher confirm for a checkpoint published after the
  *   ack (a confirm covers everything the log took before it), so none of
  *   these may come back;
- * - `deliveries`: every delivery (id, redelivered), to check duplicates.
+ * - `deliveries`: every delivery; a message may be delivered again after a
+ *   failover (its ack, or even its delivery mark, may not have been durable
+ *   yet — as after a single node's crash), but never once its ack was
+ *   durable (`resurrected`).
  */
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { TestCluster } from './harness.js';
@@ -22,6 +25,8 @@ export class Workload {
   readonly durablyAcked = new Set<number>();
   private pendingAcks: number[] = [];
   readonly deliveries: { id: number; redelivered: boolean }[] = [];
+  /** Deliveries of a message whose ack was already durable: must stay empty. */
+  readonly resurrected: number[] = [];
   readonly confirmTimes: number[] = [];
   private next = 0;
   private running = true;
@@ -123,6 +128,7 @@ export class Workload {
           if (!m) return;
           const id = Number(m.content.toString());
           this.deliveries.push({ id, redelivered: m.fields.redelivered });
+          if (this.durablyAcked.has(id)) this.resurrected.push(id);
           ch.ack(m);
           this.pendingAcks.push(id);
           if (this.pendingAcks.length >= 25) {
