@@ -3,30 +3,15 @@ import { Consumer, type ConsumerSession } from './consumer.js';
 import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
-import type { FlowSource, Owner, Queue } from './queue.js';
+import type { Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VhostSession, type VirtualHost } from './virtual-host.js';
 import { assertRoutingHeaders, withoutBcc } from './routing-headers.js';
 import { randomBytes } from 'node:crypto';
 import { MessageStats } from '../observe/stats.js';
+import type { GetResult, SessionSink } from './session-sink.js';
 
-/**
- * What a session needs from the transport: the server's channel implements
- * it by encoding frames. The model calls it synchronously; it never blocks.
- */
-export interface SessionSink {
-  /** False while the client's socket is backed up: no deliveries until `Session.resume()`. */
-  readonly writable: boolean;
-  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, message: Message): void;
-  /** An unroutable mandatory message goes back to its publisher (basic.return). */
-  returnMessage(replyCode: number, replyText: string, message: Message): void;
-  /** Publisher confirm for `seq` (basic.ack, or basic.nack when `ok` is false). */
-  confirm(seq: number, ok: boolean): void;
-  /** The broker cancelled a consumer (its queue was deleted). */
-  consumerCancelled(consumerTag: string): void;
-  /** The publisher is feeding a congested queue: stop reading it until the queue catches up. */
-  throttle(source: FlowSource): void;
-}
+export type { GetResult, SessionSink } from './session-sink.js';
 
 /** One delivery awaiting ack, keyed by its channel-wide delivery tag. */
 interface Delivery {
@@ -60,14 +45,6 @@ interface Transaction {
    * second ack of the same tag is a 406 right away rather than at commit.
    */
   settlements: { deliveries: Delivery[]; requeue: boolean | null }[];
-}
-
-export interface GetResult {
-  deliveryTag: number;
-  redelivered: boolean;
-  message: Message;
-  /** Messages left in the queue after this one. */
-  messageCount: number;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   type MethodInit,
 } from '../protocol/index.js';
 import { AckTimeout } from './ack-timeout.js';
+import { PublisherConfirms } from './publisher-confirms.js';
 import { ChannelAccess } from './channel-access.js';
 import type { ChannelHost } from './channel-host.js';
 import { consumersOf, type ChannelSnapshot } from './snapshot.js';
@@ -49,13 +50,8 @@ export class Channel implements SessionSink {
   private publishing: PendingPublish | null = null;
   /** The last queue declared on this channel: AMQP's "" shortcut for queue names. */
   private lastQueue = '';
-  /** Publisher confirms: every seq ≤ confirmedUpTo is settled; those ≥ confirmFloor are not yet sent. */
-  private confirmedUpTo = 0;
-  private confirmFloor = 1;
-  /** Settled seqs beyond a gap (waiting for an earlier one), and the settled ones that are nacks. */
-  private readonly confirmedAhead = new Set<number>();
-  private readonly nacked = new Set<number>();
-  private confirmsQueued = false;
+  /** Publisher confirms gathered and written in order (confirm.select). */
+  private readonly confirms: PublisherConfirms;
 
   /** basic.deliver frames re-sent from the last one with the tag patched in (see DeliverTemplate). */
   private readonly deliverTemplate = new DeliverTemplate();
@@ -66,6 +62,7 @@ export class Channel implements SessionSink {
 
   constructor(private readonly conn: ChannelHost, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
+    this.confirms = new PublisherConfirms(conn, id, () => this.state === 'open');
     this.access = new ChannelAccess(conn.accessControl, username, vhost);
     this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout(), conn.logger);
   }
@@ -85,7 +82,7 @@ export class Channel implements SessionSink {
       prefetchCount: s.consumerPrefetch,
       globalPrefetchCount: s.channelPrefetch,
       unacked: s.unackedCount,
-      unconfirmed: s.confirmMode ? Math.max(0, s.confirmSeq - this.confirmedUpTo) : 0,
+      unconfirmed: s.confirmMode ? Math.max(0, s.confirmSeq - this.confirms.confirmedUpTo) : 0,
       confirm: s.confirmMode,
       transactional: s.transactional,
       uncommittedMessages: s.uncommittedMessages,
@@ -401,42 +398,10 @@ export class Channel implements SessionSink {
     this.writeContent(message);
   }
 
-  /**
-   * Publish `seq` is confirmed (ok) or refused. Confirms may arrive out of
-   * order (a transient message is confirmed at once, a persistent one after
-   * fdatasync); they go out at the next flush, in order, as few frames as
-   * possible: one basic.ack with multiple=true per contiguous run.
-   */
+  /** Publish `seq` is confirmed (ok) or refused: sent at the next flush (see PublisherConfirms). */
   confirm(seq: number, ok: boolean): void {
-    if (!ok) this.nacked.add(seq);
-    else this.session.messageStats.confirm++;
-    if (seq === this.confirmedUpTo + 1) {
-      this.confirmedUpTo = seq;
-      while (this.confirmedAhead.delete(this.confirmedUpTo + 1)) this.confirmedUpTo++;
-    } else this.confirmedAhead.add(seq);
-    if (!this.confirmsQueued && this.confirmedUpTo >= this.confirmFloor) {
-      this.confirmsQueued = true;
-      this.conn.confirmsPending(this);
-    }
-  }
-
-  /** Writes the confirms gathered since the last flush (called by the connection before it writes). */
-  writeConfirms(): void {
-    this.confirmsQueued = false;
-    const upTo = this.confirmedUpTo;
-    let from = this.confirmFloor;
-    if (upTo < from || this.state !== 'open') return;
-    const w = this.conn.out;
-    if (this.nacked.size > 0) {
-      for (let seq = from; seq <= upTo; seq++) {
-        if (!this.nacked.delete(seq)) continue;
-        if (seq > from) writeMethodFrame(w, this.id, { id: MethodId.BasicAck, args: { deliveryTag: seq - 1, multiple: seq - 1 > from } });
-        writeMethodFrame(w, this.id, { id: MethodId.BasicNack, args: { deliveryTag: seq, multiple: false, requeue: false } });
-        from = seq + 1;
-      }
-    }
-    if (from <= upTo) writeMethodFrame(w, this.id, { id: MethodId.BasicAck, args: { deliveryTag: upTo, multiple: upTo > from } });
-    this.confirmFloor = upTo + 1;
+    if (ok) this.session.messageStats.confirm++;
+    this.confirms.settle(seq, ok);
   }
 
   throttle(source: FlowSource): void {
@@ -467,7 +432,7 @@ export class Channel implements SessionSink {
   describeInFlight(includeUnacked: boolean, out: string[]): void {
     if (this.state !== 'open') return;
     if (this.publishing) out.push(`channel ${this.id}: a message's content is still arriving`);
-    const unconfirmed = this.session.confirmSequence - this.confirmFloor + 1;
+    const unconfirmed = this.session.confirmSequence - this.confirms.firstUnsent + 1;
     if (unconfirmed > 0) out.push(`channel ${this.id}: ${unconfirmed} publishes not yet confirmed`);
     if (includeUnacked && this.session.unackedCount > 0) out.push(`channel ${this.id}: ${this.session.unackedCount} deliveries not yet acknowledged`);
   }
@@ -488,7 +453,7 @@ export class Channel implements SessionSink {
   closeWithError(err: AmqpError): void {
     if (this.state !== 'open') return;
     this.conn.logger.warn({ conn: this.conn.id, channel: this.id, code: err.replyCode, text: err.replyText, classId: err.classId, methodId: err.methodId }, 'channel error');
-    this.writeConfirms();
+    this.confirms.writeConfirms();
     this.state = 'closing';
     this.publishing = null;
     this.ackTimeout.cancel();
