@@ -127,6 +127,7 @@ const postBinding: Handler = async (ctx) => {
   const a = args(body);
   ctx.allow(vhost, kind, destination, 'write');
   ctx.allow(vhost, 'exchange', source, 'read');
+  checkTopicRead(ctx, vhost, source, routingKey);
   ctx.command(() => vhost.bind(kind, destination, source, routingKey, a, API_OWNER));
   const key = propertiesKey(routingKey, fieldTableToJson(a));
   const path = `/api/bindings/${encodeURIComponent(vhost.name)}/e/${encodeURIComponent(ctx.params.source!)}/${ctx.params.dtype!}/${encodeURIComponent(ctx.params.destination!)}/${key}`;
@@ -153,6 +154,7 @@ const deleteBinding: Handler = (ctx) => {
   ctx.vhost();
   ctx.allow(vhost, b.destination.kind, b.destination.name, 'write');
   ctx.allow(vhost, 'exchange', b.source.name, 'read');
+  checkTopicRead(ctx, vhost, b.source.name, b.routingKey);
   ctx.command(() => vhost.unbind(b.destination.kind, b.destination.name, b.source.name, b.routingKey, b.arguments, API_OWNER));
   return { status: 204 };
 };
@@ -182,6 +184,12 @@ const publish: Handler = async (ctx) => {
   });
   return { body: { routed: routed > 0 } };
 };
+
+/** As queue.bind / exchange.bind (and unbind): topic read on the binding key when the source is a topic exchange. */
+function checkTopicRead(ctx: RequestContext, vhost: VirtualHost, source: string, routingKey: string): void {
+  if (vhost.exchanges.get(source)?.type !== 'topic') return;
+  ctx.command(() => ctx.backend.access.checkTopic(ctx.user.name, vhost.name, source, routingKey, 'read'));
+}
 
 /** As basic.publish: a user_id property must name the user, unless the user is tagged impersonator (406 otherwise). */
 function checkUserId(ctx: RequestContext, userId: string | undefined): void {

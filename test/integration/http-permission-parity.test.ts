@@ -80,4 +80,16 @@ describe('management HTTP API: the same permission checks as an AMQP channel', (
     const bcc = await publish({ BCC: ['private.bonus'] });
     expect((bcc.body as Json).reason).toBe("ACCESS_REFUSED - write access to topic 'private.bonus' in exchange 'amq.topic' in vhost '/' refused for user 'limited'");
   });
+
+  it('a binding from a topic exchange checks topic read on its routing key (as queue.bind does)', async () => {
+    broker.setPermissions('limited', '/', { configure: '^own-', write: '^own-', read: '^(own-|amq\\.topic$)' });
+    broker.setTopicPermissions('limited', '/', 'amq.topic', { write: '.*', read: '^public\\.' });
+    expect((await api(broker, '/api/queues/%2F/own-spy', { method: 'PUT', body: {}, ...as })).status).toBe(201);
+    expect((await api(broker, '/api/bindings/%2F/e/amq.topic/q/own-spy', { method: 'POST', body: { routing_key: 'public.#' }, ...as })).status).toBe(201);
+    const refused = await api(broker, '/api/bindings/%2F/e/amq.topic/q/own-spy', { method: 'POST', body: { routing_key: 'private.#' }, ...as });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ error: 'not_authorised', reason: "ACCESS_REFUSED - read access to topic 'private.#' in exchange 'amq.topic' in vhost '/' refused for user 'limited'" });
+    const keys = (await get<Json[]>(broker, '/api/queues/%2F/own-spy/bindings')).map((b) => b.routing_key);
+    expect(keys).not.toContain('private.#');
+  });
 });
