@@ -229,6 +229,10 @@ const getFromQueue: Handler = async (ctx) => {
 /** RabbitMQ's aliveness test: declare a queue, publish to it, get the message back. */
 const aliveness: Handler = (ctx) => {
   const vhost = ctx.vhost();
+  // RabbitMQ runs it on a channel as the user: the same checks as declare, publish and get.
+  ctx.allow(vhost, 'queue', 'aliveness-test', 'configure');
+  ctx.allow(vhost, 'exchange', '', 'write');
+  ctx.allow(vhost, 'queue', 'aliveness-test', 'read');
   ctx.command(() => {
     vhost.declareQueue('aliveness-test', { passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, API_OWNER);
     vhost.route(vhost.exchangeForPublish(''), 'aliveness-test', buildMessage('', 'aliveness-test', {}, Buffer.from('test_message')));

@@ -92,4 +92,14 @@ describe('management HTTP API: the same permission checks as an AMQP channel', (
     const keys = (await get<Json[]>(broker, '/api/queues/%2F/own-spy/bindings')).map((b) => b.routing_key);
     expect(keys).not.toContain('private.#');
   });
+
+  it('the aliveness test acts as the user: configure, write and read checks as a channel would make them', async () => {
+    broker.setPermissions('limited', '/', { configure: '^own-', write: '^own-', read: '^own-' });
+    const refused = await api(broker, '/api/aliveness-test/%2F', as);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ error: 'not_authorised', reason: "ACCESS_REFUSED - configure access to queue 'aliveness-test' in vhost '/' refused for user 'limited'" });
+    expect((await api(broker, '/api/queues/%2F/aliveness-test')).status).toBe(404);
+    broker.setPermissions('limited', '/', { configure: '.*', write: '.*', read: '.*' });
+    expect((await api(broker, '/api/aliveness-test/%2F', as)).body).toEqual({ status: 'ok' });
+  });
 });
