@@ -15,7 +15,8 @@ import { extraRoutingKeys, withoutBcc } from './routing-headers.js';
 import { VhostPolicies } from './policies.js';
 import { assertQueueLimit, type VhostLimits } from './limits.js';
 import { Churn, MessageStats } from '../observe/stats.js';
-import { headersMatchMode, isExchangeType, type Destination, type RouteCollector } from './routing.js';
+import { headersMatchMode, isExchangeType, type Destination } from './routing.js';
+import { Collector } from './route-collector.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
 
 export interface ExchangeDeclare {
@@ -64,37 +65,6 @@ const STANDARD_EXCHANGES: [string, 'direct' | 'fanout' | 'topic' | 'headers'][] 
   ['amq.headers', 'headers'],
   ['amq.match', 'headers'],
 ];
-
-/**
- * Collects the queues a message reaches, once each, and the exchanges still to
- * visit (exchange-to-exchange bindings). Reused for every publish: routing
- * allocates nothing.
- */
-let routeEpochs = 0;
-
-class Collector implements RouteCollector {
-  /** Routing passes are numbered across all collectors, so a mark from one never fools another. */
-  epoch = 0;
-
-  begin(): void {
-    this.epoch = ++routeEpochs;
-    this.queues.length = 0;
-    this.exchanges.length = 0;
-  }
-
-  readonly queues: Queue[] = [];
-  readonly exchanges: Exchange[] = [];
-  /** add() calls, repeats included: an exchange matched something when its routing called add(). */
-  hits = 0;
-
-  add(d: Destination): void {
-    this.hits++;
-    if (d.routeMark === this.epoch) return;
-    d.routeMark = this.epoch;
-    if (d.kind === 'queue') this.queues.push(d as Queue);
-    else this.exchanges.push(d as Exchange);
-  }
-}
 
 /**
  * A virtual host: its exchanges, queues and bindings, and the rules (with
