@@ -32,6 +32,8 @@ export class FollowerReplication {
   bytesApplied = 0;
   /** Why the last connection ended. */
   lastError = '';
+  /** When the leader last refused this node (wrong secret), or 0. */
+  refusedAt = 0;
 
   constructor(private readonly o: FollowerReplicationOptions) {}
 
@@ -64,6 +66,7 @@ export class FollowerReplication {
         this.apply(socket, frames);
       } catch (err) {
         this.lastError = (err as Error).message;
+        if (this.lastError.startsWith('refused by the leader')) this.refusedAt = Date.now();
         this.o.logger.warn({ leader: address, err: this.lastError }, 'replication: connection to the leader dropped');
         this.stop();
       }

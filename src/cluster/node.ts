@@ -122,6 +122,8 @@ export class ClusterNode {
       if (this.leaderAddress?.node !== leader.node) this.logger.info({ leader: leader.node }, 'cluster: following');
       this.leaderAddress = leader;
       this.lastLeader = leader.node;
+        // A leader that refused us (wrong secret) is retried every few seconds, not at every poll.
+      if (this.follower.refusedAt > Date.now() - 5000) return;
       this.follower.follow(leader.replication);
       return;
     }
@@ -198,7 +200,20 @@ export class ClusterNode {
     this.broker = null;
     await broker?.stop().catch((err: unknown) => this.logger.error({ err }, 'cluster: error stopping the broker'));
     await this.coordinator.resign();
-    await this.becomeFollower();
+    // The broker's ports and lock were just released; should taking them again fail, try again shortly.
+    for (;;) {
+      try {
+        await this.becomeFollower();
+        return;
+      } catch (err) {
+        await Promise.all(this.proxies.map((p) => p.close()));
+        this.proxies = [];
+        this.lock?.release();
+        this.lock = null;
+        this.logger.error({ err }, 'cluster: cannot become a follower yet; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   /** Role changes run one at a time. */
