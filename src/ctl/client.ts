@@ -104,7 +104,9 @@ export class ApiClient {
 
   private statusError(res: ApiResponse): CtlError {
     const b = (res.body ?? {}) as { error?: unknown; reason?: unknown };
-    const reason = typeof b.reason === 'string' ? b.reason : typeof b.error === 'string' ? b.error : `HTTP ${res.status}`;
+    // One line: RabbitMQ's validation texts span several ("Validation failed\n\n... is not a valid ...\n").
+    const text = typeof b.reason === 'string' ? b.reason : typeof b.error === 'string' ? b.error : `HTTP ${res.status}`;
+    const reason = text.trim().replace(/\s*\n\s*/g, ': ');
     if (res.status === 401 && b.error === 'not_authorized') {
       const who = this.target.kind === 'http' ? `user '${this.target.user}'` : 'this request';
       return new CtlError(`the broker at ${this.describe()} refused the credentials of ${who} (401 ${reason})`);

@@ -10,7 +10,7 @@ type Getter = (item: Item) => unknown;
  * knows (rabbitmqctl's info keys that Warren can answer, each read from the
  * API's JSON), the ones shown by default, and the API path.
  */
-interface ListSpec {
+export interface ListSpec {
   readonly name: string;
   readonly summary: string;
   readonly banner: (vhost: string) => string;
@@ -149,7 +149,8 @@ async function runList(spec: ListSpec, ctx: CtlContext, args: readonly string[])
   printRows(ctx.out, columns, rows);
 }
 
-export const LIST_COMMANDS: readonly Command[] = SPECS.map((spec) => ({
+/** A rabbitmqctl list command over one management API list. */
+export const listCommand = (spec: ListSpec): Command => ({
   name: spec.name,
   args: '[<column> ...]',
   summary: spec.summary,
@@ -157,4 +158,6 @@ export const LIST_COMMANDS: readonly Command[] = SPECS.map((spec) => ({
   arity: [0, Infinity] as const,
   options: [],
   run: (ctx, args) => runList(spec, ctx, args),
-}));
+});
+
+export const LIST_COMMANDS: readonly Command[] = SPECS.map(listCommand);

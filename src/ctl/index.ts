@@ -13,11 +13,12 @@ import { ApiClient, CtlError, usageError, type Target } from './client.js';
 import { ADMIN_COMMANDS } from './commands-admin.js';
 import { LIST_COMMANDS } from './commands-list.js';
 import { OPS_COMMANDS } from './commands-ops.js';
+import { POLICY_COMMANDS } from './commands-policies.js';
 import { CLUSTER_COMMANDS } from './commands-cluster.js';
 import type { Command, CtlContext } from './command.js';
 import type { Formatter, Output } from './output.js';
 
-export const COMMANDS: readonly Command[] = [...OPS_COMMANDS.slice(0, 1), ...LIST_COMMANDS, ...ADMIN_COMMANDS, ...OPS_COMMANDS.slice(1), ...CLUSTER_COMMANDS];
+export const COMMANDS: readonly Command[] = [...OPS_COMMANDS.slice(0, 1), ...LIST_COMMANDS, ...POLICY_COMMANDS.slice(0, 1), ...ADMIN_COMMANDS, ...POLICY_COMMANDS.slice(1), ...OPS_COMMANDS.slice(1), ...CLUSTER_COMMANDS];
 
 const DEFAULT_URL = 'http://localhost:15672';
 const DEFAULT_DATA_DIR = './data';
@@ -39,6 +40,8 @@ const COMMAND_OPTIONS = {
   tags: { type: 'string' },
   'if-empty': { type: 'boolean', short: 'e' },
   'if-unused': { type: 'boolean', short: 'u' },
+  priority: { type: 'string' },
+  'apply-to': { type: 'string' },
 } as const;
 
 function usage(): string {

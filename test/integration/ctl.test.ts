@@ -97,7 +97,7 @@ describe('warren ctl', { timeout: 60_000 }, () => {
     ]);
     expect(ok(top)).toMatch(/warren ctl <command>/);
     const listed = ok(help);
-    for (const c of ['status', 'list_queues', 'list_exchanges', 'list_bindings', 'list_connections', 'list_channels', 'list_consumers', 'list_users', 'list_vhosts', 'list_permissions', 'list_topic_permissions', 'add_user', 'delete_user', 'change_password', 'set_user_tags', 'set_permissions', 'clear_permissions', 'set_topic_permissions', 'add_vhost', 'delete_vhost', 'purge_queue', 'delete_queue', 'close_connection', 'export_definitions', 'import_definitions']) {
+    for (const c of ['status', 'list_queues', 'list_exchanges', 'list_bindings', 'list_connections', 'list_channels', 'list_consumers', 'list_users', 'list_vhosts', 'list_permissions', 'list_topic_permissions', 'list_policies', 'add_user', 'delete_user', 'change_password', 'set_user_tags', 'set_permissions', 'clear_permissions', 'set_topic_permissions', 'add_vhost', 'delete_vhost', 'set_policy', 'clear_policy', 'set_vhost_limits', 'purge_queue', 'delete_queue', 'close_connection', 'export_definitions', 'import_definitions']) {
       expect(listed).toMatch(new RegExp(`^  ${c} `, 'm'));
     }
     expect(ok(cmdHelp)).toMatch(/^Usage: warren ctl \[-p <vhost>\] set_permissions <username> <conf> <write> <read>$/m);
@@ -325,6 +325,60 @@ describe('warren ctl', { timeout: 60_000 }, () => {
     expect(ok(await sock('delete_vhost', 'staging'))).toBe('Deleting vhost "staging" ...\n');
     failed(await sock('delete_vhost', 'staging'), `virtual host 'staging' does not exist`);
     expect(json(await sock('list_vhosts', '--formatter', 'json'))).toEqual([{ name: '/' }]);
+  });
+
+  it('policies: set_policy (--priority, --apply-to) takes effect on queues, list_policies shows it, clear_policy removes it; bad input is refused', async () => {
+    const [set, badPattern, badJson, badPriority] = await Promise.all([
+      sock('set_policy', '--priority', '5', '--apply-to', 'queues', 'cap', '^pol-', '{"max-length":2}'),
+      sock('set_policy', 'broken', '(', '{}'),
+      sock('set_policy', 'broken', '.*', '{max-length: 2}'),
+      sock('set_policy', '--priority', 'high', 'broken', '.*', '{}'),
+    ]);
+    expect(ok(set)).toBe('Setting policy "cap" for pattern "^pol-" to "{"max-length":2}" with priority "5" for vhost "/" ...\n');
+    failed(badPattern, 'is not a valid regular expression');
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toMatch(/^warren ctl: set_policy: <definition> is not valid JSON/);
+    expect(badPriority.code).toBe(2);
+    expect(badPriority.stderr).toMatch(/^warren ctl: --priority expects an integer, got 'high'$/m);
+    const [listed, table] = await Promise.all([sock('list_policies', '--formatter', 'json'), sock('list_policies')]);
+    expect(json(listed)).toEqual([{ vhost: '/', name: 'cap', pattern: '^pol-', 'apply-to': 'queues', definition: { 'max-length': 2 }, priority: 5 }]);
+    expect(ok(table)).toBe('Listing policies for vhost "/" ...\nvhost\tname\tpattern\tapply-to\tdefinition\tpriority\n/\tcap\t^pol-\tqueues\t{"max-length":2}\t5\n');
+
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('pol-q', { durable: false });
+    for (let i = 0; i < 5; i++) ch.sendToQueue('pol-q', Buffer.from(`m${i}`));
+    await ch.waitForConfirms();
+    expect((await ch.checkQueue('pol-q')).messageCount).toBe(2); // the policy's max-length (drop-head)
+
+    expect(ok(await sock('clear_policy', 'cap'))).toBe('Clearing policy "cap" on vhost "/" ...\n');
+    expect(json(await sock('list_policies', '--formatter', 'json'))).toEqual([]);
+    failed(await sock('clear_policy', 'cap'), `policy 'cap' in vhost '/' does not exist`);
+    await ch.deleteQueue('pol-q');
+    await ch.close();
+  });
+
+  it('set_vhost_limits replaces the vhost limits: max-connections enforced, then lifted', async () => {
+    ok(await sock('add_vhost', 'limited'));
+    ok(await sock('-p', 'limited', 'set_permissions', 'guest', '.*', '.*', '.*'));
+    expect(ok(await sock('-p', 'limited', 'set_vhost_limits', '{"max-connections": 1, "max-queues": 10}'))).toBe('Applying limits to vhost "limited": {"max-connections": 1, "max-queues": 10} ...\n');
+    expect(await get<Json[]>(broker, '/api/vhost-limits/limited')).toEqual([{ vhost: 'limited', value: { 'max-connections': 1, 'max-queues': 10 } }]);
+    const first = await connect(broker, { vhost: 'limited' });
+    await expect(connect(broker, { vhost: 'limited' })).rejects.toThrow(/ConnectionClose|NOT_ALLOWED|530/);
+    // The whole document is replaced: max-connections goes.
+    ok(await sock('-q', '-p', 'limited', 'set_vhost_limits', '{"max-queues": 10}'));
+    expect(await get<Json[]>(broker, '/api/vhost-limits/limited')).toEqual([{ vhost: 'limited', value: { 'max-queues': 10 } }]);
+    const second = await connect(broker, { vhost: 'limited' });
+    await Promise.all([first.close(), second.close()]);
+    const [badName, badJson, noVhost] = await Promise.all([
+      sock('-p', 'limited', 'set_vhost_limits', '{"max-bananas": 3}'),
+      sock('-p', 'limited', 'set_vhost_limits', 'max-connections=3'),
+      sock('-p', 'nowhere', 'set_vhost_limits', '{}'),
+    ]);
+    failed(badName, 'is not a valid limit');
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toMatch(/^warren ctl: set_vhost_limits: <definition> is not valid JSON/);
+    failed(noVhost, `virtual host 'nowhere' does not exist`);
+    ok(await sock('delete_vhost', 'limited'));
   });
 
   it('purge_queue empties a queue with known messages; delete_queue (--if-empty refuses a non-empty one); missing queues are named', async () => {
