@@ -2,6 +2,7 @@ import { chmodSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { UserRecord } from '../auth/access-control.js';
 import { DEFAULT_HASHING_ALGORITHM } from '../auth/password.js';
+import { listenGuarded } from '../observe/listen.js';
 
 /** The control socket's file name in the data directory (`warren ctl` looks for it there). */
 export const CONTROL_SOCKET_NAME = 'warren.sock';
@@ -43,13 +44,8 @@ export class ControlSocket {
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     server.on('clientError', (_err, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(staging, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    // No logger here: a later listener error goes to stderr as JSON (guard's fallback), never a crash.
+    await listenGuarded(server, { path: staging }, null, 'control socket');
     try {
       chmodSync(staging, 0o600);
       // Replaces a socket a crashed broker left behind (the data directory's lock says this process owns it).

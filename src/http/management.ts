@@ -16,6 +16,7 @@ import { registerOverviewRoutes } from './routes-overview.js';
 import { registerWriteRoutes } from './routes-write.js';
 import { registerPolicyRoutes } from './routes-policies.js';
 import { StaticFiles } from './static-files.js';
+import { listenTcpGuarded } from '../observe/listen.js';
 
 /** HTTPS for the API: the AMQP listener's certificate and key files (RabbitMQ's management.ssl). */
 export interface ManagementTls {
@@ -50,14 +51,14 @@ export class ManagementServer {
   }
 
   listen(port: number, host: string | undefined): Promise<AddressInfo> {
-    return listenOn(this.http, port, host);
+    return listenTcpGuarded(this.http, port, host, this.backend.logger, 'management listener');
   }
 
   /** Serves the same API over HTTPS too (throws when the certificate files cannot be read). */
   listenTls(port: number, host: string | undefined, tls: ManagementTls): Promise<AddressInfo> {
     const read = (path: string): Buffer => readFileSync(path);
     this.https = guard(createHttpsServer({ cert: read(tls.cert), key: read(tls.key), ...(tls.ca ? { ca: read(tls.ca) } : {}), minVersion: 'TLSv1.2' }, this.listener));
-    return listenOn(this.https, port, host);
+    return listenTcpGuarded(this.https, port, host, this.backend.logger, 'management TLS listener');
   }
 
   close(): Promise<void> {
@@ -115,16 +116,6 @@ function guard<S extends Server>(server: S): S {
   return server;
 }
 
-function listenOn(server: Server, port: number, host: string | undefined): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
 
 function send(res: ServerResponse, reply: Reply, headOnly: boolean): void {
   if (res.headersSent) {

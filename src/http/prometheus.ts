@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ManagementBackend } from './backend.js';
 import { renderMetrics } from './metrics.js';
 import { renderDetailed } from './metrics-detailed.js';
+import { listenTcpGuarded } from '../observe/listen.js';
 
 /**
  * The Prometheus endpoint (RabbitMQ's rabbitmq_prometheus, port 15692):
@@ -63,14 +64,7 @@ export class PrometheusServer {
   }
 
   listen(port: number, host: string | undefined): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.http.once('error', onError);
-      this.http.listen(port, host, () => {
-        this.http.off('error', onError);
-        resolve(this.http.address() as AddressInfo);
-      });
-    });
+    return listenTcpGuarded(this.http, port, host, this.backend.logger, 'Prometheus listener');
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import { TlsListener, type TlsSettings } from './tls-listener.js';
 import { LoginThrottle } from './login-throttle.js';
 import { SocketLinger } from './socket-linger.js';
 import { ReplyCode } from '../protocol/index.js';
+import { listenTcpGuarded } from '../observe/listen.js';
 
 /**
  * The TCP listener: accepts sockets (up to maxConnections), wraps each in a
@@ -45,14 +46,7 @@ export class Server {
    * ::ffff:a.b.c.d — and falls back to 0.0.0.0 itself where IPv6 is missing.
    */
   listen(port: number, host: string | undefined): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.net.once('error', onError);
-      this.net.listen(port, host, () => {
-        this.net.off('error', onError);
-        resolve(this.net.address() as AddressInfo);
-      });
-    });
+    return listenTcpGuarded(this.net, port, host, this.context.logger, 'AMQP listener');
   }
 
   /** The amqps listener, when TLS is configured. */

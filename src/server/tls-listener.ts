@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../observe/logger.js';
 import type { TlsSnapshot } from './snapshot.js';
+import { listenTcpGuarded } from '../observe/listen.js';
 
 export interface TlsSettings {
   cert: string;
@@ -70,14 +71,7 @@ export class TlsListener {
   }
 
   listen(port: number, host: string | undefined): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenTcpGuarded(this.server, port, host, this.logger, 'amqps listener');
   }
 
   /** Re-reads the certificate, key and CA files; open connections keep theirs. Throws (keeping the old context) if a file is bad. */
