@@ -357,7 +357,9 @@ export class Queue implements Destination {
 
   /** Pause `waiter` until this queue has caught up (or is gone). */
   addFlowWaiter(waiter: FlowWaiter): void {
-    this.flowWaiters.push(waiter);
+    // A throttled publisher asks again every pause (50 ms) while the queue stays congested:
+    // keep it once, or the list grows (and holds closed connections) until the queue drains.
+    if (!this.flowWaiters.includes(waiter)) this.flowWaiters.push(waiter);
   }
 
   private releaseFlow(): void {

@@ -286,7 +286,8 @@ export class MessageLog {
   }
 
   addFlowWaiter(waiter: { flowResumed(): void }): void {
-    this.flowWaiters.push(waiter);
+    // Once per publisher, however often a throttled one asks again (see Queue.addFlowWaiter).
+    if (!this.flowWaiters.includes(waiter)) this.flowWaiters.push(waiter);
   }
 
   /** True when everything appended so far is durable. */
