@@ -591,7 +591,9 @@ export class Broker implements ManagementBackend {
     if (this.fatalError) return;
     this.fatalError = err;
     this.logger.fatal({ err }, why);
-    void this.stop().finally(() => this.onFatal?.(err));
+    this.stop()
+      .catch((stopErr: unknown) => this.logger.error({ err: stopErr }, 'stopping after a fatal error failed'))
+      .finally(() => this.onFatal?.(err));
   }
 
   /** Closes every connection with 320 CONNECTION_FORCED and stops listening. Safe to call twice. */
