@@ -110,6 +110,12 @@ function readStdin(): Promise<string> {
 /** Runs one ctl invocation; returns the exit code (errors are printed here, one line). */
 export async function ctlMain(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const write = (s: string): void => void process.stdout.write(s);
+  // `warren ctl list_queues | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`warren ctl: cannot write the output: ${err.message}\n`);
+    process.exit(1);
+  });
   try {
     return await run(argv, env, write);
   } catch (err) {
