@@ -7,9 +7,11 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GetMessage } from 'amqplib';
+import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { BrokerOptions } from '../../src/index.js';
 import { connect, startBroker } from '../helpers/broker.js';
+import { drain } from '../helpers/model.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -18,13 +20,40 @@ afterAll(() => {
 
 const SEGMENT = 64 * 1024;
 
+/** A fresh data directory (removed after the file) and broker options with small segments on it. */
+function segmentedDataDir(): { dir: string; options: BrokerOptions } {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
+  dirs.push(dir);
+  return { dir, options: { dataDir: dir, segmentSize: SEGMENT, fsync: false } };
+}
+
+/** The message ids of every ready message in `queue`, taken (no-ack) in order. */
+async function drainIds(ch: Channel, queue: string): Promise<string[]> {
+  return (await drain(ch, queue)).map((m) => String(m.properties.messageId));
+}
+
+/** Starts a broker on `options` again and runs `check` on a channel of it, then stops it. */
+async function afterRestart(options: BrokerOptions, check: (ch: Channel) => Promise<void>): Promise<void> {
+  const broker = await startBroker(options);
+  const conn = await connect(broker);
+  await check(await conn.createChannel());
+  await conn.close();
+  await broker.stop();
+}
+
+/** One round of traffic: a confirmed 60 KB message (a segment of its own) taken and acked at once. */
+async function settledTraffic(pub: ConfirmChannel, ch: Channel): Promise<void> {
+  pub.sendToQueue('traffic', Buffer.alloc(60_000, 2), { persistent: true });
+  await pub.waitForConfirms();
+  const t = await ch.get('traffic');
+  ch.ack(t as GetMessage);
+}
+
 describe('message log segments', () => {
   it('keeps a settled segment while it holds the acks of messages in an older, still live segment', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
-    dirs.push(dir);
+    const { dir, options } = segmentedDataDir();
     const seg = (n: number): string => join(dir, 'messages', `${String(n).padStart(8, '0')}.wlog`);
-    const options = { dataDir: dir, segmentSize: SEGMENT, fsync: false };
-    let broker = await startBroker(options);
+    const broker = await startBroker(options);
     const conn = await connect(broker);
     const pub = await conn.createConfirmChannel();
     await pub.assertQueue('q', { durable: true });
@@ -63,21 +92,14 @@ describe('message log segments', () => {
     await conn.close();
     await broker.stop();
 
-    broker = await startBroker(options);
-    const c2 = await connect(broker);
-    const ch = await c2.createChannel();
-    const ids: string[] = [];
-    for (let m = await ch.get('q', { noAck: true }); m; m = await ch.get('q', { noAck: true })) ids.push(String(m.properties.messageId));
-    expect(ids).toEqual([...held.map((m) => String(m.properties.messageId)), 'p']);
-    await c2.close();
-    await broker.stop();
+    await afterRestart(options, async (ch) => {
+      expect(await drainIds(ch, 'q')).toEqual([...held.map((m) => String(m.properties.messageId)), 'p']);
+    });
   });
 
   it('compacts a slowly drained backlog rather than keep a settled segment per ack, and restarts with exactly the rest', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
-    dirs.push(dir);
-    const options = { dataDir: dir, segmentSize: SEGMENT, fsync: false };
-    let broker = await startBroker(options);
+    const { dir, options } = segmentedDataDir();
+    const broker = await startBroker(options);
     const conn = await connect(broker);
     const pub = await conn.createConfirmChannel();
     await pub.assertQueue('backlog', { durable: true });
@@ -91,10 +113,7 @@ describe('message log segments', () => {
     const rounds = 60;
     let maxFiles = 0;
     for (let i = 0; i < rounds; i++) {
-      pub.sendToQueue('traffic', Buffer.alloc(60_000, 2), { persistent: true });
-      await pub.waitForConfirms();
-      const t = await ch.get('traffic');
-      ch.ack(t as GetMessage);
+      await settledTraffic(pub, ch);
       const b = await ch.get('backlog');
       expect(b && b.properties.messageId).toBe(`b${i}`);
       ch.ack(b as GetMessage);
@@ -107,22 +126,15 @@ describe('message log segments', () => {
     await conn.close();
     await broker.stop();
 
-    broker = await startBroker(options);
-    const c2 = await connect(broker);
-    const ch2 = await c2.createChannel();
-    const ids: string[] = [];
-    for (let m = await ch2.get('backlog', { noAck: true }); m; m = await ch2.get('backlog', { noAck: true })) ids.push(String(m.properties.messageId));
-    expect(ids).toEqual(Array.from({ length: 200 - rounds }, (_, k) => `b${k + rounds}`));
-    expect(await ch2.get('traffic', { noAck: true })).toBe(false);
-    await c2.close();
-    await broker.stop();
+    await afterRestart(options, async (ch2) => {
+      expect(await drainIds(ch2, 'backlog')).toEqual(Array.from({ length: 200 - rounds }, (_, k) => `b${k + rounds}`));
+      expect(await ch2.get('traffic', { noAck: true })).toBe(false);
+    });
   });
 
   it('deletes settled traffic while an older backlog stays, without rewriting the backlog', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'warren-segments-'));
-    dirs.push(dir);
-    const options = { dataDir: dir, segmentSize: SEGMENT, fsync: false };
-    let broker = await startBroker(options);
+    const { dir, options } = segmentedDataDir();
+    const broker = await startBroker(options);
     const conn = await connect(broker);
     const pub = await conn.createConfirmChannel();
     await pub.assertQueue('parked', { durable: true });
@@ -137,10 +149,7 @@ describe('message log segments', () => {
     const ch = await conn.createChannel();
     let maxFiles = 0;
     for (let i = 0; i < 40; i++) {
-      pub.sendToQueue('traffic', Buffer.alloc(60_000, 2), { persistent: true });
-      await pub.waitForConfirms();
-      const t = await ch.get('traffic');
-      ch.ack(t as GetMessage);
+      await settledTraffic(pub, ch);
       maxFiles = Math.max(maxFiles, readdirSync(join(dir, 'messages')).length);
     }
     // The settled traffic segments went; the backlog's files are the very ones written first.
@@ -151,14 +160,9 @@ describe('message log segments', () => {
     await conn.close();
     await broker.stop();
 
-    broker = await startBroker(options);
-    const c2 = await connect(broker);
-    const ch2 = await c2.createChannel();
-    const ids: string[] = [];
-    for (let m = await ch2.get('parked', { noAck: true }); m; m = await ch2.get('parked', { noAck: true })) ids.push(String(m.properties.messageId));
-    expect(ids).toEqual(Array.from({ length: 200 }, (_, k) => `p${k}`));
-    expect(await ch2.get('traffic', { noAck: true })).toBe(false);
-    await c2.close();
-    await broker.stop();
+    await afterRestart(options, async (ch2) => {
+      expect(await drainIds(ch2, 'parked')).toEqual(Array.from({ length: 200 }, (_, k) => `p${k}`));
+      expect(await ch2.get('traffic', { noAck: true })).toBe(false);
+    });
   });
 });
