@@ -13,26 +13,15 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GetMessage } from 'amqplib';
-import { pino, type Logger } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker } from '../helpers/broker.js';
+import { capturingLogger, errorLines } from '../helpers/log-capture.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-type LogLine = Record<string, unknown> & { level: number; msg: string };
-
-/** A pino logger whose lines are kept (JSON-parsed) for the test to read. */
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-  return { logger, lines };
-}
-
-const errors = (lines: LogLine[]): LogLine[] => lines.filter((l) => l.level >= 50);
 
 /** The broker still routes, confirms and delivers. */
 async function stillServes(broker: Broker, queue: string): Promise<void> {
@@ -59,8 +48,8 @@ describe('crash containment', () => {
     await ch.assertQueue('dies', { arguments: { 'x-message-ttl': 50, 'x-dead-letter-exchange': 'amq.fanout' } });
     ch.sendToQueue('dies', Buffer.from('x'));
     await ch.waitForConfirms();
-    await eventually(() => errors(lines).length > 0, 10_000, 'the error log line');
-    const [line] = errors(lines);
+    await eventually(() => errorLines(lines).length > 0, 10_000, 'the error log line');
+    const [line] = errorLines(lines);
     expect(line).toMatchObject({ level: 50, task: 'message TTL expiry', queue: 'dies', err: { message: 'injected dead-letter failure' } });
     expect((await ch.checkQueue('dies')).messageCount).toBe(0);
     await conn.close();
@@ -93,8 +82,8 @@ describe('crash containment', () => {
       const m = await worker.get('c');
       worker.ack(m as GetMessage);
     }
-    await eventually(() => errors(lines).some((l) => l.task === 'message log compaction'), 10_000, 'the compaction error');
-    const line = errors(lines).find((l) => l.task === 'message log compaction')!;
+    await eventually(() => errorLines(lines).some((l) => l.task === 'message log compaction'), 10_000, 'the compaction error');
+    const line = errorLines(lines).find((l) => l.task === 'message log compaction')!;
     expect(line).toMatchObject({ segment: 1 });
     expect(String((line.err as { message: string }).message)).toMatch(/cut short|corrupt/);
     await stillServes(broker, 'c');
@@ -115,7 +104,7 @@ describe('crash containment', () => {
       socket.on('error', reject);
     });
     expect(status).toBe('HTTP/1.1 400 Bad Request');
-    expect(errors(lines)).toMatchObject([{ msg: 'metrics request failed', url: 'http://[' }]);
+    expect(errorLines(lines)).toMatchObject([{ msg: 'metrics request failed', url: 'http://[' }]);
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(res.status).toBe(200);
     await stillServes(broker, 'after-metrics');

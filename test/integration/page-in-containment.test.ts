@@ -11,22 +11,14 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConsumeMessage } from 'amqplib';
-import { pino, type Logger } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, eventually, startBroker } from '../helpers/broker.js';
+import { capturingLogger, errorLines } from '../helpers/log-capture.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-type LogLine = Record<string, unknown> & { level: number; msg: string };
-
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
-  return { logger, lines };
-}
 
 describe('page-in containment', () => {
   it('a consumer dropping hands over to one whose page-in hits a damaged segment: logged, skipped, the broker serves on', async () => {
@@ -64,8 +56,8 @@ describe('page-in containment', () => {
 
     await eventually(() => gotB.length >= 2, 10_000, 'm1 and m2 at the new active consumer');
     expect(gotB.slice(0, 2)).toEqual(['m1', 'm2']);
-    await eventually(() => lines.some((l) => l.level >= 50 && l.task === 'paging in'), 10_000, 'the page-in error');
-    const line = lines.find((l) => l.level >= 50 && l.task === 'paging in')!;
+    await eventually(() => errorLines(lines).some((l) => l.task === 'paging in'), 10_000, 'the page-in error');
+    const line = errorLines(lines).find((l) => l.task === 'paging in')!;
     expect(line).toMatchObject({ queue: 'sac', segment: 1 });
     expect(String((line.err as { message: string }).message)).toMatch(/cut short|corrupt/);
     expect(q.messageCount).toBe(0); // the unreadable records are skipped, not left to fail again
