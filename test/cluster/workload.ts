@@ -63,7 +63,12 @@ export class Workload {
     return new Promise((resolve) => conn.once('close', () => resolve()));
   }
 
-  private async publisherLoop(): Promise<void> {
+  /**
+   * Runs `session` on a fresh connection (through any live node) again and
+   * again until stop(): a session ends when its connection drops or it
+   * throws; `ended` runs after each, once its connection is closed.
+   */
+  private async reconnecting(session: (conn: ChannelModel, gone: Promise<void>) => Promise<void>, ended: () => void): Promise<void> {
     while (this.running) {
       let conn: ChannelModel;
       try {
@@ -71,8 +76,19 @@ export class Workload {
       } catch {
         return;
       }
-      const gone = this.closed(conn);
       try {
+        await session(conn, this.closed(conn));
+      } catch {
+        // connection lost mid-way: reconnect
+      }
+      await conn.close().catch(() => undefined);
+      ended();
+    }
+  }
+
+  private publisherLoop(): Promise<void> {
+    return this.reconnecting(
+      async (conn, gone) => {
         const ch = await conn.createConfirmChannel();
         ch.on('error', () => undefined);
         await ch.assertQueue(QUEUE, { durable: true });
@@ -82,12 +98,9 @@ export class Workload {
           await Promise.race([Promise.all(batch), gone]);
           if (!this.conns.has(conn)) break;
         }
-      } catch {
-        // connection lost mid-way: reconnect
-      }
-      await conn.close().catch(() => undefined);
-      this.reconnects++;
-    }
+      },
+      () => this.reconnects++,
+    );
   }
 
   private publishOne(ch: ConfirmChannel): Promise<void> {
@@ -107,16 +120,9 @@ export class Workload {
     });
   }
 
-  private async consumerLoop(): Promise<void> {
-    while (this.running) {
-      let conn: ChannelModel;
-      try {
-        conn = await this.connect();
-      } catch {
-        return;
-      }
-      const gone = this.closed(conn);
-      try {
+  private consumerLoop(): Promise<void> {
+    return this.reconnecting(
+      async (conn, gone) => {
         const ch = await conn.createChannel();
         ch.on('error', () => undefined);
         const checkpoint = await conn.createConfirmChannel();
@@ -140,12 +146,10 @@ export class Workload {
           }
         });
         await gone;
-      } catch {
-        // reconnect
-      }
-      this.pendingAcks = [];
-      await conn.close().catch(() => undefined);
-    }
+      },
+      // Acks taken on a lost connection are not known durable: no checkpoint may vouch for them.
+      () => (this.pendingAcks = []),
+    );
   }
 
   async stop(): Promise<void> {
