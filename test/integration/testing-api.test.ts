@@ -4,7 +4,6 @@
  * closeConnections(), all driven over real sockets with amqplib.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp, { type ConfirmChannel } from 'amqplib';
@@ -12,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/index.js';
 import { closeEvent } from '../helpers/amqp-checks.js';
 import type { AmqpConnection } from '../helpers/broker.js';
+import { listening } from '../helpers/port.js';
 
 const opened: AmqpConnection[] = [];
 const started: Broker[] = [];
@@ -33,18 +33,6 @@ afterEach(async () => {
   await Promise.allSettled(opened.splice(0).map((c) => c.close()));
   await Promise.allSettled(started.splice(0).map((b) => b.stop()));
 });
-
-/** True when something accepts TCP connections on the port. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 describe('embedded defaults and await using', () => {
   it('picks a free port, logs at warn, keeps everything in memory, and stops at the end of an await-using scope', async () => {

@@ -11,11 +11,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listening } from '../helpers/port.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -27,17 +27,6 @@ const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(proc
 function sh(command: string, args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(command, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout: 180_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -106,6 +95,18 @@ function expectStoppedCleanly(lines: Record<string, unknown>[]): void {
   expect(msgs).toContain('Warren stopped');
   expect(msgs.lastIndexOf('Warren stopped')).toBeGreaterThan(msgs.indexOf('Warren listening'));
   expect(msgs.slice(msgs.indexOf('Warren stopped') + 1).every((m) => m === 'shutdown requested')).toBe(true);
+}
+
+/**
+ * Once its launcher (npx, npm) exited: the broker process ends too (it may
+ * lag its launcher a moment), having logged a clean stop, and its port is free.
+ */
+async function expectGoneAfterLauncher(b: Started): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (alive(b.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(alive(b.pid)).toBe(false);
+  expectStoppedCleanly(b.lines);
+  expect(await listening(b.port)).toBe(false);
 }
 
 const BROKER_ARGS = ['--port', '0', '--host', '127.0.0.1', '--management-port', '0', '--prometheus-port', '0', '--data-dir', './data'];
@@ -191,11 +192,7 @@ console.log(JSON.stringify({ version: VERSION, url, port: b.port, type: typeof B
     // npx runs warren under `sh -c`: the shell dies of the signal npm forwards (npx itself then
     // exits 143, or dies of the signal first); the broker notices its shell go and stops as if signalled.
     await b.exited;
-    const deadline = Date.now() + 10_000;
-    while (alive(b.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(alive(b.pid)).toBe(false);
-    expectStoppedCleanly(b.lines);
-    expect(await listening(b.port)).toBe(false);
+    await expectGoneAfterLauncher(b);
   }, 60_000);
 
   it('clustering asks for its optional peer dependency (etcd3) instead of installing it for everyone', async () => {
@@ -214,11 +211,7 @@ console.log(JSON.stringify({ version: VERSION, url, port: b.port, type: typeof B
     leftovers.push(b.pid);
     b.proc.kill('SIGTERM');
     await b.exited;
-    const deadline = Date.now() + 10_000;
-    while (alive(b.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(alive(b.pid)).toBe(false);
-    expectStoppedCleanly(b.lines);
-    expect(await listening(b.port)).toBe(false);
+    await expectGoneAfterLauncher(b);
   }, 60_000);
 });
 
