@@ -1,4 +1,4 @@
-import { MessageStats, RATE_INTERVAL_MS } from '../observe/stats.js';
+import { MessageStats, RATE_INTERVAL_MS, ratePerSecond } from '../observe/stats.js';
 import { guarded, type ErrorLog } from '../observe/guard.js';
 import type { VirtualHost } from './virtual-host.js';
 
@@ -89,8 +89,8 @@ export class Statistics {
       const b = this.bytes.get(c.id);
       if (!b) this.bytes.set(c.id, { recv: c.recvOct, send: c.sendOct, recvRate: 0, sendRate: 0, seen: round });
       else {
-        b.recvRate = seconds > 0 ? (c.recvOct - b.recv) / seconds : 0;
-        b.sendRate = seconds > 0 ? (c.sendOct - b.send) / seconds : 0;
+        b.recvRate = ratePerSecond(c.recvOct, b.recv, seconds);
+        b.sendRate = ratePerSecond(c.sendOct, b.send, seconds);
         b.recv = c.recvOct;
         b.send = c.sendOct;
         b.seen = round;

@@ -10,6 +10,11 @@
  */
 export const RATE_INTERVAL_MS = 5000;
 
+/** The change from `before` to `now` per second over `seconds` (0 when no time passed). */
+export function ratePerSecond(now: number, before: number, seconds: number): number {
+  return seconds > 0 ? (now - before) / seconds : 0;
+}
+
 /** Every counter, in the order the API lists them. */
 export const MESSAGE_STAT_KEYS = [
   'publish',
@@ -86,7 +91,7 @@ export class MessageStats {
     const rates = (this.rates ??= new Float64Array(MESSAGE_STAT_KEYS.length));
     for (let i = 0; i < MESSAGE_STAT_KEYS.length; i++) {
       const now = this[MESSAGE_STAT_KEYS[i]!];
-      rates[i] = seconds > 0 ? (now - last[i]!) / seconds : 0;
+      rates[i] = ratePerSecond(now, last[i]!, seconds);
       last[i] = now;
     }
   }
@@ -102,8 +107,8 @@ export class MessageStats {
       this.depth = { ready, unacked, readyRate: 0, unackedRate: 0 };
       return;
     }
-    d.readyRate = seconds > 0 ? (ready - d.ready) / seconds : 0;
-    d.unackedRate = seconds > 0 ? (unacked - d.unacked) / seconds : 0;
+    d.readyRate = ratePerSecond(ready, d.ready, seconds);
+    d.unackedRate = ratePerSecond(unacked, d.unacked, seconds);
     d.ready = ready;
     d.unacked = unacked;
   }
