@@ -19,6 +19,13 @@ async function fill(cc: ConfirmChannel, queue: string, n: number, body = 'm'): P
   await cc.waitForConfirms();
 }
 
+/** A fanout exchange with `queue` bound to it: whatever reaches the exchange lands in the queue. */
+async function catchAll(ch: Channel, exchange: string, queue: string): Promise<void> {
+  await ch.assertExchange(exchange, 'fanout');
+  await ch.assertQueue(queue);
+  await ch.bindQueue(queue, exchange, '');
+}
+
 async function depth(ch: Channel, queue: string): Promise<number> {
   return (await ch.checkQueue(queue)).messageCount;
 }
@@ -118,9 +125,7 @@ describe('policies and operator policies', () => {
   });
 
   it('delivery-limit on a quorum queue: a message returned too often is dead-lettered', async () => {
-    await ch.assertExchange('dlx.limit', 'fanout');
-    await ch.assertQueue('limit.dead');
-    await ch.bindQueue('limit.dead', 'dlx.limit', '');
+    await catchAll(ch, 'dlx.limit', 'limit.dead');
     await ch.assertQueue('dlim.q', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     expect((await putPolicy(broker, 'dlim', { pattern: '^dlim\\.', definition: { 'delivery-limit': 1, 'dead-letter-exchange': 'dlx.limit' }, 'apply-to': 'quorum_queues' })).status).toBe(201);
     expect((await get<Json>(broker, '/api/queues/%2F/dlim.q')).policy).toBe('dlim');
@@ -138,12 +143,8 @@ describe('policies and operator policies', () => {
   it('alternate-exchange applies to existing exchanges; the exchange\'s own argument wins', async () => {
     await ch.assertExchange('ae.src', 'direct');
     await ch.assertExchange('ae.own', 'direct', { arguments: { 'alternate-exchange': 'ae.other' } });
-    await ch.assertExchange('ae.sink', 'fanout');
-    await ch.assertExchange('ae.other', 'fanout');
-    await ch.assertQueue('ae.caught');
-    await ch.assertQueue('ae.other.caught');
-    await ch.bindQueue('ae.caught', 'ae.sink', '');
-    await ch.bindQueue('ae.other.caught', 'ae.other', '');
+    await catchAll(ch, 'ae.sink', 'ae.caught');
+    await catchAll(ch, 'ae.other', 'ae.other.caught');
     expect((await putPolicy(broker, 'ae', { pattern: '^ae\\.(src|own)$', definition: { 'alternate-exchange': 'ae.sink' }, 'apply-to': 'exchanges' })).status).toBe(201);
     expect((await get<Json>(broker, '/api/exchanges/%2F/ae.src')).policy).toBe('ae');
     cc.publish('ae.src', 'nowhere', Buffer.from('lost?'));
@@ -159,12 +160,8 @@ describe('policies and operator policies', () => {
   });
 
   it('precedence: the lower numeric limit wins between argument and policy; the argument wins for dead-lettering', async () => {
-    await ch.assertExchange('prec.argdlx', 'fanout');
-    await ch.assertExchange('prec.poldlx', 'fanout');
-    await ch.assertQueue('prec.arg.dead');
-    await ch.assertQueue('prec.pol.dead');
-    await ch.bindQueue('prec.arg.dead', 'prec.argdlx', '');
-    await ch.bindQueue('prec.pol.dead', 'prec.poldlx', '');
+    await catchAll(ch, 'prec.argdlx', 'prec.arg.dead');
+    await catchAll(ch, 'prec.poldlx', 'prec.pol.dead');
     await ch.assertQueue('prec.q', { arguments: { 'x-max-length': 3, 'x-dead-letter-exchange': 'prec.argdlx' } });
     await putPolicy(broker, 'prec', { pattern: '^prec\\.q$', definition: { 'max-length': 5, 'dead-letter-exchange': 'prec.poldlx' } });
     await fill(cc, 'prec.q', 6);
