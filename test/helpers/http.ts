@@ -1,3 +1,4 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Broker } from '../../src/index.js';
 
 /** A real HTTP request to a broker's management API (fetch), with Basic credentials by default. */
@@ -42,4 +43,20 @@ export async function get<T = Record<string, unknown>>(broker: Broker, path: str
   const r = await api(broker, path, o);
   if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${r.text}`);
   return r.body as T;
+}
+
+/**
+ * Sends the body-less request `open` makes (with node:http's or node:https's
+ * request(), for what fetch cannot send) and resolves with its status and text.
+ */
+export function requestText(open: (onResponse: (res: IncomingMessage) => void) => ClientRequest): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = open((res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

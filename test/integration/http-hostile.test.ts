@@ -2,21 +2,13 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, startBroker } from '../helpers/broker.js';
-import { api, get } from '../helpers/http.js';
+import { api, get, requestText } from '../helpers/http.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A request with a raw (unnormalised) path, as fetch would rewrite "..". */
 function rawGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', auth: 'guest:guest' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return requestText((onResponse) => request({ host: '127.0.0.1', port, path, method: 'GET', auth: 'guest:guest' }, onResponse));
 }
 
 /** Hostile input gets a clear 4xx and changes nothing; the broker keeps serving AMQP and HTTP. */

@@ -5,20 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { startBroker } from '../helpers/broker.js';
-import { api } from '../helpers/http.js';
+import { api, requestText } from '../helpers/http.js';
 import { makeCa, makeCert, type KeyPair } from '../helpers/tls-certs.js';
 
 /** GET over HTTPS, trusting `ca`. */
 function httpsGet(port: number, path: string, ca: Buffer): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, ca, servername: 'localhost', auth: 'guest:guest' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return requestText((onResponse) => request({ host: '127.0.0.1', port, path, ca, servername: 'localhost', auth: 'guest:guest' }, onResponse));
 }
 
 /** The management API over HTTPS with the AMQP listener's certificate (--management-tls-port). */
