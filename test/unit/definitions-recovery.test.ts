@@ -5,11 +5,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ByteWriter, encodeTable } from '../../src/protocol/index.js';
 import { DefinitionsJournal } from '../../src/store/definitions.js';
 import { deepTable, deepTableMismatch } from '../helpers/deep-table.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -20,13 +20,6 @@ function journalPath(): string {
   const d = mkdtempSync(join(tmpdir(), 'warren-defs-'));
   dirs.push(d);
   return join(d, 'definitions.log');
-}
-
-/** A pino logger whose records land in `records`. */
-function capturingLogger(): { logger: pino.Logger; records: Record<string, unknown>[] } {
-  const records: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, records };
 }
 
 const args = (t: Record<string, unknown>): string => {
@@ -51,7 +44,7 @@ describe('definitions journal recovery', () => {
     ];
     const original = `${lines.join('\n')}\n{"op":"queue","vh`; // and a torn last line (not an error: never acknowledged)
     writeFileSync(path, original);
-    const { logger, records } = capturingLogger();
+    const { logger, lines: records } = capturingLogger();
 
     const { journal, definitions } = DefinitionsJournal.open(path, false, logger);
     journal.close();
@@ -84,14 +77,14 @@ describe('definitions journal recovery', () => {
     const again = capturingLogger();
     const reopened = DefinitionsJournal.open(path, false, again.logger);
     reopened.journal.close();
-    expect(again.records).toEqual([]);
+    expect(again.lines).toEqual([]);
     expect([...reopened.definitions.vhosts.get('/')!.queues.keys()]).toEqual(['good']);
   });
 
   for (const depth of [1_000, 5_000, 50_000]) {
     it(`journals queue arguments nested ${depth.toLocaleString('en')} deep and reads them back`, () => {
       const path = journalPath();
-      const { logger, records } = capturingLogger();
+      const { logger, lines: records } = capturingLogger();
       const first = DefinitionsJournal.open(path, false, logger);
       first.journal.queueDeclared('/', { name: 'deep', id: first.journal.allocateQueueId(), autoDelete: false, arguments: { 'x-deep': deepTable(depth) } });
       first.journal.close();
