@@ -20,6 +20,7 @@ import type { Broker } from '../../src/index.js';
 import type { MessageLog } from '../../src/store/message-log.js';
 import { closedWith, connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { startChildBroker, type ChildBroker } from '../helpers/child-broker.js';
+import { consume } from '../helpers/model.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 const brokers: Broker[] = [];
@@ -99,14 +100,9 @@ describe('disk alarm', () => {
     // A consumer on its own connection drains the queue (and its acks are logged).
     const consumer = await amqpConn(b);
     const cch = await consumer.createChannel();
-    const got: string[] = [];
-    await cch.consume('disk-q', (m) => {
-      if (!m) return;
-      got.push(m.content.toString());
-      cch.ack(m);
-    });
-    await eventually(() => got.length >= 10, 5000, 'deliveries while the disk alarm is set');
-    expect(got.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `before-${i}`));
+    const inbox = await consume(cch, 'disk-q', {}, (m) => cch.ack(m));
+    await inbox.waitFor(10);
+    expect(inbox.bodies.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `before-${i}`));
     expect(b.diskAlarm).toBe(true);
 
     disk.drain();
@@ -114,8 +110,8 @@ describe('disk alarm', () => {
     await eventually(() => events.length === 2, 5000, 'connection.unblocked');
     expect(events).toEqual(['blocked: low on disk', 'unblocked']);
     expect(await held).toBe('ack');
-    await eventually(() => got.length === 11, 5000, 'the held message');
-    expect(got[10]).toBe('held');
+    await inbox.waitFor(11);
+    expect(inbox.bodies.slice(10)).toEqual(['held']);
   });
 
   it('setDiskAlarm(true|false|null) forces the alarm and hands it back to the sampler; with both alarms the reason names both', async () => {
@@ -319,14 +315,9 @@ describe('start-up and fatal errors (child processes)', () => {
     const url2 = `amqp://guest:guest@127.0.0.1:${second.port}`;
     const consumer = await amqpConn(url2);
     const cch = await consumer.createChannel();
-    const got: string[] = [];
-    await cch.consume('kept', (m) => {
-      if (!m) return;
-      got.push(m.content.toString());
-      cch.ack(m);
-    });
-    await eventually(() => got.length === 20, 10_000, 'the stored messages');
-    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => `m-${i}`));
+    const inbox = await consume(cch, 'kept', {}, (m) => cch.ack(m));
+    await inbox.waitFor(20);
+    expect(inbox.bodies).toEqual(Array.from({ length: 20 }, (_, i) => `m-${i}`));
 
     const publisher = await amqpConn(url2);
     const events = blockEvents(publisher);
