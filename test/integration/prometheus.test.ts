@@ -58,6 +58,13 @@ function promtool(text: string): { status: number | null; output: string } {
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
+/** promtool accepts the exposition without a single complaint. */
+function expectPromtoolAccepts(text: string): void {
+  const check = promtool(text);
+  expect(check.output).toBe('');
+  expect(check.status).toBe(0);
+}
+
 /** One sample's value: `name{labels} value`. */
 function sample(text: string, name: string, labels = ''): number | undefined {
   for (const line of text.split('\n')) {
@@ -124,9 +131,7 @@ describe('Prometheus metrics', () => {
     expect(sample(r.text, 'rabbitmq_queues_created_total')).toBe(1);
     expect(sample(r.text, 'rabbitmq_queues_deleted_total')).toBe(0);
     expect(r.text).toMatch(/^rabbitmq_identity_info\{rabbitmq_node="warren@[^"]+",rabbitmq_cluster="[^"]+",rabbitmq_endpoint="aggregated"\} 1$/m);
-    const check = promtool(r.text);
-    expect(check.output).toBe('');
-    expect(check.status).toBe(0);
+    expectPromtoolAccepts(r.text);
   });
 
   it('/metrics/per-object: queue metrics labelled by vhost and queue, channel metrics by channel; promtool accepts it', async () => {
@@ -136,9 +141,7 @@ describe('Prometheus metrics', () => {
     expect(sample(r.text, 'rabbitmq_queue_messages_unacked', '{vhost="/",queue="metered"}')).toBe(2);
     expect(sample(r.text, 'rabbitmq_queue_messages_published_total', '{vhost="/",queue="metered"}')).toBe(7);
     expect(r.text).toMatch(/^rabbitmq_channel_messages_published_total\{channel="[^"]+ -> [^"]+ \(\d+\)"\} 8$/m);
-    const check = promtool(r.text);
-    expect(check.output).toBe('');
-    expect(check.status).toBe(0);
+    expectPromtoolAccepts(r.text);
   });
 
   it('/metrics/detailed: only the families and vhosts asked for; promtool accepts it', async () => {
@@ -149,9 +152,7 @@ describe('Prometheus metrics', () => {
     expect(sample(r.text, 'rabbitmq_detailed_queue_consumers', '{vhost="/",queue="metered"}')).toBe(1);
     expect(r.text).not.toMatch(/rabbitmq_detailed_queue_messages_bytes|rabbitmq_queue_messages_ready /);
     expect(r.text).toMatch(/rabbitmq_endpoint="detailed"/);
-    const check = promtool(r.text);
-    expect(check.output).toBe('');
-    expect(check.status).toBe(0);
+    expectPromtoolAccepts(r.text);
     // A vhost without queues: the families are listed, with no made-up samples.
     const other = await scrape('/metrics/detailed?family=queue_coarse_metrics&vhost=elsewhere');
     expect(other.text).toMatch(/^# TYPE rabbitmq_detailed_queue_messages_ready gauge$/m);
