@@ -84,7 +84,8 @@ const users: Handler = (ctx) => {
   return { body: shapeList(ctx.backend.access.listUsers().map((u) => userView(ctx, u)), ctx.query, ['name']) };
 };
 
-function findUser(ctx: RequestContext, name = ctx.params.name!): UserRecord {
+/** The user named in the path, or a 404. */
+export function findUser(ctx: RequestContext, name = ctx.params.name!): UserRecord {
   const u = ctx.backend.access.user(name);
   if (!u) throw notFound();
   return u;

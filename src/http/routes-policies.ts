@@ -6,6 +6,7 @@ import { isPolicymaker, requireAdmin } from './auth.js';
 import type { Handler, RequestContext } from './context.js';
 import { badRequest, notAuthorised, notFound } from './errors.js';
 import { shapeList } from './list.js';
+import { findUser } from './routes-admin.js';
 import type { Router } from './router.js';
 
 /**
@@ -96,15 +97,14 @@ const deleteVhostLimit: Handler = (ctx) => {
 const userLimits: Handler = (ctx) => {
   requireAdmin(ctx.user);
   const only = ctx.params.user;
-  if (only !== undefined && !ctx.backend.access.user(only)) throw notFound();
+  if (only !== undefined) findUser(ctx, only);
   const items = [...ctx.backend.settings.userLimits].filter(([u]) => only === undefined || u === only).map(([user, value]) => ({ user, value: { ...value } }));
   return { body: items };
 };
 
 const putUserLimit: Handler = async (ctx) => {
   requireAdmin(ctx.user);
-  const user = ctx.params.user!;
-  if (!ctx.backend.access.user(user)) throw notFound();
+  const user = findUser(ctx, ctx.params.user!).name;
   const value = await limitValue(ctx, USER_LIMIT_NAMES);
   const limits: UserLimits = { ...ctx.backend.settings.userLimits.get(user), [ctx.params.name!]: value };
   ctx.backend.settings.setUserLimits(user, limits);
