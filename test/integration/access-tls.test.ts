@@ -10,14 +10,13 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import amqp from 'amqplib';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
 import { startChildBroker } from '../helpers/child-broker.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { makeCa, makeCert, type KeyPair } from '../helpers/tls-certs.js';
 import { requireTool } from '../interop/requirements.js';
 
@@ -65,13 +64,6 @@ function run(command: string, args: string[], input = '', timeout = 30_000): Pro
     child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
-}
-
-/** A logger whose warn+ lines the test can read. */
-function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); cb(); } });
-  return { logger: pino({ level: 'warn' }, stream), lines };
 }
 
 async function tlsBroker(extra: Parameters<typeof startBroker>[0] = {}): Promise<Broker> {
@@ -154,7 +146,7 @@ conn.close()
   });
 
   it('plaintext AMQP on the TLS port is logged at warn and closed; other clients are not disturbed', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = capturingLogger('warn');
     const b = await tlsBroker({ logger });
     const ok = await amqps(b);
     const sock = netConnect(b.tlsPort, '127.0.0.1');
@@ -183,7 +175,7 @@ describe('mutual TLS', () => {
   });
 
   it('a client without a certificate, or with one from another CA, is refused in the handshake (logged at warn)', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = capturingLogger('warn');
     const b = await tlsBroker({ tlsVerifyPeer: true, tlsFailIfNoPeerCert: true, logger });
     await expect(amqps(b)).rejects.toThrow();
     await expect(amqps(b, { cert: readFileSync(strangerClient.cert), key: readFileSync(strangerClient.key), credentials: amqp.credentials.external() }, '')).rejects.toThrow();
@@ -192,7 +184,7 @@ describe('mutual TLS', () => {
   });
 
   it('verify-peer without fail-if-no-peer-cert: no certificate is fine (PLAIN), a foreign one is refused', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines } = capturingLogger('warn');
     const b = await tlsBroker({ tlsVerifyPeer: true, logger });
     expect(await roundTrip(await amqps(b))).toMatch(/^ping-/);
     await expect(amqps(b, { cert: readFileSync(strangerClient.cert), key: readFileSync(strangerClient.key) })).rejects.toThrow();
@@ -206,16 +198,25 @@ describe('mutual TLS', () => {
 });
 
 describe('certificate reload', () => {
-  it('reloadTls() serves the new certificate to new clients; open connections stay up', async () => {
+  /** The server's certificate and key copied into files of their own, and swapToOther() to overwrite them with serverFromOther's. */
+  function liveCertificate(): { live: string; cert: string; key: string; swapToOther(): void } {
     const live = mkdtempSync(join(dir, 'live-'));
     const cert = join(live, 'cert.pem');
     const key = join(live, 'key.pem');
     copyFileSync(server.cert, cert);
     copyFileSync(server.key, key);
+    const swapToOther = (): void => {
+      copyFileSync(serverFromOther.cert, cert);
+      copyFileSync(serverFromOther.key, key);
+    };
+    return { live, cert, key, swapToOther };
+  }
+
+  it('reloadTls() serves the new certificate to new clients; open connections stay up', async () => {
+    const { cert, key, swapToOther } = liveCertificate();
     const b = await tlsBroker({ tlsCert: cert, tlsKey: key });
     const before = await amqps(b);
-    copyFileSync(serverFromOther.cert, cert);
-    copyFileSync(serverFromOther.key, key);
+    swapToOther();
     b.reloadTls();
     const after = await amqps(b, { ca: [readFileSync(otherCa.cert)] });
     expect(await roundTrip(after)).toMatch(/^ping-/);
@@ -224,19 +225,14 @@ describe('certificate reload', () => {
   });
 
   it('SIGHUP makes the CLI re-read its certificate files', async () => {
-    const live = mkdtempSync(join(dir, 'live-'));
-    const cert = join(live, 'cert.pem');
-    const key = join(live, 'key.pem');
-    copyFileSync(server.cert, cert);
-    copyFileSync(server.key, key);
+    const { live, cert, key, swapToOther } = liveCertificate();
     const child = await startChildBroker(['--data-dir', join(live, 'data'), '--tls-port', '0', '--tls-cert', cert, '--tls-key', key]);
     try {
       const tlsPort = child.lines.find((l) => l.msg === 'Warren listening')!.tlsPort as number;
       const url = `amqps://guest:guest@localhost:${tlsPort}`;
       const before = await amqp.connect(url, { ca: [caPem] });
       before.on('error', () => {});
-      copyFileSync(serverFromOther.cert, cert);
-      copyFileSync(serverFromOther.key, key);
+      swapToOther();
       child.proc.kill('SIGHUP');
       await eventually(() => child.lines.some((l) => l.msg === 'TLS certificates reloaded'), 10_000, 'the reload log line');
       const after = await amqp.connect(url, { ca: [readFileSync(otherCa.cert)] });
