@@ -282,7 +282,7 @@ describe('web UI in chromium', () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.goForward();
     await page.getByRole('heading', { name: 'Queues' }).waitFor();
-  });
+  }, 120_000);
 
   it('shows API errors in words: a refused declare, a wrong password', async () => {
     expect((await api(broker, '/api/queues/%2F/ui-conflict', { method: 'PUT', body: { durable: false } })).status).toBe(201);
@@ -306,7 +306,7 @@ describe('web UI in chromium', () => {
     await other.getByRole('button', { name: 'Log in' }).click();
     await onPage(() => other.getByRole('alert').textContent()).toBe('Login failed: wrong user name or password.');
     expect(await other.evaluate<string[]>('Object.keys(sessionStorage)')).toEqual([]);
-  });
+  }, 120_000);
 
   it('pages, sorts and filters 2,000 queues on the server', async () => {
     const conn = await connect(broker);
