@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { connect, type AmqpConnection, startBroker } from '../helpers/broker.js';
+import { closedWith, connect, type AmqpConnection, startBroker } from '../helpers/broker.js';
 import { api, get } from '../helpers/http.js';
 
 /**
@@ -437,6 +437,81 @@ describe('web UI in chromium', () => {
     await page.getByText('User alice deleted.').waitFor();
     expect((await api(broker, '/api/users/alice')).status).toBe(404);
     await onPage(() => page.getByRole('region', { name: 'Users' }).getByRole('cell', { name: 'alice', exact: true }).count()).toBe(0);
+  }, 120_000);
+
+  it('sets a policy and a vhost limit from the Admin pages; the broker applies them; clears both', async () => {
+    const page = await newPage();
+    await logIn(page, 'guest', 'guest');
+    const mainNav = page.getByRole('navigation', { name: 'Main' });
+    const adminTabs = page.getByRole('navigation', { name: 'Admin sections' });
+    await mainNav.getByRole('link', { name: 'Admin' }).click();
+    await adminTabs.getByRole('link', { name: 'Policies' }).click();
+    const form = page.getByRole('form', { name: 'Add or update a policy' });
+    await form.getByLabel('Virtual host').selectOption('/');
+    await form.getByLabel('Name', { exact: true }).fill('ui-pol');
+    await form.getByLabel('Pattern (regular expression)').fill('^ui-pol');
+    await form.getByLabel('Apply to').selectOption('queues');
+    await form.getByLabel('Priority').fill('3');
+    // A definition that is not JSON is refused in words before anything is sent.
+    await form.getByLabel('Definition (JSON)').fill('{max-length: 2}');
+    await form.getByRole('button', { name: 'Save policy' }).click();
+    await onPage(() => page.getByRole('alert').textContent()).toMatch(/^The definition is not JSON: /);
+    await form.getByLabel('Definition (JSON)').fill('{"max-length": 2}');
+    await form.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByText('Policy ui-pol saved.').waitFor();
+    const row = page.getByRole('region', { name: 'Policies', exact: true }).getByRole('row').filter({ hasText: 'ui-pol' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('{"max-length":2}');
+    expect(await get(broker, '/api/policies/%2F/ui-pol')).toEqual({ vhost: '/', name: 'ui-pol', pattern: '^ui-pol', 'apply-to': 'queues', definition: { 'max-length': 2 }, priority: 3 });
+
+    const conn = await connect(broker);
+    onTestFinished(() => conn.close());
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue('ui-pol-q', { durable: false });
+    for (let i = 1; i <= 5; i++) ch.sendToQueue('ui-pol-q', Buffer.from(`m${i}`));
+    await ch.waitForConfirms();
+    await mainNav.getByRole('link', { name: 'Queues' }).click();
+    await page.getByRole('form', { name: 'Filter queues' }).getByLabel('Name contains').fill('ui-pol-q');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('region', { name: 'Queues' }).getByRole('link', { name: 'ui-pol-q', exact: true }).click();
+    await page.getByRole('heading', { name: 'Queue ui-pol-q' }).waitFor();
+    await onPage(() => page.locator('[data-count="total"]').textContent()).toBe('2');
+    await onPage(() => page.locator('.facts').textContent()).toContain('Policyui-pol');
+    expect(await get(broker, '/api/queues/%2F/ui-pol-q')).toMatchObject({ messages: 2, policy: 'ui-pol' });
+    await screenshot(page, 'queue-with-policy');
+
+    // max-queues 0 on "/": the next queue.declare is refused with 406.
+    await mainNav.getByRole('link', { name: 'Admin' }).click();
+    await adminTabs.getByRole('link', { name: 'Limits' }).click();
+    const limits = page.getByRole('form', { name: 'Set a virtual host limit' });
+    await limits.getByLabel('Virtual host').selectOption('/');
+    await limits.getByLabel('Limit').selectOption('max-queues');
+    await limits.getByLabel('Value').fill('0');
+    await limits.getByRole('button', { name: 'Set limit' }).click();
+    await page.getByText('max-queues of / set to 0.').waitFor();
+    await page.getByRole('button', { name: 'Clear max-queues of /' }).waitFor();
+    expect(await get(broker, '/api/vhost-limits/%2F')).toEqual([{ vhost: '/', value: { 'max-queues': 0 } }]);
+    const refusedCh = await conn.createChannel();
+    const refused = closedWith(refusedCh);
+    await expect(refusedCh.assertQueue('ui-pol-refused', { durable: false })).rejects.toThrow();
+    const err = await refused;
+    expect(err.code).toBe(406);
+    expect(err.message).toContain("cannot declare queue 'ui-pol-refused': queue limit in vhost '/' (0) is reached");
+    await screenshot(page, 'admin-limits');
+
+    await page.getByRole('button', { name: 'Clear max-queues of /' }).click();
+    await page.getByText('max-queues of / cleared.').waitFor();
+    await page.getByRole('region', { name: 'Virtual host limits' }).getByText('No limits set.').waitFor();
+    expect(await get(broker, '/api/vhost-limits')).toEqual([]);
+    const allowedCh = await conn.createChannel();
+    expect((await allowedCh.assertQueue('ui-pol-allowed', { durable: false })).queue).toBe('ui-pol-allowed');
+
+    await adminTabs.getByRole('link', { name: 'Policies' }).click();
+    await page.getByRole('button', { name: 'Delete policy ui-pol in /' }).click();
+    await page.getByText('Policy ui-pol deleted.').waitFor();
+    await page.getByRole('region', { name: 'Policies', exact: true }).getByText('No policies.').waitFor();
+    expect((await api(broker, '/api/policies/%2F/ui-pol')).status).toBe(404);
+    expect(await get(broker, '/api/queues/%2F/ui-pol-q')).toMatchObject({ policy: null });
   }, 120_000);
 
   it('closes a connection from the UI with a reason; the client gets 320', async () => {

@@ -1,13 +1,17 @@
-// Admin: users, virtual hosts, permissions and topic permissions, and the
-// definitions file (export as a download, import from an upload).
+// Admin: users, virtual hosts, permissions and topic permissions, policies and
+// limits (in policies.js), and the definitions file (export as a download,
+// import from an upload).
 import { useState } from 'preact/hooks';
 import { del, get, post, put, seg } from '../api.js';
 import { Field, Form, html, LoadError, Outcome, Table, useAction, usePoll, confirmed } from '../lib.js';
+import { Policies, VhostLimits } from './policies.js';
 
 const TABS = [
   ['users', 'Users'],
   ['vhosts', 'Virtual hosts'],
   ['permissions', 'Permissions'],
+  ['policies', 'Policies'],
+  ['limits', 'Limits'],
   ['definitions', 'Definitions'],
 ];
 const TAG_CHOICES = ['administrator', 'monitoring', 'policymaker', 'management', 'impersonator'];
@@ -16,7 +20,7 @@ export const isAdmin = (me) => me.tags.includes('administrator');
 
 export function AdminPage({ me, tab }) {
   if (!isAdmin(me)) return html`<h1>Admin</h1><p>Administration needs a user tagged <code>administrator</code>; ${me.name} is not.</p>`;
-  const Page = { users: Users, vhosts: Vhosts, permissions: Permissions, definitions: Definitions }[tab];
+  const Page = { users: Users, vhosts: Vhosts, permissions: Permissions, policies: Policies, limits: VhostLimits, definitions: Definitions }[tab];
   return html`<h1>Admin</h1>
     <nav class="tabs" aria-label="Admin sections">
       ${TABS.map(([key, text]) => html`<a href=${`#/admin/${key}`} aria-current=${key === tab ? 'page' : undefined}>${text}</a>`)}
