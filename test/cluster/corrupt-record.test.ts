@@ -15,14 +15,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FollowerReplication } from '../../src/cluster/follower-replication.js';
 import { LeaderReplication } from '../../src/cluster/leader-replication.js';
 import { freePort } from '../helpers/etcd.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function until(what: string, pred: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits for a replication condition (the shared poller, with the 20 s these waits always had). */
+const until = (what: string, pred: () => boolean): Promise<void> => waitFor(pred, { what, timeout: 20_000 });
 
 describe('replication record checksums', () => {
   const dirs: string[] = [];
