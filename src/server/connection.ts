@@ -91,7 +91,8 @@ export class Connection implements FrameHandler, ChannelHost, HandshakeHost, Out
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.onSocketError(err));
-    socket.on('close', () => this.cleanup('socket closed'));
+    // Cleanup requeues the connection's unacked deliveries: a failure there is logged, never the end of the process.
+    socket.on('close', guarded(ctx.logger, 'releasing a closed connection', { conn: this.id }, () => this.cleanup('socket closed')));
     this.outbound = new Outbound(socket, this.gate, this);
     this.out = this.outbound.out;
     this.handshake = new Handshake(this, ctx);

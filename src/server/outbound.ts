@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { guarded } from '../observe/guard.js';
 import type { Logger } from '../observe/logger.js';
 import { ByteWriter } from '../protocol/index.js';
 import type { ConfirmWriter } from './channel-host.js';
@@ -53,7 +54,8 @@ export class Outbound implements Flushable {
     private readonly gate: ReadGate,
     private readonly host: OutboundHost,
   ) {
-    socket.on('drain', () => this.onDrain());
+    // Draining resumes deliveries (dispatch): a failure there is logged, never the end of the process.
+    socket.on('drain', guarded(host.logger, 'resuming deliveries after a drain', { conn: host.id }, () => this.onDrain()));
   }
 
   get sendCount(): number {

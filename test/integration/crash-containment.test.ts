@@ -111,3 +111,27 @@ describe('crash containment', () => {
     await broker.stop();
   });
 });
+
+describe('crash containment on socket events', () => {
+  it("a client's socket closing while its unacked delivery cannot be requeued: logged with the connection, the broker serves on", async () => {
+    const { logger, lines } = capturingLogger();
+    const broker = await startBroker({ logger });
+    const conn = await connect(broker);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('held');
+    ch.sendToQueue('held', Buffer.from('x'));
+    const delivered = new Promise<void>((resolve) => void ch.consume('held', () => resolve(), { noAck: false }));
+    await delivered;
+    // Injected: the queue refuses the requeue that releasing the closed connection asks for.
+    const queue = broker.vhosts.get('/')!.queues.get('held')!;
+    queue.requeue = () => {
+      throw new Error('injected requeue failure');
+    };
+    // The socket goes without a close handshake (the 'close' event path, not connection.close).
+    (conn as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await eventually(() => errorLines(lines).length > 0, 10_000, 'the error log line');
+    expect(errorLines(lines)[0]).toMatchObject({ level: 50, task: 'releasing a closed connection', err: { message: 'injected requeue failure' } });
+    await stillServes(broker, 'after-close');
+    await broker.stop();
+  });
+});
