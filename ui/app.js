@@ -104,6 +104,10 @@ function Shell({ me, onLogout }) {
 
 function Login({ message }) {
   const [outcome, run] = useAction();
+  const formRef = useRef(null);
+  // \`autofocus\` on an element rendered after load is applied late (or not at all once the
+  // document has had a focus), so the user name field is focused explicitly.
+  useEffect(() => formRef.current?.querySelector('input[name="user"]')?.focus(), []);
   const submit = ({ user, password }) =>
     run(async () => {
       const auth = btoaUtf8(`${user}:${password}`);
@@ -111,7 +115,7 @@ function Login({ message }) {
       saveCredentials(user, password);
       dispatchEvent(new CustomEvent('warren-login', { detail: me }));
     });
-  return html`<main class="login">
+  return html`<main class="login" ref=${formRef}>
     <h1>Warren</h1>
     <p>Log in with a management user of this broker.</p>
     ${message && !outcome ? html`<p class="error" role="alert">${message}</p>` : null}

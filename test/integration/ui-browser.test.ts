@@ -257,7 +257,8 @@ describe('web UI in chromium', () => {
   it('can be used with the keyboard alone: log in, move through the navigation, focus is visible', async () => {
     const page = await newPage();
     await page.goto(`${base}/`);
-    // The user name field has the focus on arrival.
+    // The user name field has the focus on arrival (once the app has rendered: keys typed before are lost).
+    await onPage(() => page.evaluate<string>('document.activeElement ? document.activeElement.name || "" : ""')).toBe('user');
     await page.keyboard.type('guest');
     await page.keyboard.press('Tab');
     await page.keyboard.type('guest');
