@@ -6,7 +6,7 @@
  * record forward once (for exactly the queues still holding it), and points
  * every holder at the copy. The old file goes when the copies are synced.
  */
-import type { Message } from './message.js';
+import type { QueueEntry } from './message.js';
 import type { DiskTail } from '../store/disk-tail.js';
 import type { MessageLog, StoredLocation } from '../store/message-log.js';
 import type { Segment } from '../store/segment.js';
@@ -18,7 +18,8 @@ interface Holders {
   queueIds: number[];
   /** Queue ids that have delivered it at least once (redelivered after a restart). */
   delivered: number[];
-  messages: Set<Message>;
+  /** Queue entries (ready, or delivered and unacked) pointing at it. */
+  entries: QueueEntry[];
   tails: { tail: DiskTail; index: number; redelivered: boolean; queueId: number }[];
 }
 
@@ -27,7 +28,7 @@ export function compactSegment(vhosts: Iterable<VirtualHost>, log: MessageLog, s
   let refs = 0;
   const holdersOf = (loc: StoredLocation): Holders => {
     let h = byMsg.get(loc.msgId);
-    if (!h) byMsg.set(loc.msgId, (h = { loc, queueIds: [], delivered: [], messages: new Set(), tails: [] }));
+    if (!h) byMsg.set(loc.msgId, (h = { loc, queueIds: [], delivered: [], entries: [], tails: [] }));
     return h;
   };
   for (const vhost of vhosts) {
@@ -35,12 +36,12 @@ export function compactSegment(vhosts: Iterable<VirtualHost>, log: MessageLog, s
       const store = q.store;
       if (!store) continue;
       for (const entry of q.ready) {
-        const loc = entry.message.stored;
-        if (!entry.logged || !loc || loc.segment !== segment) continue;
+        const loc = entry.record;
+        if (loc === null || loc.segment !== segment) continue;
         const h = holdersOf(loc);
         h.queueIds.push(store.id);
         if (entry.redelivered) h.delivered.push(store.id);
-        h.messages.add(entry.message);
+        h.entries.push(entry);
         refs++;
       }
       q.tail?.forEachIn(segment.id, (index, ref) => {
@@ -53,12 +54,12 @@ export function compactSegment(vhosts: Iterable<VirtualHost>, log: MessageLog, s
     }
     for (const session of vhost.sessions) {
       for (const { queue, entry } of session.unackedEntries()) {
-        const loc = entry.message.stored;
-        if (!entry.logged || !loc || loc.segment !== segment || !queue.store) continue;
+        const loc = entry.record;
+        if (loc === null || loc.segment !== segment || !queue.store) continue;
         const h = holdersOf(loc);
         h.queueIds.push(queue.store.id);
         h.delivered.push(queue.store.id);
-        h.messages.add(entry.message);
+        h.entries.push(entry);
         refs++;
       }
     }
@@ -79,7 +80,7 @@ export function compactSegment(vhosts: Iterable<VirtualHost>, log: MessageLog, s
   }
   for (const h of byMsg.values()) {
     const moved = log.copyForward(h.loc, h.queueIds);
-    for (const m of h.messages) m.stored = moved;
+    for (const entry of h.entries) entry.record = moved;
     for (const t of h.tails) t.tail.relocate(t.index, moved.segment.id, moved.offset, moved.length);
     for (const queueId of h.delivered) log.delivered(queueId, moved);
   }

@@ -14,8 +14,6 @@ export class Message {
   private decoded: BasicProperties | undefined;
   /** The expiration property parsed (NOT_PARSED until asked; undefined: none). */
   private parsedTtl: number | undefined = NOT_PARSED;
-  /** Where the message log holds it, once logged for a durable queue. */
-  stored: StoredLocation | null = null;
   /**
    * The BCC routing keys of the publish, kept after the BCC header is stripped:
    * RabbitMQ's routing keys include them, and a message dead-lettered without a
@@ -74,8 +72,11 @@ export interface QueueEntry {
   readonly seq: number;
   readonly message: Message;
   redelivered: boolean;
-  /** The message log holds a record of this message for this queue (ack it there when done). */
-  readonly logged: boolean;
+  /**
+   * The message log's record of this message that this queue holds a reference
+   * to (ack it there when done); null: none. Compaction moves it.
+   */
+  record: StoredLocation | null;
   /** When the message expires in this queue (ms since the epoch), 0 for never. */
   readonly expiresAt: number;
   /** Priority level in a priority queue (0 elsewhere). */

@@ -182,11 +182,10 @@ export class Queue implements Destination {
     return store !== null && this.policy.maxPriority === undefined && ((this.tail !== null && this.tail.length > 0) || this.ready.length >= store.memoryWindow);
   }
 
-  /** Whether the log record of `message` (if any) counts this queue, decided the same way routing decided it. */
-  holdsRecord(message: Message): boolean {
-    const stored = message.stored;
+  /** Whether the log record `record` of a message routed here counts this queue, decided the same way routing decided it. */
+  private holdsRecord(record: StoredLocation): boolean {
     const store = this.store;
-    return stored !== null && store !== null && ((stored.persistent && store.durable) || this.paging);
+    return store !== null && ((record.persistent && store.durable) || this.paging);
   }
 
   get consumerCount(): number {
@@ -264,25 +263,25 @@ export class Queue implements Destination {
     return (maxLength !== undefined && this.messageCount >= maxLength) || (maxLengthBytes !== undefined && this.readyBytes + size > maxLengthBytes);
   }
 
-  enqueue(message: Message): Enqueued {
-    const logged = this.holdsRecord(message);
+  /** Offers a routed message; `record` is its message-log record (null: none was written). */
+  enqueue(message: Message, record: StoredLocation | null = null): Enqueued {
+    if (record !== null && !this.holdsRecord(record)) record = null;
     const policy = this.policy;
     if (policy.overflow !== 'drop-head' && this.isFull(message.bodySize)) {
-      if (logged) this.releaseRecord(message.stored!);
+      if (record !== null) this.releaseRecord(record);
       if (policy.overflow === 'reject-publish-dlx') this.host?.deadLetter(this, message, 'maxlen');
       return Enqueued.Rejected;
     }
     const hasTtl = policy.messageTtl !== undefined || message.hasProperty(PropertyFlag.Expiration);
     const now = hasTtl ? Date.now() : 0;
     const expiresAt = hasTtl ? this.expiryFor(message, now) : 0;
-    if (logged && this.paging) {
-      const loc = message.stored!;
-      (this.tail ??= new DiskTail()).push(loc.segment.id, loc.offset, loc.length, loc.msgId, false, loc.persistent, expiresAt, message.bodySize);
+    if (record !== null && this.paging) {
+      (this.tail ??= new DiskTail()).push(record.segment.id, record.offset, record.length, record.msgId, false, record.persistent, expiresAt, message.bodySize);
       this.readyBytes += message.bodySize;
       this.enforceLimits();
       return Enqueued.Accepted;
     }
-    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, logged, expiresAt, priority: this.priorityOf(message), returns: 0 };
+    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, record, expiresAt, priority: this.priorityOf(message), returns: 0 };
     if (this.ready.length === 0 && this.consumers.length > 0 && !this.dispatching) {
       const consumer = this.nextConsumer();
       if (consumer) {
@@ -317,7 +316,7 @@ export class Queue implements Destination {
 
   /** Gives an entry to a consumer; a persistent message's first delivery is noted in the log. */
   private handOut(consumer: QueueConsumer, entry: QueueEntry): void {
-    if (entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
+    if (entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
     consumer.deliver(entry);
   }
 
@@ -393,7 +392,7 @@ export class Queue implements Destination {
   take(): QueueEntry | undefined {
     this.touch();
     const entry = this.nextLive(Date.now());
-    if (entry && entry.logged && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.message.stored!);
+    if (entry && entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
     this.armTtlTimer();
     return entry;
   }
@@ -453,10 +452,9 @@ export class Queue implements Destination {
       }
       // Copy out of the read-ahead buffer so one unacked message does not pin 256 KiB.
       const message = new Message(rec.exchange, rec.routingKey, Buffer.from(rec.header), Buffer.from(rec.body), rec.body.length);
-      const stored: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
-      message.stored = stored;
+      const record: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
       // Its priority level again (restored priority queues), from the message's own property.
-      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, logged: true, expiresAt: scratchRef.expiresAt, priority: this.priorityOf(message), returns: 0 });
+      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, record, expiresAt: scratchRef.expiresAt, priority: this.priorityOf(message), returns: 0 });
     }
   }
 
@@ -488,7 +486,7 @@ export class Queue implements Destination {
 
   /** Done with an entry that was not counted unacked (no-ack delivery, discarded): release its log record. */
   discard(entry: QueueEntry): void {
-    if (entry.logged) this.releaseRecord(entry.message.stored!);
+    if (entry.record !== null) this.releaseRecord(entry.record);
   }
 
   /** A message leaves the queue dead: dead-lettered (if the queue has a DLX), then dropped here. */

@@ -131,25 +131,32 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
       return;
     }
     const seq = this.confirmMode ? ++this.publishSeq : 0;
-    const routed = this.vhost.route(target, routingKey, message);
-    const rejected = this.vhost.lastRouteRejected;
-    const congested = this.vhost.lastRouteCongested;
+    // The vhost's outcome instance: everything needed is read from it before the sink is called
+    // (a sink call could, in principle, lead to another publish on this vhost).
+    const outcome = this.vhost.route(target, routingKey, message);
+    const { rejected, congested, durableWrite } = outcome;
+    const unroutable = outcome.routed === 0 && !rejected;
     if (congested !== null) this.sink.throttle(congested);
     const stats = this.messageStats;
     stats.publish++;
+    // Refused by a full queue (reject-publish) counts as routed: a nack, no basic.return.
     // A returned message has lost its BCC header too (RabbitMQ strips it at publish).
-    if (routed === 0 && !rejected) {
-      if (mandatory) {
-        stats.return_unroutable++;
-        this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(message));
-      } else stats.drop_unroutable++;
-    }
+    if (unroutable) this.unroutable(message, mandatory);
     if (seq === 0) return;
     // A full queue with x-overflow reject-publish refused it: the publisher learns by a nack.
     if (rejected) return this.sink.confirm(seq, false);
     // A persistent message on a durable queue is confirmed once it is on disk (fdatasync'd).
-    if (message.stored !== null && message.stored.persistent) this.vhost.log!.whenSynced(this, seq);
+    if (durableWrite) this.vhost.log!.whenSynced(this, seq);
     else this.sink.confirm(seq, true);
+  }
+
+  /** A publish no queue took: back to a mandatory publisher (basic.return 312), otherwise dropped. */
+  private unroutable(message: Message, mandatory: boolean): void {
+    const stats = this.messageStats;
+    if (mandatory) {
+      stats.return_unroutable++;
+      this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(message));
+    } else stats.drop_unroutable++;
   }
 
   /** The message log made publish `seq` durable. */
@@ -341,16 +348,15 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
     let mustSync = false;
     for (const p of tx.publishes) {
       const target = this.vhost.findExchange(p.exchange);
-      const routed = target ? this.vhost.route(target, p.routingKey, p.message) : 0;
-      this.messageStats.publish++;
-      // Refused by a full queue (reject-publish) is still routed: no basic.return (as outside a transaction).
-      if (routed === 0 && !this.vhost.lastRouteRejected) {
-        if (p.mandatory) {
-          this.messageStats.return_unroutable++;
-          this.sink.returnMessage(ReplyCode.NoRoute, 'NO_ROUTE', withoutBcc(p.message));
-        } else this.messageStats.drop_unroutable++;
+      let unroutable = true;
+      if (target) {
+        const outcome = this.vhost.route(target, p.routingKey, p.message);
+        // Refused by a full queue (reject-publish) is still routed: no basic.return (as outside a transaction).
+        unroutable = outcome.routed === 0 && !outcome.rejected;
+        if (outcome.durableWrite) mustSync = true;
       }
-      if (p.message.stored?.persistent) mustSync = true;
+      this.messageStats.publish++;
+      if (unroutable) this.unroutable(p.message, p.mandatory);
     }
     for (const s of tx.settlements) {
       // basic.recover may have requeued some of them since: those are settled already.

@@ -1,6 +1,6 @@
 import { AmqpError, ByteWriter, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
-import type { MessageLog } from '../store/message-log.js';
+import type { MessageLog, StoredLocation } from '../store/message-log.js';
 import type { Logger } from '../observe/logger.js';
 import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
@@ -17,6 +17,7 @@ import { assertQueueLimit, type VhostLimits } from './limits.js';
 import { Churn, MessageStats } from '../observe/stats.js';
 import { headersMatchMode, isExchangeType, type Destination } from './routing.js';
 import { Collector } from './route-collector.js';
+import { PublishOutcome } from './publish-outcome.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
 
 export interface ExchangeDeclare {
@@ -97,6 +98,10 @@ export class VirtualHost implements QueueHost {
   readonly churn = new Churn();
   /** Scratch list of durable queue ids for one publish. */
   private readonly logIds: number[] = [];
+  /** What route() returns: one instance, refilled by every route() (no allocation per publish). */
+  private readonly outcome = new PublishOutcome();
+  /** The outcome of the publish being routed right now (null between publishes), for dead-lettering within it. */
+  private routing: PublishOutcome | null = null;
 
   constructor(readonly name: string) {
     this.exchanges.set('', new Exchange('', 'direct', { durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -459,29 +464,32 @@ export class VirtualHost implements QueueHost {
    * Routes a message from `exchange` — following exchange-to-exchange
    * bindings (each exchange visited once), the alternate exchange when nothing
    * matched, CC/BCC routing keys, and direct reply-to addresses — and enqueues
-   * it on every queue reached, once. Returns how many queues took it;
-   * `lastRouteRejected` tells whether a full queue (x-overflow reject-publish)
-   * refused it, so the publisher gets a nack.
+   * it on every queue reached, once. Returns what happened (see
+   * PublishOutcome): this vhost's one outcome instance, valid until the next
+   * route() — read it at once.
    */
-  route(exchange: Exchange, routingKey: string, message: Message): number {
-    this.lastRouteRejected = false;
-    this.lastRouteCongested = null;
-    if (exchange.name === '' && routingKey.startsWith(REPLY_TO_PREFIX)) return this.routeReply(routingKey, message);
+  route(exchange: Exchange, routingKey: string, message: Message): PublishOutcome {
+    const outcome = this.outcome.reset();
+    if (exchange.name === '' && routingKey.startsWith(REPLY_TO_PREFIX)) {
+      outcome.routed = this.routeReply(routingKey, message);
+      return outcome;
+    }
     const extraKeys = extraRoutingKeys(message);
     // BCC is for routing only: it never reaches consumers.
     message = withoutBcc(message);
     const c = this.collector;
     c.begin();
     this.collect(exchange, routingKey, extraKeys, message, c);
-    const routed = this.enqueueAll(c.queues, message);
+    // Dead-lettering inside this publish reports congestion here (see republishDead). Not reset
+    // on a throw: a later dead-letter then only marks an outcome nobody reads any more.
+    this.routing = outcome;
+    this.enqueueAll(c.queues, message, outcome);
+    this.routing = null;
     const xs = exchange.messageStats;
     xs.publish_in++;
-    xs.publish_out += routed;
-    return routed;
+    xs.publish_out += outcome.routed;
+    return outcome;
   }
-
-  /** Set by route(): some queue refused the message (x-overflow reject-publish). */
-  lastRouteRejected = false;
 
   /**
    * Adds the queues a message reaches from `x` to the collector, as RabbitMQ's
@@ -497,31 +505,29 @@ export class VirtualHost implements QueueHost {
     for (let i = start; i < c.exchanges.length; i++) this.routeVia(c.exchanges[i]!, routingKey, extraKeys, message, c);
   }
 
-  private enqueueAll(queues: readonly Queue[], message: Message): number {
+  /** Logs the message once (if any queue keeps it there) and offers it to each queue, recording what happened in `outcome`. */
+  private enqueueAll(queues: readonly Queue[], message: Message, outcome: PublishOutcome): void {
     const n = queues.length;
-    if (this.log !== null && n > 0) this.logMessage(message, queues);
-    let accepted = 0;
+    const record = this.log !== null && n > 0 ? this.logMessage(message, queues) : null;
+    if (record !== null) outcome.durableWrite = record.persistent;
     for (let i = 0; i < n; i++) {
       const q = queues[i]!;
-      if (q.enqueue(message) === Enqueued.Accepted) {
-        accepted++;
+      if (q.enqueue(message, record) === Enqueued.Accepted) {
+        outcome.routed++;
         q.messageStats.publish++;
-      } else this.lastRouteRejected = true;
-      if (this.lastRouteCongested === null && q.messageCount > FLOW_HIGH && q.congested) this.lastRouteCongested = q;
+      } else outcome.rejected = true;
+      if (outcome.congested === null && q.messageCount > FLOW_HIGH && q.congested) outcome.congested = q;
     }
-    if (this.lastRouteCongested === null && this.log?.behind) this.lastRouteCongested = this.log;
-    return accepted;
+    if (outcome.congested === null && this.log?.behind) outcome.congested = this.log;
   }
-
-  /** Set by route(): a queue the message reached is congested, or the log is behind (its publisher should pause). */
-  lastRouteCongested: FlowSource | null = null;
 
   /**
    * Writes the message once to the log for every queue that must hold it
    * there: durable queues when it is persistent, and any queue paging its
-   * backlog to disk (so that backlog stays in order).
+   * backlog to disk (so that backlog stays in order). Returns the record (null:
+   * no queue keeps one); each queue decides again at enqueue whether it counts.
    */
-  private logMessage(message: Message, queues: readonly Queue[]): void {
+  private logMessage(message: Message, queues: readonly Queue[]): StoredLocation | null {
     const persistent = message.persistent;
     const ids = this.logIds;
     ids.length = 0;
@@ -533,10 +539,10 @@ export class VirtualHost implements QueueHost {
       if (keep || q.paging) ids.push(store.id);
       durable ||= keep;
     }
-    if (ids.length === 0) return;
+    if (ids.length === 0) return null;
     const ttl = message.ttl;
     // The record is "persistent" (recovered, confirmed after fdatasync) only when a durable queue keeps it.
-    message.stored = this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, durable, Date.now(), ttl);
+    return this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, durable, Date.now(), ttl);
   }
 
   // ------------------------------------------------------------------ dead-lettering
@@ -575,11 +581,14 @@ export class VirtualHost implements QueueHost {
     this.collect(dlx, keys[0]!, keys.length > 1 ? keys.slice(1) : null, dead, c);
     const targets = c.queues.filter((q) => !isDeadLetterCycle(q.name, deaths));
     if (targets.length === 0) return;
-    // Dead-letter publishes have no publisher to confirm to: a DLQ refusing the copy (reject-publish)
-    // must not turn the publish being routed right now (if any) into a nack.
-    const rejected = this.lastRouteRejected;
-    this.enqueueAll(targets, dead);
-    this.lastRouteRejected = rejected;
+    // An outcome of its own (dead-lettering nests: a DLQ over its limit dead-letters in turn). A
+    // dead-letter publish has no publisher to confirm to, so a DLQ refusing the copy never turns
+    // the publish being routed (if any) into a nack; but that publisher is what fills the DLQ, so
+    // a congested one (or the log falling behind) pauses it as a congested queue of its own would.
+    const outcome = new PublishOutcome();
+    this.enqueueAll(targets, dead, outcome);
+    const publishing = this.routing;
+    if (publishing !== null && publishing.congested === null) publishing.congested = outcome.congested;
   }
 
   // ------------------------------------------------------------------ direct reply-to

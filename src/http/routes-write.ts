@@ -180,7 +180,7 @@ const publish: Handler = async (ctx) => {
   }
   const routed = ctx.command(() => {
     const target = vhost.exchangeForPublish(x.name);
-    return vhost.route(target, routingKey, buildMessage(x.name, routingKey, properties, bytes));
+    return vhost.route(target, routingKey, buildMessage(x.name, routingKey, properties, bytes)).routed;
   });
   return { body: { routed: routed > 0 } };
 };
