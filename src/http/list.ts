@@ -1,5 +1,6 @@
 import { HttpError, badRequest } from './errors.js';
 import { jsonText } from './json-text.js';
+import { regexMatches } from './regex-filter.js';
 
 /**
  * RabbitMQ's list query parameters (rabbit_mgmt_util): `sort` (a dotted
@@ -89,20 +90,16 @@ function pickColumns(item: Item, columns: readonly string[][]): Item {
   return out;
 }
 
-function nameFilter(query: URLSearchParams): ((name: unknown) => boolean) | null {
+/** The items whose `name` passes the `name` filter (a substring, or with `use_regex=true` a regex), or all of them. */
+function filterByName(items: Item[], query: URLSearchParams): Item[] {
   const name = query.get('name');
-  if (name === null || name === '') return null;
+  if (name === null || name === '') return items;
   if (query.get('use_regex') === 'true') {
-    let re: RegExp;
-    try {
-      re = new RegExp(name, 'i');
-    } catch {
-      throw badRequest(`invalid regular expression: ${name}`);
-    }
-    return (v) => typeof v === 'string' && re.test(v);
+    const hits = regexMatches(name, items.map((i) => (typeof i.name === 'string' ? i.name : null)));
+    return hits.map((i) => items[i]!);
   }
   const needle = name.toLowerCase();
-  return (v) => typeof v === 'string' && v.toLowerCase().includes(needle);
+  return items.filter((i) => typeof i.name === 'string' && i.name.toLowerCase().includes(needle));
 }
 
 /**
@@ -121,8 +118,7 @@ export function shapeList(items: Item[], query: URLSearchParams, defaultSort: re
   const columns = columnsParam === null ? null : columnsParam.split(',').filter(Boolean).map((c) => c.split('.'));
   const project = (list: Item[]): Item[] => (columns === null ? list : list.map((i) => pickColumns(i, columns)));
   if (!paging) return project(items);
-  const filter = nameFilter(query);
-  const filtered = filter === null ? items : items.filter((i) => filter(i.name));
+  const filtered = filterByName(items, query);
   const { page, pageSize } = paging;
   const pageCount = Math.ceil(filtered.length / pageSize);
   const start = (page - 1) * pageSize;
