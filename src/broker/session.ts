@@ -5,7 +5,8 @@ import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
 import type { Owner, Queue } from './queue.js';
 import type { SyncWaiter } from '../store/message-log.js';
-import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget, type VhostSession, type VirtualHost } from './virtual-host.js';
+import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
+import type { VhostSession, VirtualHost } from './virtual-host.js';
 import { assertRoutingHeaders, withoutBcc } from './routing-headers.js';
 import { randomBytes } from 'node:crypto';
 import { MessageStats } from '../observe/stats.js';
@@ -283,12 +284,12 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
     if (this.replyConsumerTag !== null) throw new AmqpError(ReplyCode.PreconditionFailed, 'reply consumer already set');
     this.replyConsumerTag = consumerTag;
     this.replyKey = randomBytes(18).toString('base64url');
-    this.vhost.registerReplyTarget(this.replyKey, this);
+    this.vhost.replies.register(this.replyKey, this);
     return consumerTag;
   }
 
   private stopReplies(): void {
-    if (this.replyKey) this.vhost.unregisterReplyTarget(this.replyKey);
+    if (this.replyKey) this.vhost.replies.unregister(this.replyKey);
     this.replyConsumerTag = null;
     this.replyKey = null;
   }

@@ -1,6 +1,6 @@
 import { AmqpError, ByteWriter, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
-import type { MessageLog, StoredLocation } from '../store/message-log.js';
+import type { MessageLog } from '../store/message-log.js';
 import type { Logger } from '../observe/logger.js';
 import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
@@ -8,16 +8,16 @@ import { Exchange, type Binding } from './exchange.js';
 import { fieldValueText } from './field-text.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedQueueName } from './names.js';
-import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
-import { Enqueued, FLOW_HIGH, Queue, type FlowSource, type Owner, type QueueHost } from './queue.js';
+import type { DeathReason } from './dead-letter.js';
+import { DirectReplyTo } from './direct-reply-to.js';
+import { MessageRouter } from './message-router.js';
+import { Queue, type Owner, type QueueHost } from './queue.js';
 import { parseQueueArguments } from './queue-arguments.js';
-import { extraRoutingKeys, withoutBcc } from './routing-headers.js';
 import { VhostPolicies } from './policies.js';
 import { assertQueueLimit, type VhostLimits } from './limits.js';
 import { Churn, MessageStats } from '../observe/stats.js';
 import { headersMatchMode, isExchangeType, type Destination } from './routing.js';
-import { Collector } from './route-collector.js';
-import { PublishOutcome } from './publish-outcome.js';
+import type { PublishOutcome } from './publish-outcome.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
 
 export interface ExchangeDeclare {
@@ -42,20 +42,13 @@ export interface QueueDeclare {
   authorize?: (name: string, creating: boolean) => void;
 }
 
-/** The pseudo-queue of direct reply-to, and the prefix of the reply addresses it hands out. */
-export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
-export const REPLY_TO_PREFIX = 'amq.rabbitmq.reply-to.';
+export { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
 
 /** What the vhost (and compaction, statistics) read of an open session (Session, in session.ts). */
 export interface VhostSession {
   readonly messageStats: MessageStats;
   /** Its deliveries not yet settled, with their queues (their log records are still referenced). */
   unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }>;
-}
-
-/** A channel consuming from amq.rabbitmq.reply-to. */
-export interface ReplyTarget {
-  deliverReply(message: Message): void;
 }
 
 /** Exchanges every vhost has, as RabbitMQ pre-declares them. */
@@ -81,7 +74,6 @@ export class VirtualHost implements QueueHost {
   private readonly bindings = new Map<string, Binding>();
   /** Bindings by destination, to drop them when the destination goes. */
   private readonly incoming = new Map<Destination, Set<Binding>>();
-  private readonly collector = new Collector();
   /** Durable definitions are journaled here (null: in-memory broker). */
   journal: DefinitionsJournal | null = null;
   /** Persistent messages on durable queues are logged here (null: in-memory broker). */
@@ -96,12 +88,10 @@ export class VirtualHost implements QueueHost {
   readonly closedSessionStats = new MessageStats();
   /** Channels opened and closed, queues declared, created and deleted (for the metrics). */
   readonly churn = new Churn();
-  /** Scratch list of durable queue ids for one publish. */
-  private readonly logIds: number[] = [];
-  /** What route() returns: one instance, refilled by every route() (no allocation per publish). */
-  private readonly outcome = new PublishOutcome();
-  /** The outcome of the publish being routed right now (null between publishes), for dead-lettering within it. */
-  private routing: PublishOutcome | null = null;
+  /** Channels consuming from amq.rabbitmq.reply-to. */
+  readonly replies = new DirectReplyTo();
+  /** Publishes and dead-letter republishes through this vhost's exchanges. */
+  private readonly router = new MessageRouter(this);
 
   constructor(readonly name: string) {
     this.exchanges.set('', new Exchange('', 'direct', { durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -461,188 +451,24 @@ export class VirtualHost implements QueueHost {
   }
 
   /**
-   * Routes a message from `exchange` — following exchange-to-exchange
-   * bindings (each exchange visited once), the alternate exchange when nothing
-   * matched, CC/BCC routing keys, and direct reply-to addresses — and enqueues
-   * it on every queue reached, once. Returns what happened (see
-   * PublishOutcome): this vhost's one outcome instance, valid until the next
-   * route() — read it at once.
+   * Routes a message from `exchange` into the queues it reaches (see
+   * MessageRouter.route). The outcome is one reused instance, valid until the
+   * next route() on this vhost: read it at once.
    */
   route(exchange: Exchange, routingKey: string, message: Message): PublishOutcome {
-    const outcome = this.outcome.reset();
-    if (exchange.name === '' && routingKey.startsWith(REPLY_TO_PREFIX)) {
-      outcome.routed = this.routeReply(routingKey, message);
-      return outcome;
-    }
-    const extraKeys = extraRoutingKeys(message);
-    // BCC is for routing only: it never reaches consumers.
-    message = withoutBcc(message);
-    const c = this.collector;
-    c.begin();
-    this.collect(exchange, routingKey, extraKeys, message, c);
-    // Dead-lettering inside this publish reports congestion here (see republishDead). Not reset
-    // on a throw: a later dead-letter then only marks an outcome nobody reads any more.
-    this.routing = outcome;
-    this.enqueueAll(c.queues, message, outcome);
-    this.routing = null;
-    const xs = exchange.messageStats;
-    xs.publish_in++;
-    xs.publish_out += outcome.routed;
-    return outcome;
+    return this.router.route(exchange, routingKey, message);
   }
 
-  /**
-   * Adds the queues a message reaches from `x` to the collector, as RabbitMQ's
-   * rabbit_exchange:route does: every exchange reached (`x`, exchanges bound
-   * to it, alternate exchanges) is visited once and routes with the routing
-   * key and the CC/BCC keys; an exchange that itself matched nothing (no queue
-   * and no exchange binding) passes the message to its alternate exchange.
-   * Visiting each exchange once ends AE cycles.
-   */
-  private collect(x: Exchange, routingKey: string, extraKeys: readonly string[] | null, message: Message, c: Collector): void {
-    const start = c.exchanges.length;
-    c.add(x);
-    for (let i = start; i < c.exchanges.length; i++) this.routeVia(c.exchanges[i]!, routingKey, extraKeys, message, c);
-  }
-
-  /** Logs the message once (if any queue keeps it there) and offers it to each queue, recording what happened in `outcome`. */
-  private enqueueAll(queues: readonly Queue[], message: Message, outcome: PublishOutcome): void {
-    const n = queues.length;
-    const record = this.log !== null && n > 0 ? this.logMessage(message, queues) : null;
-    if (record !== null) outcome.durableWrite = record.persistent;
-    for (let i = 0; i < n; i++) {
-      const q = queues[i]!;
-      if (q.enqueue(message, record) === Enqueued.Accepted) {
-        outcome.routed++;
-        q.messageStats.publish++;
-      } else outcome.rejected = true;
-      if (outcome.congested === null && q.messageCount > FLOW_HIGH && q.congested) outcome.congested = q;
-    }
-    if (outcome.congested === null && this.log?.behind) outcome.congested = this.log;
-  }
-
-  /**
-   * Writes the message once to the log for every queue that must hold it
-   * there: durable queues when it is persistent, and any queue paging its
-   * backlog to disk (so that backlog stays in order). Returns the record (null:
-   * no queue keeps one); each queue decides again at enqueue whether it counts.
-   */
-  private logMessage(message: Message, queues: readonly Queue[]): StoredLocation | null {
-    const persistent = message.persistent;
-    const ids = this.logIds;
-    ids.length = 0;
-    let durable = false;
-    for (const q of queues) {
-      const store = q.store;
-      if (store === null) continue;
-      const keep = persistent && store.durable;
-      if (keep || q.paging) ids.push(store.id);
-      durable ||= keep;
-    }
-    if (ids.length === 0) return null;
-    const ttl = message.ttl;
-    // The record is "persistent" (recovered, confirmed after fdatasync) only when a durable queue keeps it.
-    return this.log!.publish(message.exchange, message.routingKey, message.header, message.body, message.bodySize, ids, durable, Date.now(), ttl);
-  }
-
-  // ------------------------------------------------------------------ dead-lettering
-
-  /**
-   * A message died in `queue` (rejected, expired, over the length limit,
-   * past the delivery limit): republish it to the queue's dead-letter
-   * exchange, unless that would be an automatic cycle back into a queue it
-   * already died in. Without a DLX (or with a missing one) it is dropped.
-   */
+  /** A message died in `queue`: republished to its dead-letter exchange, if any (see MessageRouter.deadLetter). */
   deadLetter(queue: Queue, message: Message, reason: DeathReason): void {
-    try {
-      this.republishDead(queue, message, reason);
-    } catch (err) {
-      // This runs inside someone else's operation (another client's publish pushing the head out
-      // of a full queue, a TTL timer, a consumer's reject): a failure is logged and the dead copy
-      // dropped, never thrown at a bystander or out of a timer.
-      this.logger?.error({ err, vhost: this.name, queue: queue.name, reason }, 'dead-lettering failed; the message is dropped');
-    }
-  }
-
-  private republishDead(queue: Queue, message: Message, reason: DeathReason): void {
-    const dlxName = queue.policy.deadLetterExchange;
-    if (dlxName === undefined) return;
-    const dlx = this.exchanges.get(dlxName);
-    if (!dlx) return; // RabbitMQ drops it too (and logs nothing per message)
-    const dlrk = queue.policy.deadLetterRoutingKey;
-    // Without a dead-letter routing key: the publish's key, its CC keys and its (stripped) BCC keys.
-    const keys = dlrk !== undefined ? [dlrk] : message.bccKeys ? [...originalRoutingKeys(message), ...message.bccKeys] : originalRoutingKeys(message);
-    // With a dead-letter routing key RabbitMQ also drops the CC header (its keys were the old routing).
-    const dead = deadLetteredMessage(message, queue.name, reason, dlxName, keys[0]!, dlrk !== undefined);
-    if (dlrk !== undefined) dead.bccKeys = null;
-    const deaths = deathsOf(dead.properties.headers);
-    const c = new Collector(); // not the shared one: this can run in the middle of a route()
-    c.begin();
-    this.collect(dlx, keys[0]!, keys.length > 1 ? keys.slice(1) : null, dead, c);
-    const targets = c.queues.filter((q) => !isDeadLetterCycle(q.name, deaths));
-    if (targets.length === 0) return;
-    // An outcome of its own (dead-lettering nests: a DLQ over its limit dead-letters in turn). A
-    // dead-letter publish has no publisher to confirm to, so a DLQ refusing the copy never turns
-    // the publish being routed (if any) into a nack; but that publisher is what fills the DLQ, so
-    // a congested one (or the log falling behind) pauses it as a congested queue of its own would.
-    const outcome = new PublishOutcome();
-    this.enqueueAll(targets, dead, outcome);
-    const publishing = this.routing;
-    if (publishing !== null && publishing.congested === null) publishing.congested = outcome.congested;
+    this.router.deadLetter(queue, message, reason);
   }
 
   // ------------------------------------------------------------------ direct reply-to
 
-  /** Channels consuming from amq.rabbitmq.reply-to, by the opaque part of their reply address. */
-  private readonly replyTargets = new Map<string, ReplyTarget>();
-
-  registerReplyTarget(key: string, target: ReplyTarget): void {
-    this.replyTargets.set(key, target);
-  }
-
-  unregisterReplyTarget(key: string): void {
-    this.replyTargets.delete(key);
-  }
-
-  /**
-   * queue.declare of the direct reply-to pseudo-queue (RabbitMQ answers any
-   * declare of it as a passive one): "amq.rabbitmq.reply-to" always exists, a
-   * reply address while its channel still consumes replies.
-   */
+  /** Whether queue.declare finds the direct reply-to pseudo-queue `name` (see DirectReplyTo.exists). */
   replyQueueExists(name: string): boolean {
-    if (name === REPLY_TO_QUEUE) return true;
-    return name.startsWith(REPLY_TO_PREFIX) && this.replyTargets.has(name.slice(REPLY_TO_PREFIX.length));
-  }
-
-  /** A reply to `amq.rabbitmq.reply-to.<key>` goes straight to that channel; a gone channel's replies are dropped. */
-  private routeReply(routingKey: string, message: Message): number {
-    const target = this.replyTargets.get(routingKey.slice(REPLY_TO_PREFIX.length));
-    if (!target) return 0;
-    target.deliverReply(message);
-    return 1;
-  }
-
-  /** Routes through one exchange; when it matched nothing, its alternate exchange (if any) is visited next. */
-  private routeVia(x: Exchange, routingKey: string, extraKeys: readonly string[] | null, message: Message, c: Collector): void {
-    const before = c.hits;
-    if (x.name === '') {
-      // The default exchange: a queue of that name (it has no alternate exchange).
-      const q = this.queues.get(routingKey);
-      if (q) c.add(q);
-      if (extraKeys) for (const key of extraKeys) {
-        const cq = this.queues.get(key);
-        if (cq) c.add(cq);
-      }
-      return;
-    }
-    const router = x.router;
-    const headers = router.needsHeaders ? message.properties.headers : undefined;
-    router.route(routingKey, headers, c);
-    if (extraKeys) for (const key of extraKeys) router.route(key, headers, c);
-    if (c.hits === before && x.alternate !== undefined) {
-      const ae = this.exchanges.get(x.alternate);
-      if (ae) c.add(ae);
-    }
+    return this.replies.exists(name);
   }
 }
 
