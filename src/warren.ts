@@ -42,6 +42,7 @@ export interface BindingInfo extends BindingStats {
 const EMBEDDED_DEFAULTS = { port: 0, logLevel: 'warn' } as const;
 import { hostname, availableParallelism } from 'node:os';
 import { Statistics } from './broker/statistics.js';
+import type { LoginThrottle } from './server/login-throttle.js';
 import { ManagementServer } from './http/management.js';
 import { CONTROL_SOCKET_NAME, CONTROL_SOCKET_USER, ControlSocket } from './http/control-socket.js';
 import { PrometheusServer } from './http/prometheus.js';
@@ -509,6 +510,10 @@ export class Broker implements ManagementBackend {
 
   get connectionsClosed(): number {
     return this.server.closed;
+  }
+
+  get loginThrottle(): LoginThrottle {
+    return this.server.loginThrottle;
   }
 
   /** Closes the named connection with 320 CONNECTION_FORCED and `reason` (as RabbitMQ's management "close connection"). */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AccessControl, UserRecord } from '../auth/access-control.js';
 import { isLoopback } from '../server/connection.js';
-import { notAuthenticated, notAuthorised } from './errors.js';
+import { HttpError, notAuthenticated, notAuthorised } from './errors.js';
 
 /**
  * HTTP Basic authentication and RabbitMQ's management tag rules
@@ -14,17 +14,32 @@ export const isMonitor = (u: UserRecord): boolean => isAdmin(u) || u.tags.includ
 export const isPolicymaker = (u: UserRecord): boolean => isAdmin(u) || u.tags.includes('policymaker');
 export const isManagementUser = (u: UserRecord): boolean => isMonitor(u) || isPolicymaker(u) || u.tags.includes('management');
 
+/**
+ * A login that was tried and refused (bad credentials, or a loopback-only
+ * user from afar): the 401 to answer, and what brute-force damping counts and
+ * logs. A request without credentials at all is not one (a browser's first
+ * request never has any).
+ */
+export class FailedLogin extends HttpError {
+  constructor(reply: HttpError, readonly username: string | undefined) {
+    super(reply.status, reply.error, reply.reason, reply.headers);
+    this.name = 'FailedLogin';
+  }
+}
+
 /** The authenticated management user of a request, or the 401 RabbitMQ gives. */
 export function authenticate(req: IncomingMessage, access: AccessControl, loopbackUsers: readonly string[]): UserRecord {
   const header = req.headers.authorization;
-  const m = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (!m) throw notAuthenticated();
+  if (header === undefined) throw notAuthenticated();
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) throw new FailedLogin(notAuthenticated(), undefined);
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon < 0) throw notAuthenticated();
-  const user = access.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
-  if (!user) throw notAuthenticated();
-  if (loopbackUsers.includes(user.name) && !isLoopback(req.socket.remoteAddress)) throw notAuthorised('User can only log in via localhost');
+  if (colon < 0) throw new FailedLogin(notAuthenticated(), undefined);
+  const username = decoded.slice(0, colon);
+  const user = access.authenticate(username, decoded.slice(colon + 1));
+  if (!user) throw new FailedLogin(notAuthenticated(), username);
+  if (loopbackUsers.includes(user.name) && !isLoopback(req.socket.remoteAddress)) throw new FailedLogin(notAuthorised('User can only log in via localhost'), username);
   if (!isManagementUser(user)) throw notAuthorised('Not management user');
   return user;
 }

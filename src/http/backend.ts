@@ -6,6 +6,7 @@ import type { VirtualHost } from '../broker/virtual-host.js';
 import type { ResolvedOptions } from '../config.js';
 import type { Logger } from '../observe/logger.js';
 import type { ConnectionSnapshot } from '../server/snapshot.js';
+import type { LoginThrottle } from '../server/login-throttle.js';
 
 /** A port the node listens on (RabbitMQ's `listeners` entries). */
 export interface Listener {
@@ -67,6 +68,8 @@ export interface ManagementBackend {
   /** Connections opened and closed since start (for the metrics). */
   readonly connectionsOpened: number;
   readonly connectionsClosed: number;
+  /** Failed-login damping per address, shared by the AMQP listener and the HTTP API. */
+  readonly loginThrottle: LoginThrottle;
   connectionSnapshots(): ConnectionSnapshot[];
   /** Closes the named connection with 320 CONNECTION_FORCED and `reason`; false when there is none. */
   closeConnection(name: string, reason: string): boolean;

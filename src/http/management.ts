@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { UserRecord } from '../auth/access-control.js';
-import { authenticate } from './auth.js';
 import type { ManagementBackend } from './backend.js';
 import { RequestContext, type Handler, type Reply } from './context.js';
 import { HttpError } from './errors.js';
@@ -17,6 +16,7 @@ import { registerWriteRoutes } from './routes-write.js';
 import { registerPolicyRoutes } from './routes-policies.js';
 import { StaticFiles } from './static-files.js';
 import { listenTcpGuarded } from '../observe/listen.js';
+import { authenticateDamped } from './login-damping.js';
 
 /** HTTPS for the API: the AMQP listener's certificate and key files (RabbitMQ's management.ssl). */
 export interface ManagementTls {
@@ -93,7 +93,8 @@ export class ManagementServer {
         return;
       }
       const match = this.router.match(req.method ?? 'GET', url.pathname);
-      const user = trusted ?? authenticate(req, this.backend.access, this.backend.options.loopbackUsers);
+      const b = this.backend;
+      const user = trusted ?? (await authenticateDamped(req, { access: b.access, loopbackUsers: b.options.loopbackUsers, throttle: b.loginThrottle, logger: b.logger }));
       const ctx = new RequestContext(req, this.backend, user, match.params, url.searchParams);
       send(res, await match.handler(ctx), req.method === 'HEAD');
     } catch (err) {

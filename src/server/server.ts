@@ -27,13 +27,16 @@ export class Server {
   /** Sockets of connections that sent close-ok, left to their clients to close. */
   readonly lingering = new SocketLinger();
 
+  /** Brute-force damping of failed logins, per address (the management API shares it). */
+  readonly loginThrottle = new LoginThrottle();
+
   constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms' | 'lingering' | 'admission'>, userLimits: ReadonlyMap<string, UserLimits> = new Map()) {
     this.context = {
       ...context,
       admission: new Admission(this.connections, userLimits),
       alarms: this.alarms,
       lingering: this.lingering,
-      loginThrottle: new LoginThrottle(),
+      loginThrottle: this.loginThrottle,
       connectionClosed: (c) => {
         if (this.connections.delete(c)) this.closed++;
       },
