@@ -74,6 +74,8 @@ const ACTIVE_CONSUMER_MS = 200;
 export interface QueueConsumer {
   readonly tag: string;
   readonly exclusive: boolean;
+  /** Deliveries need no ack: the queue is done with a message once it is handed over. */
+  readonly noAck: boolean;
   /** x-priority: higher ones are served first while they have credit. */
   readonly priority: number;
   /** May it take another message now (credit, and room on the socket)? */
@@ -125,7 +127,7 @@ export class Queue implements Destination {
   readonly ready: ReadyList;
   /** In subscription order; dispatch order is by priority (see nextConsumer). */
   readonly consumers: QueueConsumer[] = [];
-  /** Messages delivered and awaiting ack, and their body bytes. */
+  /** Messages delivered and awaiting ack, and their body bytes (counted here as they go out, settled here as they come back). */
   unackedCount = 0;
   unackedBytes = 0;
   /** Body bytes of the ready messages (memory and disk), for x-max-length-bytes. */
@@ -314,10 +316,26 @@ export class Queue implements Destination {
 
   // ------------------------------------------------------------------ delivery
 
-  /** Gives an entry to a consumer; a persistent message's first delivery is noted in the log. */
+  /**
+   * Gives an entry to a consumer; a persistent message's first delivery is
+   * noted in the log. It is unacked until settled, or (no-ack) done with once
+   * the consumer has it.
+   */
   private handOut(consumer: QueueConsumer, entry: QueueEntry): void {
     if (entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
+    if (consumer.noAck) {
+      consumer.deliver(entry);
+      this.discard(entry);
+      return;
+    }
+    this.countUnacked(entry);
     consumer.deliver(entry);
+  }
+
+  /** `entry` went out and awaits its ack (or requeue, or rejection). */
+  private countUnacked(entry: QueueEntry): void {
+    this.unackedCount++;
+    this.unackedBytes += entry.message.bodySize;
   }
 
   /** The next ready entry (paging in from disk when the memory head is empty), minus its bytes. */
@@ -388,11 +406,15 @@ export class Queue implements Destination {
     this.armTtlTimer();
   }
 
-  /** Takes the next ready message (basic.get), counting it unacked when the caller keeps it. */
-  take(): QueueEntry | undefined {
+  /** Takes the next ready message (basic.get): unacked until settled, or (no-ack) done with at once. */
+  take(noAck: boolean): QueueEntry | undefined {
     this.touch();
     const entry = this.nextLive(Date.now());
-    if (entry && entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
+    if (entry) {
+      if (entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
+      if (noAck) this.discard(entry);
+      else this.countUnacked(entry);
+    }
     this.armTtlTimer();
     return entry;
   }

@@ -233,17 +233,15 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
     if (!consumer.noAck) {
       this.unacked.push({ tag, queue: consumer.queue, entry, consumer, settled: false, inTx: false, at: Date.now() });
       consumer.unacked++;
-      consumer.queue.unackedCount++;
-      consumer.queue.unackedBytes += entry.message.bodySize;
       this.unackedCount++;
     }
+    // The queue counts it unacked (or, no-ack, is done with it): see Queue.handOut.
     this.sink.deliver(consumer.tag, tag, entry.redelivered, deliveredMessage(consumer.queue, entry));
-    if (consumer.noAck) consumer.queue.discard(entry);
   }
 
   get(queueName: string, noAck: boolean): GetResult | null {
     const queue = this.vhost.queueForUse(queueName, this.owner);
-    const entry = queue.take();
+    const entry = queue.take(noAck);
     if (!entry) {
       this.messageStats.get_empty++;
       return null;
@@ -263,10 +261,8 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
     }
     if (!noAck) {
       this.unacked.push({ tag, queue, entry, consumer: null, settled: false, inTx: false, at: Date.now() });
-      queue.unackedCount++;
-      queue.unackedBytes += entry.message.bodySize;
       this.unackedCount++;
-    } else queue.discard(entry);
+    }
     return { deliveryTag: tag, redelivered: entry.redelivered, message: deliveredMessage(queue, entry), messageCount: queue.messageCount };
   }
 
