@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // expect.hasAssertions() before every test: one that asserts nothing fails.
+    setupFiles: ['test/setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // expect.poll's default (1 s) is a sleep in disguise on a loaded machine; a poll returns as soon as it holds.

@@ -114,7 +114,7 @@ describe('cluster failover', () => {
     const from = follower.lines.length;
     follower.start();
     await follower.waitForLine((l) => l.msg === 'cluster: following', 30_000, from);
-    await allInSync();
+    expect(await allInSync()).toContain(follower.name);
   }, 120_000);
 
   it('while etcd is down nothing is confirmed; confirms resume when it is back', async () => {

@@ -105,9 +105,11 @@ describe('import of a RabbitMQ export', () => {
     const old = { rabbit_version: '3.5.7', users: [{ name: 'old', password_hash: rabbitHash('md5', 'pw'), tags: 'administrator' }], vhosts: [{ name: '/' }], permissions: [{ user: 'old', vhost: '/', configure: '.*', write: '.*', read: '.*' }] };
     const b = await start({ definitions: old });
     await open(b, 'old', 'pw');
+    expect(b.connections().map((c) => [c.user, c.state])).toEqual([['old', 'running']]);
     const recent = { rabbit_version: '3.8.0', users: [{ name: 'new', password_hash: rabbitHash('sha256', 'pw'), tags: '' }], vhosts: [{ name: '/' }], permissions: [{ user: 'new', vhost: '/', configure: '.*', write: '.*', read: '.*' }] };
     b.importDefinitions(recent);
     await open(b, 'new', 'pw');
+    expect(b.connections().map((c) => c.user).sort()).toEqual(['new', 'old']);
   });
 
   it('imports from a file path, merging: an existing queue that differs is left alone', async () => {

@@ -102,6 +102,8 @@ describe('alternate-exchange', () => {
     ch.publish('ae-5', 'k', Buffer.from('m'), { mandatory: true });
     await ch.waitForConfirms();
     await eventually(() => returned.length === 1, 10_000, 'basic.return');
+    expect(returned[0]!.fields).toMatchObject({ replyCode: 312, replyText: 'NO_ROUTE', exchange: 'ae-5', routingKey: 'k' });
+    expect(returned[0]!.content.toString()).toBe('m');
   });
 
   it('CC keys count as routing: a message routed by its CC key does not go to the AE', async () => {

@@ -108,6 +108,7 @@ describe('publisher confirms', () => {
     await rawRpc(ch, 'ConfirmSelect', { nowait: false }, 'ConfirmSelectOk');
     const { queue: q } = await ch.assertQueue('', { exclusive: true });
     await new Promise<void>((resolve, reject) => ch.sendToQueue(q, Buffer.from('x'), {}, (err) => (err ? reject(err) : resolve())));
+    expect((await ch.checkQueue(q)).messageCount).toBe(1);
   });
 });
 
@@ -269,10 +270,14 @@ describe('transactions', () => {
     await expectChannelError(ch, () => action(ch), 406, 'PRECONDITION_FAILED - channel is not transactional');
   });
 
-  it('tx.select twice is fine', async () => {
+  it('tx.select twice is fine: the channel stays transactional and commits', async () => {
     const ch = await clients.channel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
     await txSelect(ch);
     await txSelect(ch);
+    ch.sendToQueue(queue, Buffer.from('in tx'));
+    expect((await ch.checkQueue(queue)).messageCount).toBe(0);
     await txCommit(ch);
+    expect(await drainBodies(ch, queue)).toEqual(['in tx']);
   });
 });

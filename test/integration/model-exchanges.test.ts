@@ -49,6 +49,7 @@ describe('exchange.declare', () => {
     const ch = await clients.channel();
     await ch.assertExchange('x-passive2', 'topic', { durable: false });
     await rawRpc(ch, 'ExchangeDeclare', { exchange: 'x-passive2', type: 'fanout', passive: true, durable: true }, 'ExchangeDeclareOk');
+    expect(broker.exchanges().filter((x) => x.name === 'x-passive2').map((x) => [x.type, x.durable])).toEqual([['topic', false]]);
     await ch.deleteExchange('x-passive2');
   });
 

@@ -132,9 +132,11 @@ describe('channels', () => {
     const c = await RawClient.open(broker.port, { channelMax: 1 });
     await c.openChannel(1);
     c.sendMethod(1, { id: MethodId.ChannelClose, args: { replyCode: 200, replyText: '', classId: 0, methodId: 0 } });
-    await c.waitForMethod(MethodId.ChannelCloseOk, 1);
+    expect(await c.waitForMethod(MethodId.ChannelCloseOk, 1)).toEqual({});
     await c.openChannel(1);
+    expect(c.methods.filter((m) => m.id === MethodId.ChannelOpenOk)).toHaveLength(2);
     await c.close();
+    expect(c.methods.map((m) => m.id)).not.toContain(MethodId.ConnectionClose);
   });
 
   it('reopening an open channel is 504 "second \'channel.open\' seen"', async () => {

@@ -5,7 +5,7 @@
  * The cases run concurrently (each has its own connection) to keep the file
  * around five seconds.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { Constants, MethodId } from '../../src/protocol/index.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
@@ -19,7 +19,7 @@ describe.concurrent('heartbeats', () => {
   beforeAll(async () => { broker = await startBroker(); });
   afterAll(async () => { await broker.stop(); });
 
-  it('amqplib with heartbeat=1 stays connected while idle for over 4 intervals, and still works', async () => {
+  it('amqplib with heartbeat=1 stays connected while idle for over 4 intervals, and still works', async ({ expect }) => {
     const conn = await connect(broker, { heartbeat: 1 });
     const events: string[] = [];
     conn.on('error', (err: Error) => events.push(`error: ${err.message}`));
@@ -32,7 +32,7 @@ describe.concurrent('heartbeats', () => {
     await conn.close();
   });
 
-  it('a raw client that goes silent after the handshake is dropped within ~2 intervals, after receiving heartbeats', async () => {
+  it('a raw client that goes silent after the handshake is dropped within ~2 intervals, after receiving heartbeats', async ({ expect }) => {
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
     const silentSince = Date.now();
     await c.waitClosed(5000);
@@ -48,7 +48,7 @@ describe.concurrent('heartbeats', () => {
     await eventually(() => !broker.connections().some((s) => s.peer.endsWith(`:${c.socket.localPort}`)), 10_000, 'server forgot the dropped connection');
   });
 
-  it('a raw client that only sends heartbeats stays connected, receives a heartbeat every half interval, then works', async () => {
+  it('a raw client that only sends heartbeats stays connected, receives a heartbeat every half interval, then works', async ({ expect }) => {
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
     const timer = setInterval(() => c.send(HEARTBEAT_FRAME), 400);
     try {
@@ -65,7 +65,7 @@ describe.concurrent('heartbeats', () => {
     }
   });
 
-  it('heartbeat spacing on the wire: an idle client with heartbeat 1 s hears from the server every half interval, never silent for a whole one', async () => {
+  it('heartbeat spacing on the wire: an idle client with heartbeat 1 s hears from the server every half interval, never silent for a whole one', async ({ expect }) => {
     // As RabbitMQ (its heartbeat sender checks every half interval). Clients such as
     // amqp-client.js drop a connection that was silent for one interval.
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
@@ -90,7 +90,7 @@ describe.concurrent('heartbeats', () => {
     }
   });
 
-  it('heartbeat 0 in tune-ok disables heartbeats: a silent client is kept and sent none', async () => {
+  it('heartbeat 0 in tune-ok disables heartbeats: a silent client is kept and sent none', async ({ expect }) => {
     const c = await RawClient.open(broker.port, { heartbeat: 0 });
     await sleep(3000);
     expect(c.closed).toBe(false);
@@ -99,7 +99,7 @@ describe.concurrent('heartbeats', () => {
     await c.close();
   });
 
-  it('the server offers its configured heartbeat in tune', async () => {
+  it('the server offers its configured heartbeat in tune', async ({ expect }) => {
     const other = await startBroker({ heartbeat: 1 });
     try {
       const c = await RawClient.connect(other.port);

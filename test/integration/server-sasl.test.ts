@@ -47,6 +47,9 @@ describe('SASL responses', () => {
     for (const mechanism of ['PLAIN', 'AMQPLAIN']) {
       const c = await RawClient.open(broker.port, { mechanism, user: 'admin', password: 'admin' });
       await c.openChannel(1);
+      const ids = c.methods.map((m) => m.id);
+      expect(ids).toEqual(expect.arrayContaining([MethodId.ConnectionTune, MethodId.ConnectionOpenOk, MethodId.ChannelOpenOk]));
+      expect(ids).not.toContain(MethodId.ConnectionClose);
       await c.close();
     }
   });

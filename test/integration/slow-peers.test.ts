@@ -10,7 +10,7 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Queue } from '../../src/broker/queue.js';
 import { Broker } from '../../src/index.js';
 import { MethodId } from '../../src/protocol/index.js';
@@ -49,7 +49,7 @@ describe.concurrent('slow and silent peers', () => {
   });
   afterAll(async () => { await broker.stop(); });
 
-  it('a partial frame and a stall before the connection is open: closed by the handshake timeout, logged', async () => {
+  it('a partial frame and a stall before the connection is open: closed by the handshake timeout, logged', async ({ expect }) => {
     const c = await RawClient.connect(broker.port);
     peerOf(c);
     const t0 = Date.now();
@@ -66,7 +66,7 @@ describe.concurrent('slow and silent peers', () => {
     expect(logFor(c, 'connection closed')).toMatchObject({ why: 'handshake timeout' });
   });
 
-  it('a partial frame and a stall after open, with heartbeats: closed by the heartbeat timeout (2 intervals), logged', async () => {
+  it('a partial frame and a stall after open, with heartbeats: closed by the heartbeat timeout (2 intervals), logged', async ({ expect }) => {
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
     peerOf(c);
     await c.openChannel(1);
@@ -81,7 +81,7 @@ describe.concurrent('slow and silent peers', () => {
     expect(logFor(c, 'connection closed')).toMatchObject({ why: 'heartbeat timeout', user: 'guest' });
   });
 
-  it('a consumer that never reads (but heartbeats) is kept: deliveries pause with the outbound buffer bounded, logged', async () => {
+  it('a consumer that never reads (but heartbeats) is kept: deliveries pause with the outbound buffer bounded, logged', async ({ expect }) => {
     const queue = 'never-reads';
     const setup = await RawClient.open(broker.port);
     await setup.openChannel(1);
@@ -119,7 +119,7 @@ describe.concurrent('slow and silent peers', () => {
     await eventually(() => q().unackedCount === 0 && q().messageCount === 2000, 10_000, 'requeued after the drop');
   });
 
-  it('a client that vanishes without a FIN mid-delivery (stops sending and reading): heartbeat timeout, unacked requeued, logged', async () => {
+  it('a client that vanishes without a FIN mid-delivery (stops sending and reading): heartbeat timeout, unacked requeued, logged', async ({ expect }) => {
     const queue = 'vanishing';
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
     peerOf(c);
