@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { ALL, Users, expectRefused } from '../helpers/access.js';
 import { Clients, consume, drainBodies, expectChannelError, rawPublish } from '../helpers/model.js';
 
@@ -188,7 +189,7 @@ describe('vhost access and changes at run time', () => {
     const { ch, user } = await users.channelAs({ configure: '^$', write: '.*', read: '^$' });
     ch.sendToQueue('q-change', Buffer.from('one'));
     ch.sendToQueue('q-change', Buffer.from('two'));
-    await eventually(async () => (await a.checkQueue('q-change')).messageCount === 2, 3000, 'both published');
+    await eventually(async () => (await a.checkQueue('q-change')).messageCount === 2, WAIT_MS, 'both published');
     broker.setPermissions(user, '/', { configure: '^$', write: '^$', read: '^$' });
     await expectRefused(ch, () => ch.sendToQueue('q-change', Buffer.from('three')), text('write', 'exchange', 'amq.default', user));
     expect(await drainBodies(a, 'q-change')).toEqual(['one', 'two']);

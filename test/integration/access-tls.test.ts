@@ -14,6 +14,7 @@ import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { roundTrip } from '../helpers/amqp-checks.js';
 import { startChildBroker } from '../helpers/child-broker.js';
 import { capturingLogger } from '../helpers/log-capture.js';
@@ -154,7 +155,7 @@ conn.close()
     sock.on('error', () => {});
     sock.write(Buffer.from('AMQP\u0000\u0000\u0009\u0001', 'latin1'));
     await closed;
-    await eventually(() => lines.some((l) => l.msg === 'TLS handshake failed' && l.level === 40), 3000, 'a warn line');
+    await eventually(() => lines.some((l) => l.msg === 'TLS handshake failed' && l.level === 40), WAIT_MS, 'a warn line');
     expect(b.connectionCount).toBe(1);
     expect(await roundTrip(ok)).toMatch(/^ping-/);
   });
@@ -179,7 +180,7 @@ describe('mutual TLS', () => {
     const b = await tlsBroker({ tlsVerifyPeer: true, tlsFailIfNoPeerCert: true, logger });
     await expect(amqps(b)).rejects.toThrow();
     await expect(amqps(b, { cert: readFileSync(strangerClient.cert), key: readFileSync(strangerClient.key), credentials: amqp.credentials.external() }, '')).rejects.toThrow();
-    await eventually(() => lines.filter((l) => l.msg === 'TLS handshake failed').length >= 2, 3000, 'two warn lines');
+    await eventually(() => lines.filter((l) => l.msg === 'TLS handshake failed').length >= 2, WAIT_MS, 'two warn lines');
     expect(b.connectionCount).toBe(0);
   });
 
@@ -188,7 +189,7 @@ describe('mutual TLS', () => {
     const b = await tlsBroker({ tlsVerifyPeer: true, logger });
     expect(await roundTrip(await amqps(b))).toMatch(/^ping-/);
     await expect(amqps(b, { cert: readFileSync(strangerClient.cert), key: readFileSync(strangerClient.key) })).rejects.toThrow();
-    await eventually(() => lines.some((l) => l.msg === 'TLS client certificate refused'), 3000, 'a warn line');
+    await eventually(() => lines.some((l) => l.msg === 'TLS client certificate refused'), WAIT_MS, 'a warn line');
   });
 
   it('EXTERNAL for a CN that is no user is refused with 403', async () => {

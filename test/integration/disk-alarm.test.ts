@@ -19,6 +19,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import type { MessageLog } from '../../src/store/message-log.js';
 import { closedWith, connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { startChildBroker, type ChildBroker } from '../helpers/child-broker.js';
 import { consume } from '../helpers/model.js';
 import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
@@ -92,9 +93,9 @@ describe('disk alarm', () => {
     for (let i = 0; i < 10; i++) expect(await publishConfirmed(pub, 'disk-q', `before-${i}`)).toBe('ack');
 
     disk.leaveFree(4 * MB);
-    await eventually(() => b.diskAlarm, 5000, 'the disk alarm');
+    await eventually(() => b.diskAlarm, WAIT_MS, 'the disk alarm');
     const held = publishConfirmed(pub, 'disk-q', 'held');
-    await eventually(() => events.length > 0, 5000, 'connection.blocked');
+    await eventually(() => events.length > 0, WAIT_MS, 'connection.blocked');
     expect(events).toEqual(['blocked: low on disk']);
 
     // A consumer on its own connection drains the queue (and its acks are logged).
@@ -106,8 +107,8 @@ describe('disk alarm', () => {
     expect(b.diskAlarm).toBe(true);
 
     disk.drain();
-    await eventually(() => !b.diskAlarm, 5000, 'the disk alarm to clear');
-    await eventually(() => events.length === 2, 5000, 'connection.unblocked');
+    await eventually(() => !b.diskAlarm, WAIT_MS, 'the disk alarm to clear');
+    await eventually(() => events.length === 2, WAIT_MS, 'connection.unblocked');
     expect(events).toEqual(['blocked: low on disk', 'unblocked']);
     expect(await held).toBe('ack');
     await inbox.waitFor(11);
@@ -125,7 +126,7 @@ describe('disk alarm', () => {
     b.setDiskAlarm(true);
     expect(b.diskAlarm).toBe(true);
     const held = publishConfirmed(ch, 'forced', 'x');
-    await eventually(() => events.length === 1, 5000, 'connection.blocked');
+    await eventually(() => events.length === 1, WAIT_MS, 'connection.blocked');
     expect(events).toEqual(['blocked: low on memory & low on disk']);
     b.setMemoryAlarm(false);
     // The disk alarm still holds the connection.
@@ -133,7 +134,7 @@ describe('disk alarm', () => {
     b.setDiskAlarm(null);
     // Back to the sampler, which finds free space above the limit: cleared.
     expect(b.diskAlarm).toBe(false);
-    await eventually(() => events.length === 2, 5000, 'connection.unblocked');
+    await eventually(() => events.length === 2, WAIT_MS, 'connection.unblocked');
     expect(await held).toBe('ack');
   });
 });
@@ -162,7 +163,7 @@ describe('a message-log write that fails for lack of space', () => {
     full = true;
     expect(await publishConfirmed(pub, 'log-full', 'unwritten')).toBe('nack');
     expect(failedWrites).toBeGreaterThan(0);
-    await eventually(() => b.diskAlarm, 5000, 'the disk alarm');
+    await eventually(() => b.diskAlarm, WAIT_MS, 'the disk alarm');
 
     // The broker keeps serving: another connection declares and consumes.
     const consumer = await amqpConn(b);
@@ -174,13 +175,13 @@ describe('a message-log write that fails for lack of space', () => {
 
     // The publisher is blocked at its next publish, which waits.
     const held = publishConfirmed(pub, 'log-full', 'held');
-    await eventually(() => events.length === 1, 5000, 'connection.blocked');
+    await eventually(() => events.length === 1, WAIT_MS, 'connection.blocked');
     expect(events).toEqual(['blocked: low on disk']);
 
     // Space returns: the retried write succeeds, the alarm clears, publishing resumes.
     full = false;
-    await eventually(() => !b.diskAlarm, 5000, 'the disk alarm to clear after a successful retry');
-    await eventually(() => events.length === 2, 5000, 'connection.unblocked');
+    await eventually(() => !b.diskAlarm, WAIT_MS, 'the disk alarm to clear after a successful retry');
+    await eventually(() => events.length === 2, WAIT_MS, 'connection.unblocked');
     expect(await held).toBe('ack');
     expect(await publishConfirmed(pub, 'log-full', 'after')).toBe('ack');
   });
@@ -196,9 +197,9 @@ describe('a message-log write that fails for lack of space', () => {
     const big = 'x'.repeat(256 * 1024);
     const outcome = await new Promise<'ack' | 'nack'>((resolve) => ch.sendToQueue('tmpfs-q', Buffer.from(big), { persistent: true }, (err) => resolve(err ? 'nack' : 'ack')));
     expect(outcome).toBe('nack');
-    await eventually(() => b.diskAlarm, 5000, 'the disk alarm');
+    await eventually(() => b.diskAlarm, WAIT_MS, 'the disk alarm');
     disk.drain();
-    await eventually(() => !b.diskAlarm, 5000, 'the disk alarm to clear');
+    await eventually(() => !b.diskAlarm, WAIT_MS, 'the disk alarm to clear');
     expect(await publishConfirmed(ch, 'tmpfs-q', 'after')).toBe('ack');
   });
 });

@@ -11,6 +11,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { eventually, startBroker } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { Clients, body, consume, expectChannelError, sync } from '../helpers/model.js';
 
 let broker: Broker;
@@ -149,6 +150,6 @@ describe('direct reply-to', () => {
         expect((err as { code?: number }).code).toBe(404);
         return true;
       }
-    }, 2000, 'address gone');
+    }, WAIT_MS, 'address gone');
   });
 });

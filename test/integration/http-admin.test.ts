@@ -2,6 +2,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { api, get } from '../helpers/http.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -92,7 +93,7 @@ describe('management HTTP API: administration', () => {
     const err = await closed;
     expect(err.code).toBe(320);
     expect(err.message).toContain('CONNECTION_FORCED - maintenance window');
-    await eventually(async () => (await get<Json[]>(broker, '/api/connections')).length === 0, 5000, 'connection gone');
+    await eventually(async () => (await get<Json[]>(broker, '/api/connections')).length === 0, WAIT_MS, 'connection gone');
     expect((await api(broker, `/api/connections/${encodeURIComponent(list[0]!.name)}`)).status).toBe(404);
   });
 });

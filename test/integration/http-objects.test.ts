@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { api, get } from '../helpers/http.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -35,7 +36,7 @@ describe('management HTTP API: objects', () => {
 
     const ch = await conn.createChannel();
     ch.sendToQueue('orders', Buffer.from('hello'), { timestamp: 1700000000 });
-    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/orders')).messages === 1, 5000, 'one message');
+    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/orders')).messages === 1, WAIT_MS, 'one message');
     const full = await get<Json>(broker, '/api/queues/%2F/orders');
     expect(full).toMatchObject({ messages: 1, messages_ready: 1, message_bytes: 5, message_bytes_ready: 5, head_message_timestamp: 1700000000 });
     const notEmpty = await api(broker, '/api/queues/%2F/orders?if-empty=true', { method: 'DELETE' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 import { api, get } from '../helpers/http.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -42,7 +43,7 @@ describe('management HTTP API: message statistics', () => {
     });
     await eventually(() => consumed === 40, 10_000, '40 deliveries');
     await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/stats-q')).message_stats?.ack === 50, 10_000, '50 acks counted');
-    await eventually(() => returned.length === 5, 5000, '5 returns');
+    await eventually(() => returned.length === 5, WAIT_MS, '5 returns');
 
     const q = await get<Json>(broker, '/api/queues/%2F/stats-q');
     expect(q.messages).toBe(0);
@@ -98,7 +99,7 @@ describe('management HTTP API: message statistics', () => {
     const t0 = Date.now();
     broker.statistics.sample(t0);
     for (let i = 0; i < 100; i++) ch.sendToQueue('rate-q', Buffer.from('x'));
-    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/rate-q')).messages === 100, 5000, '100 messages');
+    await eventually(async () => (await get<Json>(broker, '/api/queues/%2F/rate-q')).messages === 100, WAIT_MS, '100 messages');
     broker.statistics.sample(t0 + 5000);
     const q = await get<Json>(broker, '/api/queues/%2F/rate-q');
     expect(q.message_stats.publish_details.rate).toBe(20);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { WAIT_MS } from '../helpers/wait.js';
 
 /**
  * Metric names the Grafana dashboard "RabbitMQ-Overview" (id 10991) queries,
@@ -95,7 +96,7 @@ describe('Prometheus metrics', () => {
     await consumer.prefetch(2);
     let got = 0;
     await consumer.consume('metered', () => { got++; });
-    await eventually(() => got === 2, 5000, 'two unacked deliveries');
+    await eventually(() => got === 2, WAIT_MS, 'two unacked deliveries');
   });
   afterAll(async () => {
     await conn.close().catch(() => undefined);
