@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { startBroker } from '../helpers/broker.js';
 import { ALL, Users, expectRefused } from '../helpers/access.js';
-import { Clients, consume, drainBodies } from '../helpers/model.js';
+import { Clients, consume, drainBodies, sync } from '../helpers/model.js';
 
 let broker: Broker;
 const users = new Users(() => broker);
@@ -62,6 +62,7 @@ describe('topic permissions', () => {
     const { ch, user } = await users.channelAs(ALL);
     broker.setTopicPermissions(user, '/', 'other.topic', { write: '^$', read: '^$' });
     ch.publish('amq.topic', 'any.key', Buffer.from('free'));
+    await sync(ch); // published on another connection than the one that drains
     expect(await drainBodies(a, 't-none')).toEqual(['free']);
   });
 
