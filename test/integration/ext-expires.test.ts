@@ -66,8 +66,9 @@ describe('x-expires', () => {
 
   // A sentinel queue declared with the queue shows when the old deadline has
   // passed; the renewal is made half a period later, so the old and the new
-  // deadline are both half a period away from it (margins for a loaded machine).
-  const PERIOD = 1000;
+  // deadline are both half a period away from it (margins for a loaded machine:
+  // the renewal must reach the broker within that second, however stalled this process).
+  const PERIOD = 2000;
   for (const [what, q, renew] of [
     ['a passive redeclare', 'exp-passive', (ch: Channel, q: string) => ch.checkQueue(q)],
     ['an active redeclare', 'exp-active', (ch: Channel, q: string) => ch.assertQueue(q, { durable: false, expires: PERIOD })],
