@@ -462,7 +462,7 @@ export class Broker implements ManagementBackend {
         for (const c of this.server.connections) bytes += c.bytesRead;
         return `${this.server.connections.size}:${bytes}`;
       },
-    }, options);
+    }, options, this.logger);
   }
 
   /** `await using broker = await Broker.start()` stops the broker at the end of the scope. */

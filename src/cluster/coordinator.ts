@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { Etcd3, type Lease } from 'etcd3';
 import { noop } from 'cockatiel';
+import { reportFailure, type ErrorLog } from '../observe/guard.js';
 
 /** How a node is reached, published as the leader key's value. */
 export interface NodeAddress {
@@ -40,6 +41,8 @@ export class Coordinator {
   onLeaseLost: (() => void) | null = null;
   /** Called after each answered keep-alive. */
   onKeepalive: (() => void) | null = null;
+  /** Where a failure in the keep-alive loop (its callbacks included) is logged. */
+  logger: ErrorLog | null = null;
 
   constructor(endpoints: string[], cluster: string, private readonly ttlSeconds: number) {
     const noRetry = noop;
@@ -92,7 +95,8 @@ export class Coordinator {
 
   private scheduleKeepalive(): void {
     if (this.closed) return;
-    this.keepaliveTimer = setTimeout(() => void this.keepalive(), Math.max(100, this.ttlMs / 5));
+    // keepalive() is async: a throw in it (or in a callback it calls) would be an unhandled rejection, which ends the process.
+    this.keepaliveTimer = setTimeout(() => this.keepalive().catch((err: unknown) => reportFailure(this.logger, 'etcd lease keep-alive', {}, err)), Math.max(100, this.ttlMs / 5));
   }
 
   private async keepalive(): Promise<void> {

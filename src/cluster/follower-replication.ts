@@ -11,6 +11,7 @@ import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, unlinkSyn
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
+import { guarded } from '../observe/guard.js';
 import { indexFiles, isSafeRelativePath } from './file-index.js';
 import { frame, FrameDecoder, FrameType, readPath, seqFields, type DecodedFrame } from './wire.js';
 
@@ -74,9 +75,9 @@ export class FollowerReplication {
     socket.on('error', (err) => {
       this.lastError = err.message;
     });
-    socket.on('close', () => {
+    socket.on('close', guarded(this.o.logger, 'replication: releasing the connection to the leader', { leader: address }, () => {
       if (this.socket === socket) this.stop();
-    });
+    }));
   }
 
   private hello(socket: Socket, challenge: Buffer): void {

@@ -19,6 +19,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../observe/logger.js';
+import { guarded } from '../observe/guard.js';
 import type { DurabilityGate, ReplicationSink, StoreReplication } from '../store/replication.js';
 import { replicatedFiles, replicatedPath } from './file-index.js';
 import { deleteFields, frame, FrameDecoder, FrameType, seqFields, writeFields, type Hello } from './wire.js';
@@ -110,7 +111,7 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
       });
     });
     server.on('error', (err) => this.o.logger.error({ err }, 'replication listener error'));
-    this.timer = setInterval(() => this.tick(), 250);
+    this.timer = setInterval(guarded(this.o.logger, 'replication tick', {}, () => this.tick()), 250);
   }
 
   // ------------------------------------------------------------------ sink
@@ -217,9 +218,9 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
       }
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => {
+    socket.on('close', guarded(this.o.logger, 'replication: releasing a follower connection', { peer }, () => {
       if (follower && follower.socket === socket) this.disconnected(follower);
-    });
+    }));
   }
 
   private hello(socket: Socket, challenge: Buffer, hello: Hello, peer: string): Follower | null {

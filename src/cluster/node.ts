@@ -14,6 +14,7 @@
 import { hostname } from 'node:os';
 import type { BrokerOptions } from '../config.js';
 import type { Logger } from '../observe/logger.js';
+import { guarded } from '../observe/guard.js';
 import { DataDirLock } from '../store/lock.js';
 import { Broker } from '../warren.js';
 import { Coordinator, type NodeAddress } from './coordinator.js';
@@ -67,6 +68,7 @@ export class ClusterNode {
     const coordinator = new Coordinator(cluster.etcd, cluster.name, cluster.leaseTtl);
     const secret = await coordinator.secret(cluster.secret);
     const node = new ClusterNode(brokerOptions, cluster, coordinator, secret, logger);
+    coordinator.logger = logger;
     coordinator.onLeaseLost = () => node.leaseLost();
     coordinator.onKeepalive = () => node.leaderRep?.check();
     await node.becomeFollower();
@@ -104,11 +106,11 @@ export class ClusterNode {
 
   private schedulePoll(ms: number): void {
     if (this.role !== 'follower') return;
-    this.pollTimer = setTimeout(() => {
+    this.pollTimer = setTimeout(guarded(this.logger, 'cluster poll', {}, () => {
       this.pollTimer = null;
       this.poll().catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'cluster: etcd not reachable'))
         .finally(() => this.schedulePoll(this.pollMs));
-    }, ms);
+    }), ms);
   }
 
   /** Follows the leader etcd names, or campaigns when there is none. */
@@ -177,9 +179,9 @@ export class ClusterNode {
       return;
     }
     this.roleChanged('leader', { ms: Date.now() - started });
-    this.watchdog = setInterval(() => {
+    this.watchdog = setInterval(guarded(this.logger, 'cluster leadership watchdog', {}, () => {
       if (!this.coordinator.leaseValid) this.leaseLost();
-    }, 100);
+    }), 100);
   }
 
   private leaseLost(): void {

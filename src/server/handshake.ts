@@ -4,7 +4,7 @@ import { FRAME_MIN_SIZE } from '../config.js';
 import type { AccessControl, UserRecord } from '../auth/access-control.js';
 import type { VirtualHost } from '../broker/virtual-host.js';
 import type { Logger } from '../observe/logger.js';
-import { guarded } from '../observe/guard.js';
+import { guarded, runGuarded } from '../observe/guard.js';
 import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import { AmqpError, MethodId, PROTOCOL_HEADER, ReplyCode, methodError, type FieldTable, type Method, type MethodInit } from '../protocol/index.js';
 import { RABBIT_STATE_NAMES, type ConnectionState } from './connection-state.js';
@@ -194,7 +194,8 @@ export class Handshake {
       if (conn.released) return;
       this.refusing = false;
       conn.socket.resume();
-      this.sendLoginRefusal(text);
+      // A timer callback: a throw here would end the process. Contained, and the client is not left waiting.
+      if (!runGuarded(this.logger, 'delayed login refusal', { conn: conn.id, peer: conn.peer }, () => this.sendLoginRefusal(text))) conn.abort('login refusal failed');
     }, failure.delayMs);
   }
 

@@ -309,8 +309,13 @@ export class MessageLog {
     // While writes fail for lack of space, only the retry timer writes (not every append).
     if (this.flushQueued || this.flushing || this.writeError) return;
     this.flushQueued = true;
-    setImmediate(() => this.flush());
+    setImmediate(this.scheduledFlush);
   }
+
+  /** flush() run from setImmediate: a throw there has no caller, so it is contained and logged. */
+  private readonly scheduledFlush = (): void => {
+    runGuarded(this.options.logger, 'message log flush', { pending: this.pending.length }, () => this.flush());
+  };
 
   /** Writes every pending record, fdatasyncs each touched segment, then releases the waiters of this batch. */
   private flush(): void {

@@ -19,6 +19,8 @@ export interface IdleOptions {
   unacked?: boolean;
 }
 
+import { reportFailure, type ErrorLog } from '../observe/guard.js';
+
 export interface IdleProbe {
   /** Why the broker is not idle (empty when it is). */
   inFlight(includeUnacked: boolean): string[];
@@ -30,7 +32,12 @@ export interface IdleProbe {
 const QUIET_CHECKS = 3;
 const CHECK_EVERY_MS = 2;
 
-export function waitUntilIdle(probe: IdleProbe, options: IdleOptions = {}): Promise<void> {
+/**
+ * Polls `probe` until the broker is idle. The checks run from a timer: a
+ * probe that throws is logged at error (on `logger`) and rejects the wait,
+ * never ending the process.
+ */
+export function waitUntilIdle(probe: IdleProbe, options: IdleOptions = {}, logger: ErrorLog | null = null): Promise<void> {
   const timeout = options.timeout ?? 5000;
   const includeUnacked = options.unacked ?? false;
   const deadline = Date.now() + timeout;
@@ -38,6 +45,14 @@ export function waitUntilIdle(probe: IdleProbe, options: IdleOptions = {}): Prom
     let quiet = 0;
     let lastInput = probe.inputSeen();
     const check = (): void => {
+      try {
+        checkOnce();
+      } catch (err) {
+        reportFailure(logger, 'broker.whenIdle() check', {}, err);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    const checkOnce = (): void => {
       const input = probe.inputSeen();
       const busy = probe.inFlight(includeUnacked);
       if (busy.length > 0 || input !== lastInput) quiet = 0;
