@@ -184,7 +184,8 @@ export class Broker implements ManagementBackend {
         // A full disk is not fatal: publishers are blocked until the log's retried write succeeds.
         log.onWriteFailed = () => broker.disk.writeFailed(true);
         log.onWriteRecovered = () => broker.disk.writeFailed(false);
-        broker.admin.attachStore(broker.durable.journal, log, o.queueMemoryWindow, broker.durable.restored);
+        broker.durable.journal.onFailure = (err) => broker.fail(err, 'definitions journal failed; stopping the broker');
+        broker.admin.attachStore(broker.durable.journal, log, broker.durable.durability, o.queueMemoryWindow, broker.durable.restored);
         broker.disk.start();
       }
       broker.applyStartupDefinitions();
@@ -578,6 +579,12 @@ export class Broker implements ManagementBackend {
 
   clusterView(): ClusterView | null {
     return this.clusterSource?.() ?? null;
+  }
+
+  whenDefinitionsDurable(): Promise<void> {
+    const durability = this.durable?.durability;
+    if (!durability) return Promise.resolve();
+    return new Promise((resolve) => durability.whenDurable({ onDurable: () => resolve() }, 0, true));
   }
 
   attachReplication(replication: StoreReplication): void {

@@ -14,6 +14,7 @@ import type { Logger } from '../observe/logger.js';
 import type { Server } from '../server/server.js';
 import type { Definitions, DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
+import type { Durability } from '../store/durability-port.js';
 import { AmqpError, Decimal, mapFieldTree, type FieldTable } from '../protocol/index.js';
 import { DefinitionsFormatError, parseDefinitions, type ParsedDefinitions } from './definitions-format.js';
 import { VERSION } from '../version.js';
@@ -34,6 +35,7 @@ export interface VhostInfo {
 export class Administration {
   private journal: DefinitionsJournal | null = null;
   private log: MessageLog | null = null;
+  private durability: Durability | null = null;
   private memoryWindow = 10_000;
   private readonly meta = new Map<string, VhostInfo>();
   /** Users given with `--user`: full permissions on every vhost, including vhosts created later. */
@@ -52,7 +54,7 @@ export class Administration {
   }
 
   /** Restores users, vhosts and permissions from the data directory, then journals every later change. */
-  attachStore(journal: DefinitionsJournal, log: MessageLog, memoryWindow: number, restored: Definitions): void {
+  attachStore(journal: DefinitionsJournal, log: MessageLog, durability: Durability, memoryWindow: number, restored: Definitions): void {
     const a = restored.auth;
     for (const v of a.vhosts.values()) this.meta.set(v.name, { name: v.name, description: v.description, tags: [...v.tags] });
     for (const u of a.users.values()) {
@@ -65,6 +67,7 @@ export class Administration {
     this.settings.journal = journal;
     this.journal = journal;
     this.log = log;
+    this.durability = durability;
     this.memoryWindow = memoryWindow;
     // Vhosts that predate vhost records (configured ones with stored objects) are recorded now.
     for (const name of this.vhosts.keys()) if (!a.vhosts.has(name)) journal.vhostPut(this.info(name));
@@ -116,9 +119,10 @@ export class Administration {
     this.journal?.vhostPut({ name, description, tags: [...tags] });
     vhost = new VirtualHost(name);
     vhost.logger = this.logger;
-    if (this.journal && this.log) {
+    if (this.journal && this.log && this.durability) {
       vhost.journal = this.journal;
       vhost.log = this.log;
+      vhost.durability = this.durability;
       vhost.memoryWindow = this.memoryWindow;
     }
     this.meta.set(name, { name, description, tags: [...tags] });

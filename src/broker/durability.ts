@@ -14,6 +14,7 @@ import type { Logger } from '../observe/logger.js';
 import { DefinitionsJournal, type Definitions } from '../store/definitions.js';
 import { DataDirLock } from '../store/lock.js';
 import { MessageLog } from '../store/message-log.js';
+import { LogDurability } from '../store/log-durability.js';
 
 /** Restored queues get this placeholder owner: they have no exclusive owner. */
 const NO_OWNER = { id: 0 };
@@ -31,6 +32,8 @@ export class DurableState {
     private readonly lock: DataDirLock,
     readonly journal: DefinitionsJournal,
     readonly log: MessageLog,
+    /** The one durability wait for confirms, tx.commit-ok and definition replies. */
+    readonly durability: LogDurability,
     /** What the journal held at start-up (users, vhosts and permissions are restored by the caller). */
     readonly restored: Definitions,
   ) {}
@@ -94,7 +97,9 @@ export class DurableState {
           }
         }
       }
+      const durability = new LogDurability(journal, log);
       for (const vhost of vhosts.values()) {
+        vhost.durability = durability;
         vhost.journal = journal;
         vhost.logger = logger;
         vhost.log = log;
@@ -105,7 +110,7 @@ export class DurableState {
       };
       log.onCompactable = (segment) => compactSegment(vhosts.values(), log, segment, logger);
       logger.info({ dataDir, ms: Date.now() - started }, 'durable state recovered');
-      return new DurableState(lock, journal, log, definitions);
+      return new DurableState(lock, journal, log, durability, definitions);
     } catch (err) {
       lock.release();
       throw err;
@@ -115,7 +120,7 @@ export class DurableState {
   /** Flushes and syncs the log, closes the files and releases the lock. */
   async close(): Promise<void> {
     await this.log.close();
-    this.journal.close();
+    await this.journal.close();
     this.lock.release();
   }
 }

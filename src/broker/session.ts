@@ -4,7 +4,7 @@ import { Deque } from './deque.js';
 import type { Message, QueueEntry } from './message.js';
 import { generatedConsumerTag } from './names.js';
 import type { Owner, Queue } from './queue.js';
-import type { SyncWaiter } from '../store/message-log.js';
+import type { DurableWaiter } from '../store/durability-port.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
 import type { VhostSession, VirtualHost } from './virtual-host.js';
 import { assertRoutingHeaders, withoutBcc } from './routing-headers.js';
@@ -53,7 +53,7 @@ interface Transaction {
  * prefetch limits, publisher confirms and transaction. Pure model: it turns
  * requests into queue operations and tells its sink what to send.
  */
-export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerSession {
+export class Session implements DurableWaiter, ReplyTarget, VhostSession, ConsumerSession {
   readonly consumers = new Map<string, Consumer>();
   /** basic.qos global=false: prefetch given to consumers created from now on. */
   consumerPrefetch = 0;
@@ -147,7 +147,7 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
     // A full queue with x-overflow reject-publish refused it: the publisher learns by a nack.
     if (rejected) return this.sink.confirm(seq, false);
     // A persistent message on a durable queue is confirmed once it is on disk (fdatasync'd).
-    if (durableWrite) this.vhost.log!.whenSynced(this, seq);
+    if (durableWrite) this.vhost.durability.whenDurable(this, seq);
     else this.sink.confirm(seq, true);
   }
 
@@ -160,13 +160,13 @@ export class Session implements SyncWaiter, ReplyTarget, VhostSession, ConsumerS
     } else stats.drop_unroutable++;
   }
 
-  /** The message log made publish `seq` durable. */
-  onSynced(seq: number): void {
+  /** Publish `seq` is durable (store/durability-port.ts). */
+  onDurable(seq: number): void {
     if (!this.closed) this.sink.confirm(seq, true);
   }
 
   /** The write that carried publish `seq` failed (disk full): the publisher gets a nack, never a confirm. */
-  onSyncFailed(seq: number): void {
+  onDurableFailed(seq: number): void {
     if (!this.closed) this.sink.confirm(seq, false);
   }
 

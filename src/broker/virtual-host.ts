@@ -1,6 +1,7 @@
 import { AmqpError, ByteWriter, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
+import { MEMORY_DURABILITY, type Durability } from '../store/durability-port.js';
 import type { Logger } from '../observe/logger.js';
 import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
@@ -78,6 +79,8 @@ export class VirtualHost implements QueueHost {
   journal: DefinitionsJournal | null = null;
   /** Persistent messages on durable queues are logged here (null: in-memory broker). */
   log: MessageLog | null = null;
+  /** Confirms, tx.commit-ok and definition-changing replies wait here (store/durability-port.ts). */
+  durability: Durability = MEMORY_DURABILITY;
   /** Ready messages a durable queue keeps in memory before paging to the log. */
   memoryWindow = 10_000;
   /** For failures in background work: journal writes, queue timers, page-ins (null: stderr). */

@@ -71,6 +71,8 @@ export interface ManagementBackend {
   /** Failed-login damping per address, shared by the AMQP listener and the HTTP API. */
   readonly loginThrottle: LoginThrottle;
   connectionSnapshots(): ConnectionSnapshot[];
+  /** Resolves once every definition change made so far is durable (a write request is answered after it, as declare-ok is). */
+  whenDefinitionsDurable(): Promise<void>;
   /** Closes the named connection with 320 CONNECTION_FORCED and `reason`; false when there is none. */
   closeConnection(name: string, reason: string): boolean;
   listeners(): Listener[];

@@ -96,7 +96,10 @@ export class ManagementServer {
       const b = this.backend;
       const user = trusted ?? (await authenticateDamped(req, { access: b.access, loopbackUsers: b.options.loopbackUsers, throttle: b.loginThrottle, logger: b.logger }));
       const ctx = new RequestContext(req, this.backend, user, match.params, url.searchParams);
-      send(res, await match.handler(ctx), req.method === 'HEAD');
+      const reply = await match.handler(ctx);
+      // A change is acknowledged once it is durable (journal synced; on a cluster leader, replicated).
+      if (req.method !== 'GET' && req.method !== 'HEAD') await this.backend.whenDefinitionsDurable();
+      send(res, reply, req.method === 'HEAD');
     } catch (err) {
       if (err instanceof HttpError) {
         if (err.status >= 500) this.backend.logger.error({ err, method: req.method, url: req.url }, 'management API error');

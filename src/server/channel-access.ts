@@ -9,6 +9,7 @@ import type { AccessControl, Permission, ResourceKind } from '../auth/access-con
 import { REPLY_TO_QUEUE, type VirtualHost } from '../broker/virtual-host.js';
 import { isExchangeType } from '../broker/routing.js';
 import { MethodId, type FieldTable, type Method } from '../protocol/index.js';
+import type { Message } from '../broker/message.js';
 
 /** Entries a memo keeps before it starts over (a channel usually touches a handful of resources). */
 const MEMO_LIMIT = 256;
@@ -154,5 +155,17 @@ export class ChannelAccess {
       this.check('queue', name, 'read');
       this.check('exchange', dlx, 'write');
     }
+  }
+}
+
+/** Topic write permission on the routing key and every CC/BCC key (RabbitMQ checks all of a message's routing keys). */
+export function checkTopicWrites(access: ChannelAccess, exchange: string, routingKey: string, message: Message): void {
+  access.checkTopicWrite(exchange, routingKey);
+  const headers = message.properties.headers;
+  if (!headers) return;
+  for (const name of ['CC', 'BCC']) {
+    const keys = headers[name];
+    if (!Array.isArray(keys)) continue;
+    for (const k of keys) if (typeof k === 'string') access.checkTopicWrite(exchange, k);
   }
 }

@@ -2,7 +2,7 @@ import type { ResolvedOptions } from '../config.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { FlowSource, Owner } from '../broker/queue.js';
 import type { Logger } from '../observe/logger.js';
-import type { ByteWriter, Method, MethodInit } from '../protocol/index.js';
+import type { AmqpError, ByteWriter, Method, MethodInit } from '../protocol/index.js';
 
 /** Something with publisher confirms to write just before the connection's next flush. */
 export interface ConfirmWriter {
@@ -35,6 +35,8 @@ export interface ChannelHost extends Owner {
   /** Flow control: stop reading this connection until `source` catches up. */
   throttle(source: FlowSource): void;
   hasCapability(name: string): boolean;
+  /** A connection error found outside the connection's own frame handling (a held frame handled later). */
+  closeWithError(err: AmqpError): void;
   /** The channel finished closing: its number may be reused. */
   channelClosed(id: number): void;
 }

@@ -24,7 +24,8 @@ import {
 } from '../protocol/index.js';
 import { AckTimeout } from './ack-timeout.js';
 import { PublisherConfirms } from './publisher-confirms.js';
-import { ChannelAccess } from './channel-access.js';
+import { DurableReplies } from './durable-replies.js';
+import { ChannelAccess, checkTopicWrites } from './channel-access.js';
 import type { ChannelHost } from './channel-host.js';
 import { consumersOf, type ChannelSnapshot } from './snapshot.js';
 
@@ -59,11 +60,15 @@ export class Channel implements SessionSink {
   private readonly ackTimeout: AckTimeout;
   /** Permission checks, memoised for this channel. */
   readonly access: ChannelAccess;
+  /** Replies that wait for durability, and the frames held behind them. */
+  private readonly input: DurableReplies;
 
   constructor(private readonly conn: ChannelHost, readonly id: number, readonly vhost: VirtualHost, username: string) {
     this.session = new Session(vhost, conn, this, username);
     this.confirms = new PublisherConfirms(conn, id, () => this.state === 'open');
     this.access = new ChannelAccess(conn.accessControl, username, vhost);
+    const channel = { id, isOpen: () => this.state === 'open', reply: (m: MethodInit) => this.reply(m), onFrame: (t: number, p: Buffer) => this.onFrame(t, p) };
+    this.input = new DurableReplies(channel, conn, () => this.vhost.durability);
     this.ackTimeout = new AckTimeout(conn.options.consumerTimeout, () => this.session.oldestUnackedAt(), () => this.onAckTimeout(), conn.logger);
   }
 
@@ -108,6 +113,7 @@ export class Channel implements SessionSink {
       }
       return;
     }
+    if (this.input.waiting) return this.input.hold(type, payload);
     const pending = this.publishing;
     if (type === Constants.FRAME_METHOD) {
       if (pending) throw unexpectedDuringContent(pending);
@@ -258,24 +264,29 @@ export class Channel implements SessionSink {
 
       case MethodId.ExchangeDeclare: {
         const a = method.args;
+        const changes = vhost.durability.definitionChanges;
         vhost.declareExchange(a.exchange, { type: a.type, passive: a.passive, durable: a.durable, autoDelete: a.autoDelete, internal: a.internal, arguments: a.arguments });
-        if (!a.nowait) this.replyDurable(vhost, { id: MethodId.ExchangeDeclareOk, args: {} });
+        if (!a.nowait) this.input.replyAfterChanges(changes, { id: MethodId.ExchangeDeclareOk, args: {} });
         return;
       }
-      case MethodId.ExchangeDelete:
+      case MethodId.ExchangeDelete: {
+        const changes = vhost.durability.definitionChanges;
         vhost.deleteExchange(method.args.exchange, method.args.ifUnused);
-        if (!method.args.nowait) this.reply({ id: MethodId.ExchangeDeleteOk, args: {} });
+        if (!method.args.nowait) this.input.replyAfterChanges(changes, { id: MethodId.ExchangeDeleteOk, args: {} });
         return;
+      }
       case MethodId.ExchangeBind: {
         const a = method.args;
+        const changes = vhost.durability.definitionChanges;
         vhost.bind('exchange', a.destination, a.source, a.routingKey, a.arguments, owner);
-        if (!a.nowait) this.reply({ id: MethodId.ExchangeBindOk, args: {} });
+        if (!a.nowait) this.input.replyAfterChanges(changes, { id: MethodId.ExchangeBindOk, args: {} });
         return;
       }
       case MethodId.ExchangeUnbind: {
         const a = method.args;
+        const changes = vhost.durability.definitionChanges;
         vhost.unbind('exchange', a.destination, a.source, a.routingKey, a.arguments, owner);
-        if (!a.nowait) this.reply({ id: MethodId.ExchangeUnbindOk, args: {} });
+        if (!a.nowait) this.input.replyAfterChanges(changes, { id: MethodId.ExchangeUnbindOk, args: {} });
         return;
       }
 
@@ -290,24 +301,27 @@ export class Channel implements SessionSink {
           return;
         }
         const authorize = (queue: string, creating: boolean): void => this.access.authorizeQueueDeclare(queue, creating, a.arguments);
+        const changes = vhost.durability.definitionChanges;
         const q = vhost.declareQueue(name, { passive: a.passive, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments, authorize }, owner);
         this.lastQueue = q.name;
-        if (!a.nowait) this.replyDurable(vhost, { id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
+        if (!a.nowait) this.input.replyAfterChanges(changes, { id: MethodId.QueueDeclareOk, args: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount } });
         return;
       }
       case MethodId.QueueBind: {
         const a = method.args;
         const queue = this.queueName(a.queue);
         const key = a.queue === '' && a.routingKey === '' ? queue : a.routingKey;
+        const changes = vhost.durability.definitionChanges;
         vhost.bind('queue', queue, a.exchange, key, a.arguments, owner);
-        if (!a.nowait) this.reply({ id: MethodId.QueueBindOk, args: {} });
+        if (!a.nowait) this.input.replyAfterChanges(changes, { id: MethodId.QueueBindOk, args: {} });
         return;
       }
       case MethodId.QueueUnbind: {
         const a = method.args;
         const queue = this.queueName(a.queue);
+        const changes = vhost.durability.definitionChanges;
         vhost.unbind('queue', queue, a.exchange, a.routingKey, a.arguments, owner);
-        return this.reply({ id: MethodId.QueueUnbindOk, args: {} });
+        return this.input.replyAfterChanges(changes, { id: MethodId.QueueUnbindOk, args: {} });
       }
       case MethodId.QueuePurge: {
         const count = vhost.purgeQueue(this.queueName(method.args.queue), owner);
@@ -316,8 +330,9 @@ export class Channel implements SessionSink {
       }
       case MethodId.QueueDelete: {
         const a = method.args;
+        const changes = vhost.durability.definitionChanges;
         const count = vhost.deleteQueue(this.queueName(a.queue), owner, a.ifUnused, a.ifEmpty);
-        if (!a.nowait) this.reply({ id: MethodId.QueueDeleteOk, args: { messageCount: count } });
+        if (!a.nowait) this.input.replyAfterChanges(changes, { id: MethodId.QueueDeleteOk, args: { messageCount: count } });
         return;
       }
 
@@ -330,7 +345,7 @@ export class Channel implements SessionSink {
         return this.reply({ id: MethodId.TxSelectOk, args: {} });
       case MethodId.TxCommit: {
         // Persistent messages in the transaction must be on disk before commit-ok.
-        if (s.commit() && vhost.log) vhost.log.whenSynced({ onSynced: () => { if (this.state === 'open') this.reply({ id: MethodId.TxCommitOk, args: {} }); } }, 0);
+        if (s.commit()) this.input.replyWhenDurable({ id: MethodId.TxCommitOk, args: {} });
         else this.reply({ id: MethodId.TxCommitOk, args: {} });
         return;
       }
@@ -362,13 +377,6 @@ export class Channel implements SessionSink {
 
   private reply(method: MethodInit): void {
     this.conn.send(this.id, method);
-  }
-
-  /** A declare-ok: on a cluster leader, sent once every in-sync follower has the journal record (store/replication.ts). */
-  private replyDurable(vhost: VirtualHost, method: MethodInit): void {
-    const log = vhost.log;
-    if (!log?.replication) return this.reply(method);
-    log.whenSynced({ onSynced: () => { if (this.state === 'open') this.reply(method); } }, 0);
   }
 
   // ------------------------------------------------------------------ SessionSink: output to the client
@@ -432,6 +440,7 @@ export class Channel implements SessionSink {
   describeInFlight(includeUnacked: boolean, out: string[]): void {
     if (this.state !== 'open') return;
     if (this.publishing) out.push(`channel ${this.id}: a message's content is still arriving`);
+    if (this.input.waiting) out.push(`channel ${this.id}: a reply waits for a durable write (${this.input.held} frames held)`);
     const unconfirmed = this.session.confirmSequence - this.confirms.firstUnsent + 1;
     if (unconfirmed > 0) out.push(`channel ${this.id}: ${unconfirmed} publishes not yet confirmed`);
     if (includeUnacked && this.session.unackedCount > 0) out.push(`channel ${this.id}: ${this.session.unackedCount} deliveries not yet acknowledged`);
@@ -478,18 +487,6 @@ export class Channel implements SessionSink {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Topic write permission on the routing key and every CC/BCC key (RabbitMQ checks all of a message's routing keys). */
-function checkTopicWrites(access: ChannelAccess, exchange: string, routingKey: string, message: Message): void {
-  access.checkTopicWrite(exchange, routingKey);
-  const headers = message.properties.headers;
-  if (!headers) return;
-  for (const name of ['CC', 'BCC']) {
-    const keys = headers[name];
-    if (!Array.isArray(keys)) continue;
-    for (const k of keys) if (typeof k === 'string') access.checkTopicWrite(exchange, k);
-  }
-}
 
 /** RabbitMQ's 505 texts for a frame out of place while a message's content is being assembled. */
 function unexpectedDuringContent(pending: PendingPublish): AmqpError {

@@ -21,6 +21,7 @@ import { compactionCandidates, Segment } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
 import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, recordProblem, RecordType, type DecodedPublish } from './records.js';
 import type { StoreReplication } from './replication.js';
+import type { DurableWaiter } from './durability-port.js';
 
 export type { RecoverableQueue, RecoveredQueue };
 
@@ -36,17 +37,6 @@ export interface StoredLocation {
   readonly offset: number;
   readonly length: number;
   readonly persistent: boolean;
-}
-
-/** Told when everything appended before the call to `whenSynced` is durable. */
-export interface SyncWaiter {
-  onSynced(token: number): void;
-  /**
-   * The write that carried those records failed (disk full): they are not
-   * durable now. Waiters with this method are told and dropped (a publisher
-   * confirm becomes a nack); the others wait for the retried write.
-   */
-  onSyncFailed?(token: number, err: Error): void;
 }
 
 export interface MessageLogOptions {
@@ -72,7 +62,7 @@ export class MessageLog {
   private current!: Segment;
   private nextMsgId = 1;
   private pending: PendingWrite[] = [];
-  private waiters: (SyncWaiter | number)[] = [];
+  private waiters: (DurableWaiter | number)[] = [];
   private flushQueued = false;
   /** A segment worth compacting still had unwritten records: offer again after the next flush. */
   private compactionDeferred = false;
@@ -208,7 +198,7 @@ export class MessageLog {
     old.segment.dropReference(old.length, queueIds.length);
     if (!old.segment.pinned) {
       old.segment.pinned = true;
-      this.whenSynced({ onSynced: () => { old.segment.pinned = false; this.deleteSettled(); } }, 0);
+      this.whenSynced({ onDurable: () => { old.segment.pinned = false; this.deleteSettled(); } }, 0);
     }
     return { msgId: old.msgId, segment, offset, length: copy.length, persistent: old.persistent };
   }
@@ -295,11 +285,11 @@ export class MessageLog {
     return this.pending.length === 0 && !this.flushing;
   }
 
-  /** `waiter.onSynced(token)` once everything appended so far is durable (at once if it already is). */
-  whenSynced(waiter: SyncWaiter, token: number): void {
+  /** `waiter.onDurable(token)` once everything appended so far is durable (at once if it already is). */
+  whenSynced(waiter: DurableWaiter, token: number): void {
     if (this.synced) {
-      if (this.replication) this.replication.gate.whenReplicated(() => waiter.onSynced(token));
-      else waiter.onSynced(token);
+      if (this.replication) this.replication.gate.whenReplicated(() => waiter.onDurable(token));
+      else waiter.onDurable(token);
       return;
     }
     this.waiters.push(waiter, token);
@@ -359,7 +349,7 @@ export class MessageLog {
     next(null);
   }
 
-  private flushDone(waiters: (SyncWaiter | number)[], bytes: number): void {
+  private flushDone(waiters: (DurableWaiter | number)[], bytes: number): void {
     this.flushing = false;
     this.unsyncedBytes -= bytes;
     if (this.writeError) {
@@ -375,6 +365,13 @@ export class MessageLog {
       this.flowWaiters = [];
       for (const w of paused) runGuarded(logger, 'resuming a publisher paused on the message log', {}, () => w.flowResumed());
     }
+    // Waiters that came during the write with nothing appended since are covered by it
+    // (a reply waiting on the journal first, then on the log): without this they would
+    // wait for the next append, which may never come.
+    if (this.pending.length === 0 && this.waiters.length > 0) {
+      waiters = waiters.concat(this.waiters);
+      this.waiters = [];
+    }
     if (this.replication && waiters.length > 0) this.replication.gate.whenReplicated(() => this.releaseWaiters(waiters));
     else this.releaseWaiters(waiters);
     runGuarded(logger, 'paging in after a message log write', {}, () => this.onFlushed?.());
@@ -387,10 +384,10 @@ export class MessageLog {
     else if (this.closeResolve) this.closeResolve();
   }
 
-  private releaseWaiters(waiters: (SyncWaiter | number)[]): void {
+  private releaseWaiters(waiters: (DurableWaiter | number)[]): void {
     for (let k = 0; k < waiters.length; k += 2) {
       try {
-        (waiters[k] as SyncWaiter).onSynced(waiters[k + 1] as number);
+        (waiters[k] as DurableWaiter).onDurable(waiters[k + 1] as number);
       } catch (err) {
         reportFailure(this.options.logger, 'confirming after a message log sync', {}, err);
       }
@@ -405,15 +402,15 @@ export class MessageLog {
    * write is retried every retryInterval until it succeeds. Any other error
    * (EIO, a filesystem gone read-only) is fatal.
    */
-  private flushFailed(err: Error, rest: PendingWrite[], position: number, waiters: (SyncWaiter | number)[], durableBytes: number): void {
+  private flushFailed(err: Error, rest: PendingWrite[], position: number, waiters: (DurableWaiter | number)[], durableBytes: number): void {
     this.flushing = false;
     this.unsyncedBytes -= durableBytes;
     rest[0]!.segment.written = position;
     this.pending = rest.concat(this.pending);
-    const kept: (SyncWaiter | number)[] = [];
+    const kept: (DurableWaiter | number)[] = [];
     for (let k = 0; k < waiters.length; k += 2) {
-      const w = waiters[k] as SyncWaiter;
-      if (w.onSyncFailed) runGuarded(this.options.logger, 'nacking after a failed message log write', {}, () => w.onSyncFailed!(waiters[k + 1] as number, err));
+      const w = waiters[k] as DurableWaiter;
+      if (w.onDurableFailed) runGuarded(this.options.logger, 'nacking after a failed message log write', {}, () => w.onDurableFailed!(waiters[k + 1] as number, err));
       else kept.push(w, waiters[k + 1]!);
     }
     this.waiters = kept.concat(this.waiters);

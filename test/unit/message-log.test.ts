@@ -23,7 +23,7 @@ function openLog(dir: string): ReturnType<typeof MessageLog.open> {
   return MessageLog.open(dir, new Map([[QUEUE, { messageTtl: undefined }]]), { fsync: false, segmentSize: 64 * 1024, logger });
 }
 
-const synced = (log: MessageLog): Promise<void> => new Promise((resolve) => log.whenSynced({ onSynced: () => resolve() }, 0));
+const synced = (log: MessageLog): Promise<void> => new Promise((resolve) => log.whenSynced({ onDurable: () => resolve() }, 0));
 
 function publish(log: MessageLog, body: Buffer): StoredLocation {
   return log.publish('', 'q', encodeContentHeader(body.length, { deliveryMode: 2 }), body, body.length, [QUEUE], true, Date.now(), undefined);
