@@ -1,7 +1,7 @@
 /**
  * Compaction of mostly-dead message-log segments. The log knows how many live
  * references a segment has but not who holds them; the model does: queues'
- * in-memory heads, their on-disk tails, and channels' unacked deliveries.
+ * in-memory heads, their on-disk tails, and their deliveries awaiting ack.
  * This finds every holder of a record in the segment, has the log copy the
  * record forward once (for exactly the queues still holding it), and points
  * every holder at the copy. The old file goes when the copies are synced.
@@ -51,14 +51,13 @@ export function compactSegment(vhosts: Iterable<VirtualHost>, log: MessageLog, s
         if (ref.redelivered) h.delivered.push(store.id);
         refs++;
       });
-    }
-    for (const session of vhost.sessions) {
-      for (const { queue, entry } of session.unackedEntries()) {
+      // Delivered and awaiting ack: still referenced, and delivered at least once.
+      for (const entry of q.unackedWithRecord()) {
         const loc = entry.record;
-        if (loc === null || loc.segment !== segment || !queue.store) continue;
+        if (loc === null || loc.segment !== segment) continue;
         const h = holdersOf(loc);
-        h.queueIds.push(queue.store.id);
-        h.delivered.push(queue.store.id);
+        h.queueIds.push(store.id);
+        h.delivered.push(store.id);
         h.entries.push(entry);
         refs++;
       }

@@ -130,6 +130,12 @@ export class Queue implements Destination {
   /** Messages delivered and awaiting ack, and their body bytes (counted here as they go out, settled here as they come back). */
   unackedCount = 0;
   unackedBytes = 0;
+  /**
+   * The delivered, unacked entries that hold a log record: compaction asks the
+   * queue (not the channels) where those records are referenced. Only these are
+   * tracked, so transient messages pay nothing for it.
+   */
+  private readonly outWithRecord = new Set<QueueEntry>();
   /** Body bytes of the ready messages (memory and disk), for x-max-length-bytes. */
   readyBytes = 0;
   /** Auto-delete queues go when their last consumer leaves, once they have had one. */
@@ -336,6 +342,19 @@ export class Queue implements Destination {
   private countUnacked(entry: QueueEntry): void {
     this.unackedCount++;
     this.unackedBytes += entry.message.bodySize;
+    if (entry.record !== null) this.outWithRecord.add(entry);
+  }
+
+  /** `entry` came back from its consumer: acked, requeued or rejected. */
+  private uncountUnacked(entry: QueueEntry): void {
+    this.unackedCount--;
+    this.unackedBytes -= entry.message.bodySize;
+    if (entry.record !== null) this.outWithRecord.delete(entry);
+  }
+
+  /** Delivered entries awaiting their ack that hold a log record (for compaction, which may move the record). */
+  unackedWithRecord(): IterableIterator<QueueEntry> {
+    return this.outWithRecord.values();
   }
 
   /** The next ready entry (paging in from disk when the memory head is empty), minus its bytes. */
@@ -527,8 +546,7 @@ export class Queue implements Destination {
    * Call dispatch() after a batch.
    */
   requeue(entry: QueueEntry): void {
-    this.unackedCount--;
-    this.unackedBytes -= entry.message.bodySize;
+    this.uncountUnacked(entry);
     if (this.deleted) {
       this.discard(entry);
       return;
@@ -550,8 +568,7 @@ export class Queue implements Destination {
 
   /** An unacked message was acked. */
   settle(entry: QueueEntry): void {
-    this.unackedCount--;
-    this.unackedBytes -= entry.message.bodySize;
+    this.uncountUnacked(entry);
     this.messageStats.ack++;
     this.lastSettledAt = Date.now();
     this.discard(entry);
@@ -559,8 +576,7 @@ export class Queue implements Destination {
 
   /** An unacked message was rejected without requeue (basic.reject / basic.nack): it dies as 'rejected'. */
   reject(entry: QueueEntry): void {
-    this.unackedCount--;
-    this.unackedBytes -= entry.message.bodySize;
+    this.uncountUnacked(entry);
     this.die(entry, 'rejected');
   }
 

@@ -82,11 +82,6 @@ export class Session implements DurableWaiter, ReplyTarget, VhostSession, Consum
     return this.publishSeq;
   }
 
-  /** Every delivery still awaiting its ack, with its queue (compaction relocates their log records). */
-  *unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }> {
-    for (const d of this.unacked) if (!d.settled) yield { queue: d.queue, entry: d.entry };
-  }
-
   /**
    * When the oldest delivery still awaiting ack was made (Date.now()), or -1.
    * Deliveries are kept in tag order, so this looks at the front only.

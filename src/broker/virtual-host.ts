@@ -7,7 +7,7 @@ import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
 import { Exchange, type Binding } from './exchange.js';
 import { fieldValueText } from './field-text.js';
-import type { Message, QueueEntry } from './message.js';
+import type { Message } from './message.js';
 import { generatedQueueName } from './names.js';
 import type { DeathReason } from './dead-letter.js';
 import { DirectReplyTo } from './direct-reply-to.js';
@@ -45,11 +45,9 @@ export interface QueueDeclare {
 
 export { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
 
-/** What the vhost (and compaction, statistics) read of an open session (Session, in session.ts). */
+/** What the vhost (and statistics) read of an open session (Session, in session.ts): its message counters. */
 export interface VhostSession {
   readonly messageStats: MessageStats;
-  /** Its deliveries not yet settled, with their queues (their log records are still referenced). */
-  unackedEntries(): IterableIterator<{ queue: Queue; entry: QueueEntry }>;
 }
 
 /** Exchanges every vhost has, as RabbitMQ pre-declares them. */
@@ -85,7 +83,7 @@ export class VirtualHost implements QueueHost {
   memoryWindow = 10_000;
   /** For failures in background work: journal writes, queue timers, page-ins (null: stderr). */
   logger: Logger | null = null;
-  /** Open channels' sessions (their unacked deliveries hold log references). */
+  /** Open channels' sessions, for their message counters (channel totals and rates). */
   readonly sessions = new Set<VhostSession>();
   /** Message counters of the channels that have closed (the live ones keep their own). */
   readonly closedSessionStats = new MessageStats();
