@@ -254,8 +254,10 @@ export class Broker implements ManagementBackend {
   }
 
   /** Deletes a vhost: closes its connections (320), deletes its objects and stored messages. False if unknown. */
-  deleteVhost(name: string): Promise<boolean> {
-    return this.admin.deleteVhost(name);
+  async deleteVhost(name: string): Promise<boolean> {
+    const deleted = await this.admin.deleteVhost(name);
+    if (deleted) this.statistics.forgetVhost(name);
+    return deleted;
   }
 
   listVhosts(): VhostInfo[] {

@@ -79,6 +79,8 @@ export class Statistics {
       totals.sample(seconds);
       overall.add(totals);
     }
+    // A vhost deleted without forgetVhost() (a reset by the testing API) loses its samples here.
+    if (this.vhostSamples.size > this.vhosts.size) for (const name of this.vhostSamples.keys()) if (!this.vhosts.has(name)) this.vhostSamples.delete(name);
     overall.sample(seconds);
     messages = ready + unacked;
     const last = this.lastQueueTotals;
@@ -97,6 +99,20 @@ export class Statistics {
       }
     }
     for (const [id, b] of this.bytes) if (b.seen !== round) this.bytes.delete(id);
+  }
+
+  /**
+   * A deleted vhost's samples go with it (one re-created under the name starts
+   * afresh). Queue, exchange and channel samples live on those objects and go
+   * with them; a closed connection's byte sample goes at the next sample.
+   */
+  forgetVhost(name: string): void {
+    this.vhostSamples.delete(name);
+  }
+
+  /** How many vhost and connection samples are kept (for leak checks). */
+  get sampleCounts(): { vhosts: number; connections: number } {
+    return { vhosts: this.vhostSamples.size, connections: this.bytes.size };
   }
 
   /** A vhost's channel counters now, with the rates of the last sample. */
