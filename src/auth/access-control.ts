@@ -243,6 +243,11 @@ export class AccessControl {
     return t === undefined || t[permission].test(routingKey);
   }
 
+  /** Whether the user has any topic permission in the vhost (publishes there need no topic check otherwise). */
+  hasAnyTopicPermissions(user: string, vhost: string): boolean {
+    return (this.topics.get(user)?.get(vhost)?.size ?? 0) > 0;
+  }
+
   hasTopicPermissions(user: string, vhost: string, exchange: string): boolean {
     return this.topics.get(user)?.get(vhost)?.has(exchange) ?? false;
   }

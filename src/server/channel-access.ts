@@ -22,6 +22,13 @@ export class ChannelAccess {
   private readonly allowed = new Set<string>();
   /** Per exchange: routing keys allowed for topic write. */
   private readonly topicWrites = new Map<string, Set<string>>();
+  /**
+   * The exchange of the last allowed publish, at `generation`: a channel
+   * usually publishes to one exchange, so the common check is one compare.
+   */
+  private lastWritable: string | null = null;
+  /** The user has some topic permission in this vhost (else no publish needs a topic check). */
+  private anyTopicPermissions = false;
 
   constructor(private readonly access: AccessControl, readonly user: string, readonly vhost: VirtualHost) {}
 
@@ -33,6 +40,8 @@ export class ChannelAccess {
     this.writableExchanges.clear();
     this.allowed.clear();
     this.topicWrites.clear();
+    this.lastWritable = null;
+    this.anyTopicPermissions = this.access.hasAnyTopicPermissions(this.user, this.vhost.name);
   }
 
   check(kind: ResourceKind, name: string, permission: Permission): void {
@@ -49,17 +58,22 @@ export class ChannelAccess {
     return this.access.resourceAllowed(this.user, this.vhost.name, 'queue', queue, 'read');
   }
 
-  /** basic.publish: write on the exchange (the hot path: a Set lookup once allowed). */
+  /** basic.publish: write on the exchange (the hot path: one compare when it is the last one allowed, else a Set lookup). */
   checkPublish(exchange: string): void {
+    if (exchange === this.lastWritable && this.access.generation === this.generation) return;
     this.sync();
-    if (this.writableExchanges.has(exchange)) return;
-    this.access.checkResource(this.user, this.vhost.name, 'exchange', exchange, 'write');
-    if (this.writableExchanges.size >= MEMO_LIMIT) this.writableExchanges.clear();
-    this.writableExchanges.add(exchange);
+    if (!this.writableExchanges.has(exchange)) {
+      this.access.checkResource(this.user, this.vhost.name, 'exchange', exchange, 'write');
+      if (this.writableExchanges.size >= MEMO_LIMIT) this.writableExchanges.clear();
+      this.writableExchanges.add(exchange);
+    }
+    this.lastWritable = exchange;
   }
 
   /** True when publishing to this exchange needs its routing keys checked: a topic exchange the user has topic permissions on. */
   topicChecked(exchange: string): boolean {
+    this.sync();
+    if (!this.anyTopicPermissions) return false; // the common case: no lookup at all
     const x = this.vhost.findExchange(exchange);
     return x !== undefined && x.type === 'topic' && this.access.hasTopicPermissions(this.user, this.vhost.name, exchange);
   }

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import { startBroker } from '../helpers/broker.js';
+import { eventually, startBroker } from '../helpers/broker.js';
 import { ALL, Users, expectRefused } from '../helpers/access.js';
 import { Clients, consume, drainBodies, sync } from '../helpers/model.js';
 
@@ -43,6 +43,18 @@ describe('topic permissions', () => {
     ch.publish('amq.topic', 'a.b', Buffer.from('allowed'));
     await expectRefused(ch, () => ch.publish('amq.topic', 'x.y', Buffer.from('refused')), topicText('write', 'x.y', 'amq.topic', user));
     expect(await drainBodies(a, 't-pub')).toEqual(['allowed']);
+  });
+
+  it('publish: a topic permission set while the channel is publishing applies at once (the memo is invalidated)', async () => {
+    const a = await topicSink('t-late');
+    const { ch, user } = await users.channelAs(ALL);
+    ch.publish('amq.topic', 'x.before', Buffer.from('before'));
+    ch.publish('amq.topic', 'x.before', Buffer.from('again'));
+    await eventually(async () => (await a.checkQueue('t-late')).messageCount === 2, undefined, 'both published');
+    broker.setTopicPermissions(user, '/', 'amq.topic', { write: '^a\\.', read: '.*' });
+    ch.publish('amq.topic', 'a.after', Buffer.from('allowed'));
+    await expectRefused(ch, () => ch.publish('amq.topic', 'x.before', Buffer.from('refused')), topicText('write', 'x.before', 'amq.topic', user));
+    expect(await drainBodies(a, 't-late')).toEqual(['before', 'again', 'allowed']);
   });
 
   it('publish: every CC and BCC key is checked too', async () => {
