@@ -1,4 +1,4 @@
-import { decodeContentProperties, deliveryMode, encodeContentHeader, hasProperty, PropertyFlag, type BasicProperties } from '../protocol/index.js';
+import { decodeContentProperties, deliveryMode, encodeContentHeader, propertyFlags, PropertyFlag, type BasicProperties } from '../protocol/index.js';
 import { parseExpiration } from './queue-arguments.js';
 import type { StoredLocation } from '../store/message-log.js';
 
@@ -20,6 +20,12 @@ export class Message {
    * dead-letter routing key is routed with all of them again. (In memory only.)
    */
   bccKeys: readonly string[] | null = null;
+  /**
+   * The first property-flags word, read once: the hot path asks several times
+   * per publish which properties are present (user-id, reply-to, expiration,
+   * headers, delivery-mode), and the header bytes never change.
+   */
+  readonly flags: number;
 
   constructor(
     /** The exchange it was published to. */
@@ -30,7 +36,9 @@ export class Message {
     /** Body bytes, as one buffer or the chunks they arrived in (never copied). */
     readonly body: Buffer | Buffer[],
     readonly bodySize: number,
-  ) {}
+  ) {
+    this.flags = propertyFlags(header);
+  }
 
   get properties(): BasicProperties {
     return (this.decoded ??= decodeContentProperties(this.header));
@@ -38,12 +46,12 @@ export class Message {
 
   /** delivery_mode = 2, read straight from the header bytes (no decode on the hot path). */
   get persistent(): boolean {
-    return deliveryMode(this.header) === 2;
+    return (this.flags & PropertyFlag.DeliveryMode) !== 0 && deliveryMode(this.header) === 2;
   }
 
   /** Whether property `flag` (a PropertyFlag) is set, read from the header bytes (no decode). */
   hasProperty(flag: number): boolean {
-    return hasProperty(this.header, flag);
+    return (this.flags & flag) !== 0;
   }
 
   /**
@@ -53,7 +61,7 @@ export class Message {
    */
   get ttl(): number | undefined {
     if (this.parsedTtl !== NOT_PARSED) return this.parsedTtl;
-    const expiration = hasProperty(this.header, PropertyFlag.Expiration) ? this.properties.expiration : undefined;
+    const expiration = (this.flags & PropertyFlag.Expiration) !== 0 ? this.properties.expiration : undefined;
     return (this.parsedTtl = expiration === undefined ? undefined : parseExpiration(expiration));
   }
 
