@@ -19,8 +19,12 @@ export class Collector implements RouteCollector {
 
   begin(): void {
     this.epoch = ++routeEpochs;
-    this.queues.length = 0;
-    this.exchanges.length = 0;
+    // pop() rather than `length = 0`: these hold a handful of entries, and pop is
+    // inlined where the length setter is a runtime call (measurable at once per publish).
+    const queues = this.queues;
+    while (queues.length > 0) queues.pop();
+    const exchanges = this.exchanges;
+    while (exchanges.length > 0) exchanges.pop();
   }
 
   add(d: Destination): void {
