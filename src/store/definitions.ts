@@ -21,7 +21,7 @@ import { ByteWriter, Cursor, decodeTable, encodeTable, type FieldTable } from '.
 import { parseDefinitionRecord } from './definition-records.js';
 import { writeFileAtomic } from './fs-sync.js';
 import { isDiskFull } from './log-io.js';
-import { reportFailure } from '../observe/guard.js';
+import { reportFailure, runGuarded } from '../observe/guard.js';
 
 export interface ExchangeDef {
   name: string;
@@ -405,7 +405,8 @@ export class DefinitionsJournal {
   private scheduleSync(): void {
     if (this.syncQueued || this.syncing !== null) return;
     this.syncQueued = true;
-    setImmediate(() => this.sync());
+    // No caller to throw to from setImmediate: a failure is contained and logged.
+    setImmediate(() => void runGuarded(this.logger, 'syncing the definitions journal', { file: this.path }, () => this.sync()));
   }
 
   /** One fdatasync for every line written since the last one (group commit), off the event loop. */
