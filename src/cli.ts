@@ -351,17 +351,18 @@ function stopAndExit(broker: Broker, signal: string): void {
 }
 
 /**
- * Exits once the log lines written so far have left the process: pino writes
- * asynchronously, and a process.exit() right after "Warren stopped" could drop
- * the last lines when stdout is a busy pipe (a loaded machine, npm). A logger
- * that cannot flush does not keep the process: it exits after a grace period.
+ * Exits once the log lines written so far have left the process, in order: pino
+ * writes asynchronously, and a process.exit() while a line is being written put
+ * the lines queued behind it ahead of it ("Warren stopped" before "shutdown
+ * requested") or cut it off, when stdout is a busy pipe (a loaded machine, npm).
+ * A logger that cannot finish does not keep the process: it exits after a grace period.
+ * (Loaded here: `warren ctl` and `--help` never need it.)
  */
 function exitAfterLogs(broker: Broker, code: number): void {
   process.exitCode = code;
   setTimeout(() => process.exit(code), 2000).unref();
-  try {
-    broker.logger.flush(() => process.exit(code));
-  } catch {
-    process.exit(code);
-  }
+  import('./observe/log-drain.js').then(
+    ({ whenLogsWritten }) => whenLogsWritten(broker.logger, () => process.exit(code)),
+    () => process.exit(code),
+  ).catch(() => process.exit(code));
 }
