@@ -19,6 +19,10 @@ export interface ConnectionInfo {
   channels: number;
   /** Blocked by a resource alarm (connection.blocked). */
   blocked: boolean;
+  /** Its input is not being read: blocked by an alarm, throttled by a congested queue, or not reading its own replies. */
+  readingPaused: boolean;
+  /** Bytes for the client not yet taken by its socket (encoded and not flushed, plus the socket's buffer). */
+  outboundBytes: number;
   heartbeat: number;
   frameMax: number;
   channelMax: number;

@@ -25,6 +25,10 @@ export interface ConnectionFacts {
   readonly authMechanism: string;
   /** Blocked by a resource alarm. */
   readonly blocked: boolean;
+  /** Its socket is not being read (alarm, flow control, or a backlog of replies). */
+  readonly readingPaused: boolean;
+  /** Output not yet taken by the socket. */
+  readonly outboundBytes: number;
   /** Socket reads and (corked) writes, RabbitMQ's recv_cnt / send_cnt. */
   readonly receiveCount: number;
   readonly sendCount: number;
@@ -80,6 +84,8 @@ export function connectionInfo(c: ConnectionFacts): ConnectionInfo {
     clientProperties: copyTable(c.clientProperties),
     channels: c.channelCount,
     blocked: c.blocked,
+    readingPaused: c.readingPaused,
+    outboundBytes: c.outboundBytes,
     heartbeat: c.heartbeat,
     frameMax: c.frameMax,
     channelMax: c.channelMax,

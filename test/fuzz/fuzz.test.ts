@@ -109,9 +109,9 @@ describe('frame-level fuzzing', () => {
     const vhost = broker.vhosts.get('/')!;
     if (broker.connectionCount !== 1) problems.push(`${broker.connectionCount} connections open (expected only the control one)`);
     if (vhost.sessions.size !== 1) problems.push(`${vhost.sessions.size} sessions (expected the control channel's only)`);
-    const controlConn = [...broker['server'].connections][0];
+    const controlConn = broker.connections()[0]?.id;
     for (const q of vhost.queues.values()) {
-      if (q.exclusiveOwner && q.exclusiveOwner !== controlConn) problems.push(`exclusive queue ${q.name} outlived its connection`);
+      if (q.exclusiveOwner && q.exclusiveOwner.id !== controlConn) problems.push(`exclusive queue ${q.name} outlived its connection`);
       if (q.name !== ctlQueue && q.consumerCount > 0) problems.push(`queue ${q.name} still has ${q.consumerCount} consumer(s)`);
       if (q.unackedCount !== 0) problems.push(`queue ${q.name} still counts ${q.unackedCount} unacked`);
     }

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import amqp from 'amqplib';
-import { Broker, type BrokerOptions } from '../../src/index.js';
-import type { Connection } from '../../src/server/connection.js';
+import { Broker, type BrokerOptions, type ConnectionInfo } from '../../src/index.js';
 import { elapse, WAIT_MS, waitFor } from './wait.js';
 
 /**
@@ -60,9 +59,9 @@ export async function brokerBarrier(broker: Broker): Promise<void> {
   }
 }
 
-/** The broker's side of a client connection, found by the client's local port. */
-export function serverSideOf(broker: Broker, localPort: number): Connection {
-  const found = [...broker['server'].connections].find((c) => c.peer.endsWith(`:${localPort}`));
+/** What the broker says now about a client connection (broker.connections()), found by the client's local port. */
+export function connectionOf(broker: Broker, localPort: number): ConnectionInfo {
+  const found = broker.connections().find((c) => c.peer.endsWith(`:${localPort}`));
   if (!found) throw new Error(`no server connection for local port ${localPort}`);
   return found;
 }

@@ -9,10 +9,10 @@
 import type { Socket } from 'node:net';
 import type { ConsumeMessage } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../../src/index.js';
+import type { Broker, ConnectionInfo } from '../../src/index.js';
 import { MethodId } from '../../src/protocol/index.js';
-import { INPUT_PAUSE_BACKLOG, OUTBOUND_HIGH_WATER, type Connection } from '../../src/server/connection.js';
-import { brokerBarrier, connect, eventually, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { INPUT_PAUSE_BACKLOG, OUTBOUND_HIGH_WATER } from '../../src/server/connection.js';
+import { brokerBarrier, connect, connectionOf, eventually, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/wait.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -38,13 +38,6 @@ afterEach(async () => {
   await Promise.allSettled(conns.splice(0).map((c) => c.close()));
   await Promise.all(brokers.splice(0).map((b) => b.stop()));
 });
-
-/** The server side of a connection, found by the client's local port. */
-function serverSide(b: Broker, localPort: number): Connection {
-  const found = [...b['server'].connections].find((c) => c.peer.endsWith(`:${localPort}`));
-  if (!found) throw new Error(`no server connection for port ${localPort}`);
-  return found;
-}
 
 const socketOf = (c: AmqpConnection): Socket => (c.connection as unknown as { stream: Socket }).stream;
 const localPortOf = (c: AmqpConnection): number => (c.connection as unknown as { stream: { localPort: number } }).stream.localPort;
@@ -77,14 +70,14 @@ describe('memory alarm', () => {
     // alarm was set would have arrived during another client's round trips.
     await brokerBarrier(b);
     expect(events).toEqual([]);
-    expect(serverSide(b, localPortOf(publisher)).blocked).toBe(false);
+    expect(connectionOf(b, localPortOf(publisher)).blocked).toBe(false);
 
     pub.sendToQueue('fc-held', Buffer.from('first'));
     await eventually(() => events.length > 0, 10_000, 'connection.blocked');
     expect(events).toEqual(['blocked: low on memory']);
-    const server = serverSide(b, localPortOf(publisher));
-    expect(server.blocked).toBe(true);
-    expect(server.readingPaused).toBe(true);
+    const server = (): ConnectionInfo => connectionOf(b, localPortOf(publisher));
+    expect(server().blocked).toBe(true);
+    expect(server().readingPaused).toBe(true);
     // The publish that triggered the block may have been routed; nothing after it is read.
     const before = await depth(b, 'fc-held');
     expect(before).toBeLessThanOrEqual(1);
@@ -103,14 +96,14 @@ describe('memory alarm', () => {
     await eventually(() => got.length === 5, 10_000, 'deliveries while the alarm is set');
     await eventually(async () => b.queues('/').find((q) => q.name === 'fc-ready')!.messagesUnacknowledged === 0, 10_000, 'acks processed');
     await cch.assertQueue('fc-consumer-side');
-    expect(serverSide(b, localPortOf(consumer)).blocked).toBe(false);
+    expect(connectionOf(b, localPortOf(consumer)).blocked).toBe(false);
 
     b.setMemoryAlarm(false);
     await eventually(() => events.length === 2, 10_000, 'connection.unblocked');
     expect(events).toEqual(['blocked: low on memory', 'unblocked']);
     await eventually(async () => (await depth(b, 'fc-held')) === 21, 10_000, 'held publishes arrive');
-    expect(server.blocked).toBe(false);
-    expect(server.readingPaused).toBe(false);
+    expect(server().blocked).toBe(false);
+    expect(server().readingPaused).toBe(false);
 
     // Back to the sampler: the test process is far below the helper's watermark (whatever the machine's RAM).
     b.setMemoryAlarm(null);
@@ -127,7 +120,7 @@ describe('memory alarm', () => {
     c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'fc-silent' } });
     await c.waitForMethod(MethodId.QueueDeclareOk, 1);
     c.publish(1, '', 'fc-silent', Buffer.from('one'));
-    await eventually(() => [...b['server'].connections].some((s) => s.blocked), 10_000, 'blocked');
+    await eventually(() => b.connections().some((s) => s.blocked), 10_000, 'blocked');
     c.publish(1, '', 'fc-silent', Buffer.from('two'));
     await eventually(() => c.socket.writableLength === 0, WAIT_MS, 'the second publish written to the socket');
     await brokerBarrier(b);
@@ -152,7 +145,7 @@ describe('memory alarm', () => {
     await sleep(2800);
     await brokerBarrier(b);
     expect(c.closed).toBe(false);
-    expect(serverSide(b, c.socket.localPort!).blocked).toBe(true);
+    expect(connectionOf(b, c.socket.localPort!).blocked).toBe(true);
     b.setMemoryAlarm(false);
     await c.waitForMethod(MethodId.ConnectionUnblocked, 0);
     await c.openChannel(2);
@@ -192,24 +185,26 @@ describe('a client that does not read', () => {
     await slow.openChannel(1);
     slow.socket.pause();
     slow.sendMethod(1, { id: MethodId.BasicConsume, args: { queue: 'slow-q', consumerTag: 'slow' } });
-    const server = [...b['server'].connections].find((s) => s.peer.endsWith(`:${slow.socket.localPort}`))!;
+    const slowPort = slow.socket.localPort!;
+    const server = (): ConnectionInfo => connectionOf(b, slowPort);
     let maxOutbound = 0;
-    const sampler = setInterval(() => { maxOutbound = Math.max(maxOutbound, server.outboundBytes); }, 2);
+    // Sampled until the end of the test (the connection is gone by then: nothing left to add).
+    const sampler = setInterval(() => { maxOutbound = Math.max(maxOutbound, b.connections().find((s) => s.peer.endsWith(`:${slowPort}`))?.outboundBytes ?? 0); }, 2);
     try {
       // Deliveries stall once the kernel buffers and our 512 KiB are full: the
       // outbound buffer is at the high-water mark and no delivery is made across
       // a round trip of another client.
       await eventually(async () => {
-        if (server.outboundBytes < OUTBOUND_HIGH_WATER) return false;
+        if (server().outboundBytes < OUTBOUND_HIGH_WATER) return false;
         const before = queue.unackedCount;
         await brokerBarrier(b);
-        return queue.unackedCount === before && server.outboundBytes >= OUTBOUND_HIGH_WATER;
+        return queue.unackedCount === before && server().outboundBytes >= OUTBOUND_HIGH_WATER;
       }, WAIT_MS, 'deliveries to stall');
       const stalledAt = queue.unackedCount;
       expect(stalledAt).toBeGreaterThan(0);
       // Bounded: the high-water mark plus at most one delivery's frames.
       expect(maxOutbound).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
-      expect(server.outboundBytes).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
+      expect(server().outboundBytes).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
       // Most of the backlog was never handed to the stalled consumer.
       expect(queue.ready.length).toBeGreaterThan(N / 3);
       expect(queue.ready.length + stalledAt).toBe(N);
@@ -248,30 +243,31 @@ describe('a client that does not read', () => {
     raws.push(c);
     await c.openChannel(1);
     c.socket.pause();
-    const server = [...b['server'].connections].find((s) => s.peer.endsWith(`:${c.socket.localPort}`))!;
+    const clientPort = c.socket.localPort!;
+    const server = (): ConnectionInfo => connectionOf(b, clientPort);
     const queue = b.vhosts.get('/')!.queues.get('get-q')!;
     let maxOutbound = 0;
     // One basic.get at a time (the next sent once the broker has answered the
     // last), never reading the 100 KiB answers, until the broker stops reading.
     let sent = 0;
-    while (sent < N && !server.readingPaused) {
+    while (sent < N && !server().readingPaused) {
       const left = queue.messageCount;
       c.sendMethod(1, { id: MethodId.BasicGet, args: { queue: 'get-q', noAck: true } });
       sent++;
-      await eventually(() => queue.messageCount < left || server.readingPaused, WAIT_MS, `basic.get #${sent} answered, or input paused`);
-      maxOutbound = Math.max(maxOutbound, server.outboundBytes);
+      await eventually(() => queue.messageCount < left || server().readingPaused, WAIT_MS, `basic.get #${sent} answered, or input paused`);
+      maxOutbound = Math.max(maxOutbound, server().outboundBytes);
     }
-    expect(server.readingPaused).toBe(true);
+    expect(server().readingPaused).toBe(true);
     // The rest wait unread in the socket.
     for (; sent < N; sent++) c.sendMethod(1, { id: MethodId.BasicGet, args: { queue: 'get-q', noAck: true } });
-    maxOutbound = Math.max(maxOutbound, server.outboundBytes);
+    maxOutbound = Math.max(maxOutbound, server().outboundBytes);
     // Requests stopped being processed: messages remain, and the buffer is bounded.
     expect(queue.messageCount).toBeGreaterThan(0);
     expect(maxOutbound).toBeLessThanOrEqual(INPUT_PAUSE_BACKLOG + 2 * (SIZE + 1024));
     // Reading again drains everything: every get is answered.
     c.socket.resume();
     await eventually(() => c.methods.filter((m) => m.id === MethodId.BasicGetOk).length === N, 3 * WAIT_MS, 'all get-ok');
-    expect(server.readingPaused).toBe(false);
+    expect(server().readingPaused).toBe(false);
     expect(queue.messageCount).toBe(0);
     await c.close();
   }, 6 * WAIT_MS);

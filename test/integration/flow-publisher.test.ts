@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { FLOW_HIGH } from '../../src/broker/queue.js';
 import { MethodId, Constants } from '../../src/protocol/index.js';
-import { connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { connect, connectionOf, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 let broker: Broker;
@@ -42,7 +42,6 @@ describe('publisher flow control', () => {
     const TOTAL = 60_000;
     const body = Buffer.alloc(200, 0x70);
     const port = (publisher.connection as unknown as { stream: { localPort: number } }).stream.localPort;
-    const server = [...broker['server'].connections].find((c) => c.peer.endsWith(`:${port}`))!;
     const queue = broker.vhosts.get('/')!.queues.get('flow-q')!;
     let sent = 0;
     const pump = (async () => {
@@ -53,7 +52,7 @@ describe('publisher flow control', () => {
       }
     })();
 
-    await eventually(() => server.readingPaused, 10_000, 'publisher paused');
+    await eventually(() => connectionOf(broker, port).readingPaused, 10_000, 'publisher paused');
     // While paused the queue holds little more than the threshold, not everything sent so far.
     expect(queue.messageCount).toBeGreaterThan(FLOW_HIGH);
     expect(queue.messageCount).toBeLessThan(FLOW_HIGH * 4);
@@ -66,6 +65,6 @@ describe('publisher flow control', () => {
       return deliveries === TOTAL;
     }, 60_000, 'all messages delivered');
     expect(queue.messageCount).toBe(0);
-    expect(server.readingPaused).toBe(false);
+    expect(connectionOf(broker, port).readingPaused).toBe(false);
   }, 90_000); // a fixed workload: a slow or loaded machine needs longer
 });

@@ -100,9 +100,7 @@ describe('memory alarm and bodies already announced', () => {
     b.setMemoryAlarm(true);
     c.sendFrame(Constants.FRAME_BODY, 1, part);
     expect(await c.waitForMethod(MethodId.ConnectionBlocked, 0)).toEqual({ reason: 'low on memory' });
-    const server = [...b['server'].connections][0]!;
-    expect(server.blocked).toBe(true);
-    expect(server.readingPaused).toBe(true);
+    expect(b.connections().map((s) => [s.blocked, s.readingPaused])).toEqual([[true, true]]);
     c.sendFrame(Constants.FRAME_BODY, 1, part);
     expect(b.vhosts.get('/')!.queues.get('mid-body')!.messageCount).toBe(0);
 

@@ -112,7 +112,7 @@ describe.concurrent('heartbeats', () => {
       c.destroy();
       // amqplib with no preference takes the server's value.
       const conn = await connect(other);
-      await eventually(() => [...other['server'].connections].some((s) => s.state === 'open' && s.heartbeat === 1), 10_000, 'heartbeat 1 negotiated');
+      await eventually(() => other.connections().some((s) => s.state === 'running' && s.heartbeat === 1), 10_000, 'heartbeat 1 negotiated');
       await conn.close();
     } finally {
       await other.stop();
