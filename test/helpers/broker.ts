@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import amqp from 'amqplib';
 import { Broker, type BrokerOptions, type ConnectionInfo } from '../../src/index.js';
+import type { Connection } from '../../src/server/connection.js';
 import { elapse, WAIT_MS, waitFor } from './wait.js';
 
 /**
@@ -57,6 +58,18 @@ export async function brokerBarrier(broker: Broker): Promise<void> {
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * The broker's own Connection object for a client, for FAULT INJECTION only
+ * (replacing a method to make it throw). This is the one place a test reaches
+ * into the broker's private server: to look at a connection, use
+ * connectionOf() / broker.connections().
+ */
+export function serverSideOf(broker: Broker, localPort: number): Connection {
+  const found = [...broker['server'].connections].find((c) => c.peer.endsWith(`:${localPort}`));
+  if (!found) throw new Error(`no server connection for local port ${localPort}`);
+  return found;
 }
 
 /** What the broker says now about a client connection (broker.connections()), found by the client's local port. */

@@ -32,7 +32,7 @@ describe('timer callbacks that throw', () => {
       expect((await first.expectConnectionClose(5000)).replyCode).toBe(403);
 
       const second = await RawClient.connect(broker.port, '127.0.0.1', '127.0.0.7');
-      await eventually(() => [...broker['server'].connections].some((c) => c.peer.endsWith(`:${second.socket.localPort}`)), 10_000, 'the server side of the connection');
+      await eventually(() => broker.connections().some((c) => c.peer.endsWith(`:${second.socket.localPort}`)), 10_000, 'the server side of the connection');
       const conn = serverSideOf(broker, second.socket.localPort!);
       const injected = (): never => {
         throw new Error('injected refusal failure');
