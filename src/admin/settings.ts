@@ -48,26 +48,63 @@ export const policyJson = (p: PolicyRecord): PolicyJson => ({ vhost: p.vhost, na
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads a policy body ({pattern, definition, priority?, apply-to?}) as rabbit_policy:set validates it. */
+/** RabbitMQ's list of apply-to values, as its error text spells it (the double space is RabbitMQ's). */
+const APPLY_TO_TEXT = "should be one of: 'queues', 'classic_queues',  'quorum_queues', 'streams', 'exchanges', or 'all'";
+
+/**
+ * Reads a policy body ({pattern, definition, priority?, apply-to?}) as the
+ * management API and rabbit_policy:set validate it, with RabbitMQ's texts:
+ * a missing pattern or definition is `[{key_missing,pattern}]` (the API's
+ * body check, before any validation); otherwise every failed check is
+ * reported, in RabbitMQ's order (definition, apply-to, pattern, priority),
+ * under "Validation failed".
+ */
 export function parsePolicy(vhost: string, name: string, body: unknown, kind: PolicyKind): PolicyRecord {
   if (!isObject(body)) throw new SettingError(policyValidationText(`${erlangTerm(body)} is not a valid policy`));
-  const pattern = body.pattern;
-  if (typeof pattern !== 'string') throw new SettingError(policyValidationText(`Key "pattern" not found in ${erlangTerm(body)}`));
-  if (compilePattern(pattern) === null) throw new SettingError(policyValidationText(`${erlangTerm(pattern)} is not a valid regular expression`));
-  const applyTo = body['apply-to'] ?? 'all';
-  if (typeof applyTo !== 'string' || !(POLICY_APPLY_TO as readonly string[]).includes(applyTo)) {
-    throw new SettingError(policyValidationText(`apply-to ${erlangTerm(applyTo)} is not one of ${POLICY_APPLY_TO.join(', ')}`));
-  }
-  let priority = body.priority ?? 0;
-  if (typeof priority === 'string' && /^-?\d+$/.test(priority)) priority = Number(priority);
-  if (typeof priority !== 'number' || !Number.isInteger(priority)) throw new SettingError(policyValidationText(`${erlangTerm(priority)} is not a valid priority`));
+  const missing = ['pattern', 'definition'].filter((k) => body[k] === undefined);
+  if (missing.length > 0) throw new SettingError(`[${missing.map((k) => `{key_missing,${k}}`).join(',')}]`);
+  const errors: string[] = [];
+
   // Some RabbitMQ exports write an operator policy's definition as a list of [key, value] pairs.
   const raw = body.definition;
   const pairs = Array.isArray(raw) && raw.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string');
   const definition = pairs ? Object.fromEntries(raw as [string, unknown][]) : raw;
-  const bad = validatePolicyDefinition(definition, kind);
-  if (bad !== null) throw new SettingError(policyValidationText(bad));
-  return { vhost, name, pattern, applyTo: applyTo as PolicyApplyTo, priority, definition: { ...(definition as PolicyDefinition) } };
+  const badDefinition = validatePolicyDefinition(definition, kind);
+  if (badDefinition !== null) errors.push(badDefinition);
+
+  const applyTo = body['apply-to'] === undefined ? 'all' : body['apply-to'];
+  if (typeof applyTo !== 'string' || !(POLICY_APPLY_TO as readonly string[]).includes(applyTo)) {
+    errors.push(`apply-to '${typeof applyTo === 'string' ? applyTo : JSON.stringify(applyTo)}' unrecognised; ${APPLY_TO_TEXT}`);
+  }
+
+  const pattern = body.pattern;
+  if (typeof pattern !== 'string') errors.push(`pattern should be a binary but was ${erlangTerm(pattern)}`);
+  else {
+    const invalid = patternError(pattern);
+    if (invalid !== null) errors.push(`pattern should be regular expression but is invalid: ${JSON.stringify(invalid)}`);
+  }
+
+  // rabbit_parameter_validation:number: any number (negative and fractional included). An
+  // integer in a string is taken too (definitions written by hand or by older tools).
+  let priority = body.priority === undefined ? 0 : body.priority;
+  if (typeof priority === 'string' && /^-?\d+$/.test(priority)) priority = Number(priority);
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) errors.push(`priority should be a number, actually was ${erlangTerm(priority)}`);
+
+  if (errors.length > 0) throw new SettingError(policyValidationText(...errors));
+  return { vhost, name, pattern: pattern as string, applyTo: applyTo as PolicyApplyTo, priority: priority as number, definition: { ...(definition as PolicyDefinition) } };
+}
+
+/** Why `pattern` does not compile (the engine's words), or null when it does. */
+function patternError(pattern: string): string | null {
+  if (compilePattern(pattern) !== null) return null;
+  try {
+    new RegExp(pattern);
+    return null;
+  } catch (err) {
+    // "Invalid regular expression: /(/: Unterminated group" → "Unterminated group"
+    const message = err instanceof Error ? err.message : String(err);
+    return message.slice(message.lastIndexOf(': ') + 2);
+  }
 }
 
 /** A limit value: an integer (RabbitMQ: negative = no limit). */

@@ -15,8 +15,9 @@
 import type { FieldTable } from '../protocol/index.js';
 import type { Overflow, QueuePolicy } from './queue-arguments.js';
 
-export type PolicyApplyTo = 'queues' | 'exchanges' | 'all' | 'classic_queues' | 'quorum_queues';
-export const POLICY_APPLY_TO: readonly PolicyApplyTo[] = ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues'];
+/** RabbitMQ 3.13's apply-to values. Warren has no streams: a policy for `streams` matches nothing (but imports). */
+export type PolicyApplyTo = 'queues' | 'exchanges' | 'all' | 'classic_queues' | 'quorum_queues' | 'streams';
+export const POLICY_APPLY_TO: readonly PolicyApplyTo[] = ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues', 'streams'];
 
 export type PolicyKind = 'policy' | 'operator-policy';
 export type PolicyValue = string | number;
@@ -56,8 +57,8 @@ export const NO_POLICY: AppliedPolicy = Object.freeze({ policy: null, operatorPo
 const NUMERIC_KEYS = ['message-ttl', 'expires', 'max-length', 'max-length-bytes', 'delivery-limit'] as const;
 type NumericKey = (typeof NUMERIC_KEYS)[number];
 const STRING_KEYS = ['overflow', 'dead-letter-exchange', 'dead-letter-routing-key', 'alternate-exchange'] as const;
-/** RabbitMQ's operator policies accept only the limits (and overflow). */
-const OPERATOR_KEYS: readonly string[] = [...NUMERIC_KEYS, 'overflow'];
+/** RabbitMQ's operator policies accept only the numeric limits (3.13: no overflow, no dead-lettering). */
+const OPERATOR_KEYS: readonly string[] = [...NUMERIC_KEYS];
 const USER_KEYS: readonly string[] = [...NUMERIC_KEYS, ...STRING_KEYS];
 
 const NUMERIC_FIELD: Record<NumericKey, 'messageTtl' | 'expires' | 'maxLength' | 'maxLengthBytes' | 'deliveryLimit'> = {
@@ -97,13 +98,15 @@ export function erlangTerm(v: unknown): string {
  * policyValidationText).
  */
 export function validatePolicyDefinition(definition: unknown, kind: PolicyKind): string | null {
-  if (definition === null || typeof definition !== 'object' || Array.isArray(definition)) return `${erlangTerm(definition)} is not a valid policy definition`;
+  if (definition === null || typeof definition !== 'object' || Array.isArray(definition)) return `definition must be a dictionary: ${erlangTerm(definition)}`;
+  // Erlang's maps:to_list order (keys sorted), in which rabbit_policy validates and lists them.
   const entries = Object.entries(definition as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (entries.length === 0) return 'no policy provided';
   const known = kind === 'operator-policy' ? OPERATOR_KEYS : USER_KEYS;
-  const unknown = entries.filter(([k]) => !known.includes(k));
-  if (unknown.length > 0) return `[${unknown.map(([k, v]) => `{${erlangTerm(k)},${erlangTerm(v)}}`).join(',')}] are not recognised policy settings`;
+  // As rabbit_policy:validation0: the recognised keys' values first (the first bad one is the
+  // answer), and only when they are all valid, the keys nobody recognised.
   for (const [key, v] of entries) {
+    if (!known.includes(key)) continue;
     if ((NUMERIC_KEYS as readonly string[]).includes(key)) {
       const ok = typeof v === 'number' && Number.isInteger(v) && v >= 0 && !(key === 'expires' && v === 0);
       if (!ok) return `${erlangTerm(v)} ${BAD_VALUE[key]}`;
@@ -113,12 +116,18 @@ export function validatePolicyDefinition(definition: unknown, kind: PolicyKind):
       return `${erlangTerm(v)} ${BAD_VALUE[key]}`;
     }
   }
+  const unknown = entries.filter(([k]) => !known.includes(k));
+  if (unknown.length > 0) return `[${unknown.map(([k, v]) => `{${erlangTerm(k)},${erlangTerm(v)}}`).join(',')}] are not recognised policy settings`;
   return null;
 }
 
-/** The HTTP API's 400 reason for an invalid policy (rabbit_mgmt_wm_policy → rabbit_policy:set). */
-export function policyValidationText(reason: string): string {
-  return `Validation failed\n\n${reason}\n`;
+/**
+ * The HTTP API's 400 reason for an invalid policy (rabbit_mgmt_wm_policy →
+ * rabbit_policy:set → rabbit_runtime_parameters:format_error): every failed
+ * check, a line each.
+ */
+export function policyValidationText(...reasons: string[]): string {
+  return `Validation failed\n\n${reasons.map((r) => `${r}\n`).join('')}`;
 }
 
 /** Compiles a policy pattern; null if it is not a valid regular expression. */
@@ -147,6 +156,8 @@ function appliesTo(applyTo: PolicyApplyTo, kind: 'queue' | 'exchange', queueType
       return kind === 'queue' && queueType === 'classic';
     case 'quorum_queues':
       return kind === 'queue' && queueType === 'quorum';
+    case 'streams':
+      return kind === 'queue' && queueType === 'stream';
   }
 }
 

@@ -335,7 +335,7 @@ describe('warren ctl', { timeout: 60_000 }, () => {
       sock('set_policy', '--priority', 'high', 'broken', '.*', '{}'),
     ]);
     expect(ok(set)).toBe('Setting policy "cap" for pattern "^pol-" to "{"max-length":2}" with priority "5" for vhost "/" ...\n');
-    failed(badPattern, 'is not a valid regular expression');
+    failed(badPattern, 'pattern should be regular expression but is invalid');
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toMatch(/^warren ctl: set_policy: <definition> is not valid JSON/);
     expect(badPriority.code).toBe(2);

@@ -219,7 +219,7 @@ describe('policies and operator policies', () => {
     const negative = await putPolicy(broker, 'bad', { pattern: '.*', definition: { 'max-length': -1 } });
     expect(negative.status).toBe(400);
     expect((negative.body as Json).reason).toBe('Validation failed\n\n-1 is not a valid maximum length\n');
-    expect((await putPolicy(broker, 'bad', { pattern: '.*', definition: { 'max-length': 1 }, 'apply-to': 'streams' })).status).toBe(400);
+    expect((await putPolicy(broker, 'bad', { pattern: '.*', definition: { 'max-length': 1 }, 'apply-to': 'topics' })).status).toBe(400);
     expect((await putPolicy(broker, 'bad', { pattern: '(', definition: { 'max-length': 1 } })).status).toBe(400);
     expect(await get<Json[]>(broker, '/api/policies')).toEqual([]);
     expect((await api(broker, '/api/policies/nope/p', { method: 'PUT', body: { pattern: '.*', definition: { 'max-length': 1 } } })).status).toBe(404);
