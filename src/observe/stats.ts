@@ -67,6 +67,8 @@ export class MessageStats {
   private rates: Float64Array | null = null;
   /** The counts at the last sample. */
   private last: Float64Array | null = null;
+  /** A queue's depth at the last sample, and its rates of change (messages per second). */
+  private depth: { ready: number; unacked: number; readyRate: number; unackedRate: number } | null = null;
 
   /** Adds every counter of `other` to this one (totals over channels, vhosts). */
   add(other: MessageStats): void {
@@ -95,9 +97,6 @@ export class MessageStats {
       last[i] = now;
     }
   }
-
-  /** A queue's depth at the last sample, and its rates of change (messages per second). */
-  private depth: { ready: number; unacked: number; readyRate: number; unackedRate: number } | null = null;
 
   /** Samples a queue's depth (ready and unacknowledged messages) for messages*_details.rate. */
   sampleDepth(ready: number, unacked: number, seconds: number): void {

@@ -30,6 +30,12 @@ export class Server {
   /** Brute-force damping of failed logins, per address (the management API shares it). */
   readonly loginThrottle = new LoginThrottle();
 
+  /** The amqps listener, when TLS is configured. */
+  private tls: TlsListener | null = null;
+
+  /** Sockets accepted before startAccepting(): their bytes wait in the socket until then. */
+  private held: Socket[] | null = [];
+
   constructor(context: Omit<ConnectionContext, 'connectionClosed' | 'alarms' | 'lingering' | 'admission'>, userLimits: ReadonlyMap<string, UserLimits> = new Map()) {
     this.context = {
       ...context,
@@ -52,9 +58,6 @@ export class Server {
     return listenTcpGuarded(this.net, port, host, this.context.logger, 'AMQP listener');
   }
 
-  /** The amqps listener, when TLS is configured. */
-  private tls: TlsListener | null = null;
-
   /** Starts the amqps listener (certificate files are read now: a bad one throws). */
   listenTls(settings: TlsSettings, port: number, host: string | undefined): Promise<AddressInfo> {
     this.tls = new TlsListener(settings, this.context.logger, (socket) => this.accept(socket));
@@ -67,9 +70,6 @@ export class Server {
     this.tls.reload();
     return true;
   }
-
-  /** Sockets accepted before startAccepting(): their bytes wait in the socket until then. */
-  private held: Socket[] | null = [];
 
   /** The broker is ready (durable state recovered): serve the sockets held so far, and every new one. */
   startAccepting(): void {

@@ -351,10 +351,6 @@ export class DefinitionsJournal {
     return { journal: new DefinitionsJournal(path, defs, fsync, logger), definitions: defs };
   }
 
-  get nextQueueId(): number {
-    return this.defs.nextQueueId;
-  }
-
   allocateQueueId(): number {
     return this.defs.nextQueueId++;
   }
