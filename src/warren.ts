@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
 import { MemoryAlarm } from './server/memory-alarm.js';
 import { DiskAlarm } from './server/disk-alarm.js';
-import { DurableState } from './broker/durability.js';
+import { DurableState } from './durable-state.js';
 import type { StoreReplication } from './store/replication.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
@@ -185,7 +185,7 @@ export class Broker implements ManagementBackend {
         log.onWriteFailed = () => broker.disk.writeFailed(true);
         log.onWriteRecovered = () => broker.disk.writeFailed(false);
         broker.durable.journal.onFailure = (err) => broker.fail(err, 'definitions journal failed; stopping the broker');
-        broker.admin.attachStore(broker.durable.journal, log, broker.durable.durability, o.queueMemoryWindow, broker.durable.restored);
+        broker.admin.attachStore(broker.durable.journal, log, broker.durable.durability, broker.durable.queueStorage, broker.durable.restored);
         broker.disk.start();
       }
       broker.applyStartupDefinitions();

@@ -15,6 +15,7 @@ import type { Server } from '../server/server.js';
 import type { Definitions, DefinitionsJournal } from '../store/definitions.js';
 import type { MessageLog } from '../store/message-log.js';
 import type { Durability } from '../store/durability-port.js';
+import type { QueueStorage } from '../store/queue-storage.js';
 import { AmqpError, Decimal, mapFieldTree, type FieldTable } from '../protocol/index.js';
 import { DefinitionsFormatError, parseDefinitions, type ParsedDefinitions } from './definitions-format.js';
 import { VERSION } from '../version.js';
@@ -36,7 +37,7 @@ export class Administration {
   private journal: DefinitionsJournal | null = null;
   private log: MessageLog | null = null;
   private durability: Durability | null = null;
-  private memoryWindow = 10_000;
+  private queueStorage: ((id: number, durable: boolean) => QueueStorage) | null = null;
   private readonly meta = new Map<string, VhostInfo>();
   /** Users given with `--user`: full permissions on every vhost, including vhosts created later. */
   readonly everyVhostUsers = new Set<string>();
@@ -54,7 +55,7 @@ export class Administration {
   }
 
   /** Restores users, vhosts and permissions from the data directory, then journals every later change. */
-  attachStore(journal: DefinitionsJournal, log: MessageLog, durability: Durability, memoryWindow: number, restored: Definitions): void {
+  attachStore(journal: DefinitionsJournal, log: MessageLog, durability: Durability, queueStorage: (id: number, durable: boolean) => QueueStorage, restored: Definitions): void {
     const a = restored.auth;
     for (const v of a.vhosts.values()) this.meta.set(v.name, { name: v.name, description: v.description, tags: [...v.tags] });
     for (const u of a.users.values()) {
@@ -68,7 +69,7 @@ export class Administration {
     this.journal = journal;
     this.log = log;
     this.durability = durability;
-    this.memoryWindow = memoryWindow;
+    this.queueStorage = queueStorage;
     // Vhosts that predate vhost records (configured ones with stored objects) are recorded now.
     for (const name of this.vhosts.keys()) if (!a.vhosts.has(name)) journal.vhostPut(this.info(name));
     this.access.onChange = (change) => this.journalChange(change);
@@ -119,11 +120,11 @@ export class Administration {
     this.journal?.vhostPut({ name, description, tags: [...tags] });
     vhost = new VirtualHost(name);
     vhost.logger = this.logger;
-    if (this.journal && this.log && this.durability) {
+    if (this.journal && this.log && this.durability && this.queueStorage) {
       vhost.journal = this.journal;
       vhost.log = this.log;
       vhost.durability = this.durability;
-      vhost.memoryWindow = this.memoryWindow;
+      vhost.queueStorage = this.queueStorage;
     }
     this.meta.set(name, { name, description, tags: [...tags] });
     this.vhosts.set(name, vhost);

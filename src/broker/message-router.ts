@@ -1,4 +1,4 @@
-import type { MessageLog, StoredLocation } from '../store/message-log.js';
+import type { MessageStore, StoredLocation } from '../store/queue-storage.js';
 import type { Logger } from '../observe/logger.js';
 import { deadLetteredMessage, deathsOf, isDeadLetterCycle, originalRoutingKeys, type DeathReason } from './dead-letter.js';
 import { DirectReplyTo } from './direct-reply-to.js';
@@ -16,7 +16,7 @@ export interface RoutingHost {
   readonly queues: ReadonlyMap<string, Queue>;
   readonly replies: DirectReplyTo;
   /** Persistent messages on durable queues (and paged backlogs) are written here; null: in memory only. */
-  readonly log: MessageLog | null;
+  readonly log: MessageStore | null;
   readonly logger: Logger | null;
 }
 
@@ -148,16 +148,16 @@ export class MessageRouter {
    * backlog to disk (so that backlog stays in order). Returns the record (null:
    * no queue keeps one); each queue decides again at enqueue whether it counts.
    */
-  private logMessage(log: MessageLog, message: Message, queues: readonly Queue[]): StoredLocation | null {
+  private logMessage(log: MessageStore, message: Message, queues: readonly Queue[]): StoredLocation | null {
     const persistent = message.persistent;
     const ids = this.logIds;
     while (ids.length > 0) ids.pop(); // cheaper than `length = 0` once per publish (see Collector.begin)
     let durable = false;
     for (const q of queues) {
-      const store = q.store;
-      if (store === null) continue;
-      const keep = persistent && store.durable;
-      if (keep || q.paging) ids.push(store.id);
+      const storage = q.storage;
+      if (storage === null) continue;
+      const keep = persistent && storage.durable;
+      if (keep || q.paging) ids.push(storage.id);
       durable ||= keep;
     }
     if (ids.length === 0) return null;

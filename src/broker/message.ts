@@ -1,6 +1,6 @@
 import { decodeContentProperties, deliveryMode, encodeContentHeader, propertyFlags, PropertyFlag, type BasicProperties } from '../protocol/index.js';
 import { parseExpiration } from './queue-arguments.js';
-import type { StoredLocation } from '../store/message-log.js';
+import type { StoredLocation } from '../store/queue-storage.js';
 
 /** Message.ttl not yet parsed. */
 const NOT_PARSED = -1;

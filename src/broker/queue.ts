@@ -2,8 +2,7 @@ import type { Logger } from '../observe/logger.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
 import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import { PropertyFlag, type FieldTable } from '../protocol/index.js';
-import { DiskTail, type DiskRef } from '../store/disk-tail.js';
-import type { MessageLog, StoredLocation } from '../store/message-log.js';
+import type { PagedRecord, PageInTarget, QueueStorage, Segment, StoredLocation, StoredRecordHolder } from '../store/queue-storage.js';
 import type { DeathReason } from './dead-letter.js';
 import { Message, type QueueEntry } from './message.js';
 import type { QueuePolicy } from './queue-arguments.js';
@@ -28,20 +27,6 @@ export interface QueueOptions {
   policy: QueuePolicy;
 }
 
-/** A durable queue's place in the message log. */
-export interface QueueStore {
-  readonly log: MessageLog;
-  /** The queue's stable id in log records. */
-  readonly id: number;
-  /**
-   * Durable queues keep persistent messages across restarts. Other queues use
-   * the log only to page a deep backlog out of memory (recovery ignores them).
-   */
-  readonly durable: boolean;
-  /** Ready messages kept in memory; beyond this the backlog is paged to the log's files. */
-  readonly memoryWindow: number;
-}
-
 /** What the queue needs from its vhost. */
 export interface QueueHost {
   /** Republish a message that died in `queue` to its dead-letter exchange (if any). */
@@ -54,7 +39,6 @@ export interface QueueHost {
 
 /** Messages paged back in at a time when the in-memory head runs low. */
 const PAGE_IN_BATCH = 256;
-const scratchRef: DiskRef = { segment: 0, offset: 0, length: 0, msgId: 0, redelivered: false, persistent: false, expiresAt: 0, bodySize: 0 };
 
 /**
  * Flow control between publishers and a queue whose consumers fall behind:
@@ -142,10 +126,10 @@ export class Queue implements Destination {
   hadConsumer = false;
   deleted = false;
   host: QueueHost | null = null;
-  /** Set for durable queues of a broker with a data directory. */
-  store: QueueStore | null = null;
-  /** The backlog beyond the memory window: on disk only, oldest first. */
-  tail: DiskTail | null = null;
+  /** The queue's storage port (store/queue-storage.ts); null: a memory queue (no data directory). */
+  storage: QueueStorage | null = null;
+  /** Where page-ins hand their records (made on the first page-in). */
+  private pageTarget: PageInTarget | null = null;
   /** A page-in found its next record not yet written; the log's flush will call dispatch() again. */
   waitingForLog = false;
   private nextSeq = 1;
@@ -177,7 +161,7 @@ export class Queue implements Destination {
   }
 
   get messageCount(): number {
-    return this.ready.length + (this.tail?.length ?? 0);
+    return this.ready.length + (this.storage?.backlogLength ?? 0);
   }
 
   /**
@@ -186,14 +170,8 @@ export class Queue implements Destination {
    * queues stay in memory: their order is not the disk's FIFO order.
    */
   get paging(): boolean {
-    const store = this.store;
-    return store !== null && this.policy.maxPriority === undefined && ((this.tail !== null && this.tail.length > 0) || this.ready.length >= store.memoryWindow);
-  }
-
-  /** Whether the log record `record` of a message routed here counts this queue, decided the same way routing decided it. */
-  private holdsRecord(record: StoredLocation): boolean {
-    const store = this.store;
-    return store !== null && ((record.persistent && store.durable) || this.paging);
+    const storage = this.storage;
+    return storage !== null && this.policy.maxPriority === undefined && (storage.backlogLength > 0 || this.ready.length >= storage.memoryWindow);
   }
 
   get consumerCount(): number {
@@ -241,7 +219,7 @@ export class Queue implements Destination {
       messageBytes: this.readyBytes + this.unackedBytes,
       messageBytesReady: this.readyBytes,
       messageBytesUnacknowledged: this.unackedBytes,
-      messagesPagedOut: this.tail?.length ?? 0,
+      messagesPagedOut: this.storage?.backlogLength ?? 0,
       activeConsumers: this.policy.singleActiveConsumer ? Math.min(1, this.consumers.length) : this.consumers.length,
       lastUsedAt: this.lastUsed,
       headMessageTimestamp: head?.message.properties.timestamp ?? null,
@@ -273,7 +251,7 @@ export class Queue implements Destination {
 
   /** Offers a routed message; `record` is its message-log record (null: none was written). */
   enqueue(message: Message, record: StoredLocation | null = null): Enqueued {
-    if (record !== null && !this.holdsRecord(record)) record = null;
+    if (record !== null && (this.storage === null || !this.storage.admits(record, this.paging))) record = null;
     const policy = this.policy;
     if (policy.overflow !== 'drop-head' && this.isFull(message.bodySize)) {
       if (record !== null) this.releaseRecord(record);
@@ -284,7 +262,7 @@ export class Queue implements Destination {
     const now = hasTtl ? Date.now() : 0;
     const expiresAt = hasTtl ? this.expiryFor(message, now) : 0;
     if (record !== null && this.paging) {
-      (this.tail ??= new DiskTail()).push(record.segment.id, record.offset, record.length, record.msgId, false, record.persistent, expiresAt, message.bodySize);
+      this.storage!.pageOut(record, expiresAt, message.bodySize);
       this.readyBytes += message.bodySize;
       this.enforceLimits();
       return Enqueued.Accepted;
@@ -328,7 +306,7 @@ export class Queue implements Destination {
    * the consumer has it.
    */
   private handOut(consumer: QueueConsumer, entry: QueueEntry): void {
-    if (entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
+    if (entry.record !== null && !entry.redelivered) this.storage!.delivered(entry.record);
     if (consumer.noAck) {
       consumer.deliver(entry);
       this.discard(entry);
@@ -352,17 +330,13 @@ export class Queue implements Destination {
     if (entry.record !== null) this.outWithRecord.delete(entry);
   }
 
-  /** Delivered entries awaiting their ack that hold a log record (for compaction, which may move the record). */
-  unackedWithRecord(): IterableIterator<QueueEntry> {
-    return this.outWithRecord.values();
-  }
-
   /** The next ready entry (paging in from disk when the memory head is empty), minus its bytes. */
   private shiftReady(): QueueEntry | undefined {
-    if (this.ready.length === 0 && this.tail !== null && this.tail.length > 0) {
-      // A priority queue only has a disk tail after a restart: take all of it, or a later batch's
+    const storage = this.storage;
+    if (this.ready.length === 0 && storage !== null && storage.backlogLength > 0) {
+      // A priority queue only has a backlog after a restart: take all of it, or a later batch's
       // higher priorities would wait behind this batch's lower ones.
-      this.pageIn(this.policy.maxPriority !== undefined ? this.tail.length : PAGE_IN_BATCH);
+      this.waitingForLog = !storage.pageIn(this.policy.maxPriority !== undefined ? storage.backlogLength : PAGE_IN_BATCH, (this.pageTarget ??= this.newPageTarget()));
     }
     const entry = this.ready.shift();
     if (entry) this.readyBytes -= entry.message.bodySize;
@@ -430,7 +404,7 @@ export class Queue implements Destination {
     this.touch();
     const entry = this.nextLive(Date.now());
     if (entry) {
-      if (entry.record !== null && !entry.redelivered) this.store!.log.delivered(this.store!.id, entry.record);
+      if (entry.record !== null && !entry.redelivered) this.storage!.delivered(entry.record);
       if (noAck) this.discard(entry);
       else this.countUnacked(entry);
     }
@@ -466,46 +440,31 @@ export class Queue implements Destination {
     return () => void runGuarded(this.host?.logger, task, { queue: this.name }, fn);
   }
 
-  /**
-   * Refills the in-memory head from the disk tail, in order. Stops early at a
-   * record still waiting to be written (the log calls dispatch() after its flush).
-   */
-  private pageIn(max: number): void {
-    const tail = this.tail;
-    const store = this.store;
-    if (!tail || !store) return;
-    const log = store.log;
-    for (let n = 0; n < max && tail.peekInto(scratchRef); n++) {
-      if (!log.isReadable(scratchRef.segment, scratchRef.offset, scratchRef.length)) {
-        this.waitingForLog = true;
-        return;
-      }
-      tail.shiftInto(scratchRef);
-      let rec: ReturnType<MessageLog['read']>;
-      try {
-        rec = log.read(scratchRef.segment, scratchRef.offset, scratchRef.length);
-      } catch (err) {
-        // The record cannot be read back (its file damaged behind our back). Page-ins also run
-        // from socket events, where an exception would end the process: the record is skipped
-        // (nothing can deliver it; its reference goes so the segment can be reclaimed) and logged.
-        this.skipUnreadable(scratchRef, err);
-        continue;
-      }
-      // Copy out of the read-ahead buffer so one unacked message does not pin 256 KiB.
-      const message = new Message(rec.exchange, rec.routingKey, Buffer.from(rec.header), Buffer.from(rec.body), rec.body.length);
-      const record: StoredLocation = { msgId: scratchRef.msgId, segment: log.segmentById(scratchRef.segment)!, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent };
-      // Its priority level again (restored priority queues), from the message's own property.
-      this.ready.push({ seq: this.nextSeq++, message, redelivered: scratchRef.redelivered, record, expiresAt: scratchRef.expiresAt, priority: this.priorityOf(message), returns: 0 });
-    }
+  /** Receives the backlog paged back in, in order (see QueueStorage.pageIn). */
+  private newPageTarget(): PageInTarget {
+    return {
+      pagedIn: (p: PagedRecord): void => {
+        const message = new Message(p.exchange, p.routingKey, p.header, p.body, p.body.length);
+        // Its priority level again (restored priority queues), from the message's own property.
+        this.ready.push({ seq: this.nextSeq++, message, redelivered: p.redelivered, record: p.record, expiresAt: p.expiresAt, priority: this.priorityOf(message), returns: 0 });
+      },
+      unreadable: (bodySize: number, where: Record<string, number>, err: unknown): void => {
+        this.readyBytes -= bodySize;
+        reportFailure(this.host?.logger, 'paging in', { queue: this.name, ...where }, err);
+      },
+    };
   }
 
-  /** A disk-tail record that could not be read: logged at error, and dropped from the queue. */
-  private skipUnreadable(ref: DiskRef, err: unknown): void {
-    this.readyBytes -= ref.bodySize;
-    const log = this.store!.log;
-    const segment = log.segmentById(ref.segment);
-    if (segment) log.release({ segment, length: ref.length });
-    reportFailure(this.host?.logger, 'paging in', { queue: this.name, segment: ref.segment, offset: ref.offset, msgId: ref.msgId }, err);
+  /** Compaction: every in-memory entry (ready, or out and unacked) whose record is in `segment` (see StoredRecordHolder). */
+  recordsIn(segment: Segment, visit: Parameters<StoredRecordHolder['recordsIn']>[1]): void {
+    for (const entry of this.ready) {
+      const record = entry.record;
+      if (record !== null && record.segment === segment) visit(record, entry.redelivered, (to) => (entry.record = to));
+    }
+    for (const entry of this.outWithRecord.values()) {
+      const record = entry.record;
+      if (record !== null && record.segment === segment) visit(record, true, (to) => (entry.record = to));
+    }
   }
 
   /** The log finished a write: a page-in that was waiting may go on. */
@@ -520,9 +479,7 @@ export class Queue implements Destination {
   // ------------------------------------------------------------------ settling
 
   private releaseRecord(loc: StoredLocation): void {
-    const store = this.store!;
-    if (this.deleted) store.log.release(loc);
-    else store.log.ack(store.id, loc);
+    this.storage!.settle(loc, this.deleted);
   }
 
   /** Done with an entry that was not counted unacked (no-ack delivery, discarded): release its log record. */
@@ -586,14 +543,7 @@ export class Queue implements Destination {
     for (const entry of this.ready) this.discard(entry);
     this.ready.clear();
     this.readyBytes = 0;
-    const tail = this.tail;
-    const store = this.store;
-    if (tail && store) {
-      while (tail.shiftInto(scratchRef)) {
-        const segment = store.log.segmentById(scratchRef.segment)!;
-        this.releaseRecord({ msgId: scratchRef.msgId, segment, offset: scratchRef.offset, length: scratchRef.length, persistent: scratchRef.persistent });
-      }
-    }
+    this.storage?.dropBacklog(this.deleted);
     return n;
   }
 

@@ -1,7 +1,7 @@
 import { AmqpError, ByteWriter, ReplyCode, encodeTableSorted, fieldTypeName, type FieldTable } from '../protocol/index.js';
 import type { DefinitionsJournal } from '../store/definitions.js';
-import type { MessageLog } from '../store/message-log.js';
 import { MEMORY_DURABILITY, type Durability } from '../store/durability-port.js';
+import type { MessageStore, QueueStorage } from '../store/queue-storage.js';
 import type { Logger } from '../observe/logger.js';
 import { runGuarded } from '../observe/guard.js';
 import { assertArgsEquivalent, assertFlagEquivalent, EXCHANGE_EQUIVALENCE_KEYS, QUEUE_EQUIVALENCE_KEYS } from './arguments.js';
@@ -76,11 +76,11 @@ export class VirtualHost implements QueueHost {
   /** Durable definitions are journaled here (null: in-memory broker). */
   journal: DefinitionsJournal | null = null;
   /** Persistent messages on durable queues are logged here (null: in-memory broker). */
-  log: MessageLog | null = null;
+  log: MessageStore | null = null;
   /** Confirms, tx.commit-ok and definition-changing replies wait here (store/durability-port.ts). */
   durability: Durability = MEMORY_DURABILITY;
-  /** Ready messages a durable queue keeps in memory before paging to the log. */
-  memoryWindow = 10_000;
+  /** Makes a queue's storage port (null: in-memory broker); `durable`: it keeps persistent messages across restarts. */
+  queueStorage: ((id: number, durable: boolean) => QueueStorage) | null = null;
   /** For failures in background work: journal writes, queue timers, page-ins (null: stderr). */
   logger: Logger | null = null;
   /** Open channels' sessions, for their message counters (channel totals and rates). */
@@ -283,12 +283,12 @@ export class VirtualHost implements QueueHost {
     const q = new Queue(name, { durable: d.durable, exclusiveOwner: d.exclusive ? owner : null, autoDelete: d.autoDelete, arguments: d.arguments, policy });
     this.churn.queuesCreated++;
     // Exclusive queues die with their connection: nothing of them outlives a restart.
-    if (this.journal && this.log) {
+    if (this.journal && this.queueStorage) {
       const id = this.journal.allocateQueueId();
       const durable = q.durable && !d.exclusive;
       if (durable) this.journalOrRefuse(`declare ${this.queueDesc(name)}`, (j) => j.queueDeclared(this.name, { name, id, autoDelete: d.autoDelete, arguments: d.arguments }));
       // Every queue may page a deep backlog to the log; only durable ones keep messages across restarts.
-      q.store = { log: this.log, id, memoryWindow: this.memoryWindow, durable };
+      q.storage = this.queueStorage(id, durable);
     }
     this.addQueue(q);
     return q;
@@ -323,7 +323,7 @@ export class VirtualHost implements QueueHost {
     if (ifEmpty && q.messageCount > 0) throw new AmqpError(ReplyCode.PreconditionFailed, `${this.queueDesc(name)} not empty`);
     if (ifUnused && q.consumerCount > 0) throw new AmqpError(ReplyCode.PreconditionFailed, `${this.queueDesc(name)} in use`);
     const count = q.messageCount;
-    if (q.store?.durable) this.journalOrRefuse(`delete ${this.queueDesc(name)}`, (j) => j.queueDeleted(this.name, q.name));
+    if (q.storage?.durable) this.journalOrRefuse(`delete ${this.queueDesc(name)}`, (j) => j.queueDeleted(this.name, q.name));
     this.removeQueue(q, true);
     return count;
   }
@@ -339,7 +339,7 @@ export class VirtualHost implements QueueHost {
   removeQueue(q: Queue, journaled = false): void {
     if (q.deleted) return;
     this.churn.queuesDeleted++;
-    if (q.store?.durable && !journaled) this.journalOrLog(`delete ${this.queueDesc(q.name)}`, (j) => j.queueDeleted(this.name, q.name));
+    if (q.storage?.durable && !journaled) this.journalOrLog(`delete ${this.queueDesc(q.name)}`, (j) => j.queueDeleted(this.name, q.name));
     q.deleted = true;
     this.queues.delete(q.name);
     // Replaying the queue's delete drops its bindings: they are not journaled one by one.
@@ -428,7 +428,7 @@ export class VirtualHost implements QueueHost {
   /** Bindings between durable ends survive restarts (the implicit ones of the default exchange are not stored). */
   private isDurableBinding(b: Binding): boolean {
     if (!b.source.durable) return false;
-    return b.destination.kind === 'queue' ? (b.destination as Queue).store?.durable === true : (b.destination as Exchange).durable;
+    return b.destination.kind === 'queue' ? (b.destination as Queue).storage?.durable === true : (b.destination as Exchange).durable;
   }
 
   /** Drops a binding from the model (the caller has journaled what needs it). */

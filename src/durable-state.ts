@@ -1,20 +1,24 @@
 /**
  * Opens a data directory and restores what it holds into the virtual hosts:
  * durable exchanges, queues and bindings from the definitions journal, then
- * each durable queue's unacked messages from the message log.
+ * each durable queue's unacked messages from the message log. Part of the
+ * composition root: it wires the store (src/store) to the model (src/broker),
+ * which sees only the store's ports (Durability, QueueStorage).
  */
 import { join } from 'node:path';
-import { compactSegment } from './compaction.js';
-import { Exchange } from './exchange.js';
-import { Queue } from './queue.js';
-import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
-import { isExchangeType } from './routing.js';
-import { VirtualHost } from './virtual-host.js';
-import type { Logger } from '../observe/logger.js';
-import { DefinitionsJournal, type Definitions } from '../store/definitions.js';
-import { DataDirLock } from '../store/lock.js';
-import { MessageLog } from '../store/message-log.js';
-import { LogDurability } from '../store/log-durability.js';
+import { Exchange } from './broker/exchange.js';
+import { Queue } from './broker/queue.js';
+import { parseQueueArguments, type QueuePolicy } from './broker/queue-arguments.js';
+import { isExchangeType } from './broker/routing.js';
+import { VirtualHost } from './broker/virtual-host.js';
+import type { Logger } from './observe/logger.js';
+import { compactSegment } from './store/compaction.js';
+import { DefinitionsJournal, type Definitions } from './store/definitions.js';
+import { DataDirLock } from './store/lock.js';
+import { LogDurability } from './store/log-durability.js';
+import { LogQueueStorage } from './store/log-queue-storage.js';
+import { MessageLog } from './store/message-log.js';
+import type { QueueStorage } from './store/queue-storage.js';
 
 /** Restored queues get this placeholder owner: they have no exclusive owner. */
 const NO_OWNER = { id: 0 };
@@ -34,6 +38,8 @@ export class DurableState {
     readonly log: MessageLog,
     /** The one durability wait for confirms, tx.commit-ok and definition replies. */
     readonly durability: LogDurability,
+    /** Makes a queue's storage port in the message log. */
+    readonly queueStorage: (id: number, durable: boolean) => QueueStorage,
     /** What the journal held at start-up (users, vhosts and permissions are restored by the caller). */
     readonly restored: Definitions,
   ) {}
@@ -65,6 +71,8 @@ export class DurableState {
       const stored = definitions.auth.known ? definitions.auth.vhosts.keys() : definitions.vhosts.keys();
       for (const name of stored) if (!vhosts.has(name)) vhosts.set(name, new VirtualHost(name));
       const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger });
+      const memoryWindow = options.queueMemoryWindow;
+      const queueStorage = (id: number, durable: boolean): QueueStorage => new LogQueueStorage(log, id, durable, memoryWindow);
 
       for (const [name, defs] of definitions.vhosts) {
         const vhost = vhosts.get(name);
@@ -82,9 +90,7 @@ export class DurableState {
         }
         for (const qd of defs.queues.values()) {
           const q = new Queue(qd.name, { durable: true, exclusiveOwner: null, autoDelete: qd.autoDelete, arguments: qd.arguments, policy: policies.get(qd.id)! });
-          q.store = { log, id: qd.id, memoryWindow: options.queueMemoryWindow, durable: true };
-          const backlog = recovered.get(qd.id);
-          if (backlog && backlog.tail.length > 0) q.tail = backlog.tail;
+          q.storage = new LogQueueStorage(log, qd.id, true, memoryWindow, recovered.get(qd.id)?.tail ?? null);
           vhost.addQueue(q);
         }
         for (const b of defs.bindings) {
@@ -103,14 +109,14 @@ export class DurableState {
         vhost.journal = journal;
         vhost.logger = logger;
         vhost.log = log;
-        vhost.memoryWindow = options.queueMemoryWindow;
+        vhost.queueStorage = queueStorage;
       }
       log.onFlushed = () => {
         for (const vhost of vhosts.values()) vhost.logFlushed();
       };
-      log.onCompactable = (segment) => compactSegment(vhosts.values(), log, segment, logger);
+      log.onCompactable = (segment) => compactSegment(everyQueue(vhosts), log, segment, logger);
       logger.info({ dataDir, ms: Date.now() - started }, 'durable state recovered');
-      return new DurableState(lock, journal, log, durability, definitions);
+      return new DurableState(lock, journal, log, durability, queueStorage, definitions);
     } catch (err) {
       lock.release();
       throw err;
@@ -123,4 +129,8 @@ export class DurableState {
     await this.journal.close();
     this.lock.release();
   }
+}
+
+function* everyQueue(vhosts: Map<string, VirtualHost>): Iterable<Queue> {
+  for (const vhost of vhosts.values()) yield* vhost.queues.values();
 }
