@@ -5,7 +5,7 @@
  * acks, at most one small ack frame into the connection's control buffer
  * (flushed once per socket read).
  */
-import type { PerfChannel } from './client.js';
+import type { PerfChannel } from './channel.js';
 import type { LatencyRecorder } from './stats.js';
 
 export interface ConsumerOptions {

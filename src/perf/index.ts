@@ -19,7 +19,8 @@ import { redactUrl } from './url.js';
 
 export { PERF_USAGE, PerfUsageError, parsePerfArgs, SCENARIOS, type PerfOptions, type ScenarioName } from './options.js';
 export { parseAmqpUrl, redactUrl, UrlError, type AmqpUrl } from './url.js';
-export { AmqpClient, PerfChannel, ConfirmTracker, BrokerError } from './client.js';
+export { AmqpClient, BrokerError } from './client.js';
+export { PerfChannel, ConfirmTracker } from './channel.js';
 export { SinkServer, startSinkWorker } from './sink.js';
 export { buildReport, formatReport, type Report } from './report.js';
 export type { RunResult } from './scenarios/common.js';

@@ -23,7 +23,8 @@ import {
   writeMethodFrame,
   type BasicProperties,
 } from '../protocol/index.js';
-import type { AmqpClient, PerfChannel } from './client.js';
+import type { AmqpClient } from './client.js';
+import type { PerfChannel } from './channel.js';
 
 /** Bytes per socket.write a publisher aims at when --batch is not given. */
 export const DEFAULT_BATCH_BYTES = 64 * 1024;

@@ -4,7 +4,7 @@
  * the report's ratios.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfirmTracker } from '../../src/perf/client.js';
+import { ConfirmTracker } from '../../src/perf/channel.js';
 import { parsePerfArgs } from '../../src/perf/options.js';
 import { PublishRing, encodePublish, messageBody, publishProperties } from '../../src/perf/publisher.js';
 import { buildReport, formatReport } from '../../src/perf/report.js';

@@ -5,7 +5,8 @@
  * and the result shape.
  */
 import { randomBytes } from 'node:crypto';
-import { AmqpClient, type PerfChannel } from '../client.js';
+import type { PerfChannel } from '../channel.js';
+import { AmqpClient } from '../client.js';
 import { Consumer, type ConsumerOptions } from '../consumer.js';
 import type { PerfOptions } from '../options.js';
 import { fmtInt, type Progress } from '../progress.js';
