@@ -8,21 +8,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './port.js';
 
-/** A port the kernel just handed out on 127.0.0.1 (closed again, so free to bind). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** Ports for etcd and cluster nodes: see freePort in port.ts. */
+export { freePort } from './port.js';
 
 export class TestEtcd {
   private proc: ChildProcess | null = null;
