@@ -76,6 +76,9 @@ describe('replication record checksums', () => {
     await until('the corruption to be detected', () => lines.some((l) => l.msg === 'replication: connection to the leader dropped'));
     expect(lines.find((l) => l.msg === 'replication: connection to the leader dropped')!.err).toBe('replication frame checksum mismatch');
     expect(follower.connected).toBe(false);
+    // The leader's own view of that first connection goes too (its status could still show it
+    // in sync, and the wait below would end on it before the second connection caught up).
+    await until('the leader to see the first connection go', () => lines.some((l) => l.msg === 'replication: follower disconnected'));
 
     follower.follow(`127.0.0.1:${mitmPort}`);
     await until('the follower in sync', () => leader!.status().some((f) => f.node === 'F' && f.inSync && f.lagFrames === 0));
