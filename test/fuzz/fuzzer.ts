@@ -42,6 +42,7 @@ import { amqplainResponse, frameBytes, headerFrame, methodFrame, plainResponse }
 // ---------------------------------------------------------------- randomness
 
 import { mulberry32 as prng, type Rng } from '../helpers/prng.js';
+import { WAIT_MS } from '../helpers/wait.js';
 
 export { prng, type Rng };
 
@@ -625,7 +626,7 @@ export interface RunOptions {
   markers: ReadonlySet<string>;
   /** Drop the socket after this long without input from the server (default 30 ms). */
   idleMs?: number;
-  /** Give up on a case after this long (default 5 s). */
+  /** Give up on a case (a violation) after this long (default WAIT_MS: a loaded machine answers late). */
   maxMs?: number;
 }
 
@@ -641,7 +642,7 @@ const CLOSE_OK_FRAME = methodFrame(0, { id: MethodId.ConnectionCloseOk, args: {}
  */
 export function runCase(input: CaseInput, o: RunOptions): Promise<CaseResult> {
   const idleMs = o.idleMs ?? 30;
-  const maxMs = o.maxMs ?? 5000;
+  const maxMs = o.maxMs ?? WAIT_MS;
   const started = Date.now();
   const violations: string[] = [];
   return new Promise((resolve) => {
