@@ -69,10 +69,10 @@ describeWithTool('interop: amqp-tools', tool, () => {
     });
     await prepareFromJs(conn, p);
     run = await runClient(tool.command, [SCRIPT, String(broker.port), p, BODY.toString('hex')], {
-      timeoutMs: 15_000,
+      timeoutMs: 30_000,
       env: { TOPIC_BINDINGS: TOPIC.bindings.map(([s, pattern]) => `${s}=${pattern}`).join(' '), TOPIC_KEYS: TOPIC.publish.join(' ') },
     });
-  }, 25_000);
+  }, 45_000);
   afterAll(async () => {
     await conn?.close();
     await broker?.stop();

@@ -109,12 +109,12 @@ export function defineClientScenario(o: ClientScenario): void {
       broker = await startBroker();
       conn = await amqp.connect(broker.url());
       await prepareFromJs(conn, p);
-      const timeoutMs = o.timeoutMs ?? 15_000;
+      const timeoutMs = o.timeoutMs ?? 30_000;
       if (o.inProcess) run = await runInProcess(o.inProcess, broker.port, spec, timeoutMs);
       else if (o.args) run = await runClient(tool.command, o.args(broker.port, spec), { timeoutMs });
       else throw new Error(`${o.title}: neither args nor inProcess`);
       if (process.env.INTEROP_DEBUG) console.log(`[${o.title}] ${run.ms} ms, exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-    }, 25_000);
+    }, 45_000);
     afterAll(async () => {
       await conn?.close();
       await broker?.stop();

@@ -23,8 +23,8 @@ describeWithTool('interop: kombu basic.qos semantics (Celery prefetch)', tool, (
   let run: ClientRun;
   beforeAll(async () => {
     broker = await startBroker();
-    run = await runClient(tool.command, [SCRIPT, String(broker.port), 'kombu-qos'], { timeoutMs: 20_000 });
-  }, 30_000);
+    run = await runClient(tool.command, [SCRIPT, String(broker.port), 'kombu-qos'], { timeoutMs: 30_000 });
+  }, 45_000);
   afterAll(() => broker?.stop());
 
   it('kombu sees product RabbitMQ with the version Warren follows, so it uses RabbitMQ\'s qos semantics', () => {

@@ -41,9 +41,9 @@ describeWithTool('interop: pika dead-lettering and retries', tool, () => {
   beforeAll(async () => {
     broker = await startBroker();
     from = Date.now();
-    run = await runClient(tool.command, [SCRIPT, String(broker.port), 'pk'], { timeoutMs: 15_000 });
+    run = await runClient(tool.command, [SCRIPT, String(broker.port), 'pk'], { timeoutMs: 30_000 });
     to = Date.now();
-  }, 25_000);
+  }, 45_000);
   afterAll(() => broker?.stop());
 
   it('runs to the end', () => {

@@ -20,8 +20,8 @@ describeWithTool('interop: pika connection.update-secret', tool, () => {
   let run: ClientRun;
   beforeAll(async () => {
     broker = await startBroker();
-    run = await runClient(tool.command, [SCRIPT, String(broker.port), 'pika-secret'], { timeoutMs: 20_000 });
-  }, 30_000);
+    run = await runClient(tool.command, [SCRIPT, String(broker.port), 'pika-secret'], { timeoutMs: 30_000 });
+  }, 45_000);
   afterAll(() => broker?.stop());
 
   it('update-secret-ok comes back, and the same connection then publishes and reads a message', () => {

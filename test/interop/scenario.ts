@@ -234,9 +234,9 @@ export function runClient(command: string, args: string[], options: { timeoutMs?
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin.end(options.input ?? '');
     const timer = setTimeout(() => {
-      stderr += `\n[interop] killed after ${options.timeoutMs ?? 15_000} ms`;
+      stderr += `\n[interop] killed after ${options.timeoutMs ?? 30_000} ms`;
       child.kill('SIGKILL');
-    }, options.timeoutMs ?? 15_000);
+    }, options.timeoutMs ?? 30_000);
     const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(timer);
       const steps: Step[] = [];

@@ -65,8 +65,8 @@ spec = JSON.parse(ARGV[1])
 p = spec['prefix']
 
 conn = Bunny.new(host: '127.0.0.1', port: port, user: 'guest', password: 'guest', vhost: '/',
-                 automatically_recover: false, connection_timeout: 5, read_timeout: 5,
-                 continuation_timeout: 5000, logger: Logger.new(IO::NULL))
+                 automatically_recover: false, connection_timeout: 10, read_timeout: 10,
+                 continuation_timeout: 10_000, logger: Logger.new(IO::NULL))
 conn.start
 emit('connect', 'server_product' => conn.server_properties['product'])
 ch = conn.create_channel
@@ -86,7 +86,7 @@ x.publish(body, props.merge(routing_key: 'props'))
 deliveries = Queue.new
 q = ch.queue("#{p}.props", durable: false, no_declare: true)
 consumer = q.subscribe(manual_ack: true) { |info, mprops, payload| deliveries << [info, mprops, payload] }
-info, mprops, payload = Timeout.timeout(5) { deliveries.pop }
+info, mprops, payload = Timeout.timeout(10) { deliveries.pop }
 emit('consume', 'exchange' => info.exchange, 'routing_key' => info.routing_key, 'redelivered' => info.redelivered?,
                 'body_hex' => payload.unpack1('H*'), 'props' => props_to_json(mprops))
 ch.ack(info.delivery_tag)

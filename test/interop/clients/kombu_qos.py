@@ -44,7 +44,7 @@ def wait_for(conn, got, n, what):
 
 def main():
     port, queue_name = int(sys.argv[1]), sys.argv[2]
-    with Connection(f'pyamqp://guest:guest@127.0.0.1:{port}//', connect_timeout=5) as conn:
+    with Connection(f'pyamqp://guest:guest@127.0.0.1:{port}//', connect_timeout=10) as conn:
         conn.connect()
         props = conn.connection.server_properties
         matches_spec = conn.qos_semantics_matches_spec

@@ -49,7 +49,7 @@ def main():
     spec = json.loads(sys.argv[2])
     p = spec["prefix"]
     url = f"pyamqp://guest:guest@127.0.0.1:{port}//"
-    with Connection(url, connect_timeout=5) as conn:
+    with Connection(url, connect_timeout=10) as conn:
         conn.connect()
         emit("connect", server_product=conn.connection.server_properties.get("product"))
         ch = conn.channel()
@@ -74,7 +74,7 @@ def main():
         with Consumer(ch, queues=[Queue(f"{p}.props", exchange=direct, routing_key="props", durable=False)],
                       on_message=got.append, no_ack=False):  # on_message: the raw message, no body decoding
             while not got:
-                conn.drain_events(timeout=5)
+                conn.drain_events(timeout=10)
         m = got[0]
         emit("consume", exchange=m.delivery_info["exchange"], routing_key=m.delivery_info["routing_key"],
              redelivered=m.delivery_info["redelivered"], body_hex=body_hex(m), props=amqp_props_to_json(m.properties))
@@ -91,7 +91,7 @@ def main():
 
         # publisher confirms: the transport option makes every channel confirm_select and each
         # publish wait for basic.ack
-        with Connection(url, connect_timeout=5, transport_options={"confirm_publish": True}) as cconn:
+        with Connection(url, connect_timeout=10, transport_options={"confirm_publish": True}) as cconn:
             cq = Queue(f"{p}.confirms", durable=True)
             producer = cconn.Producer()
             confirmed = 0

@@ -69,7 +69,7 @@ $spec = json_decode($argv[2], true, 512, JSON_THROW_ON_ERROR);
 $p = $spec['prefix'];
 
 $conn = new AMQPConnection(['host' => '127.0.0.1', 'port' => $port, 'login' => 'guest', 'password' => 'guest', 'vhost' => '/',
-    'connect_timeout' => 5, 'read_timeout' => 5, 'write_timeout' => 5]);
+    'connect_timeout' => 10, 'read_timeout' => 10, 'write_timeout' => 10]);
 $conn->connect();
 emit('connect');
 $ch = new AMQPChannel($conn);

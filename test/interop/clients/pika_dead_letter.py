@@ -58,7 +58,7 @@ def main():
     port = int(sys.argv[1])
     p = sys.argv[2]
     params = pika.ConnectionParameters(host="127.0.0.1", port=port, credentials=pika.PlainCredentials("guest", "guest"),
-                                       connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5)
+                                       connection_attempts=1, socket_timeout=10, blocked_connection_timeout=10)
     conn = pika.BlockingConnection(params)
     ch = conn.channel()
 
@@ -86,7 +86,7 @@ def main():
     ch.basic_consume(queue=work_q, on_message_callback=on_message, auto_ack=False)
     ch.basic_publish(exchange=work_x, routing_key="task", body=b"job-1",
                      properties=pika.BasicProperties(delivery_mode=2, message_id="job-1", headers={"tenant": "t1"}))
-    deadline = time.time() + 8
+    deadline = time.time() + 10
     while not done["acked"] and time.time() < deadline:
         conn.process_data_events(time_limit=0.05)
 

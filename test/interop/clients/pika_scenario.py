@@ -35,7 +35,7 @@ def main():
     spec = json.loads(sys.argv[2])
     p = spec["prefix"]
     params = pika.ConnectionParameters(host="127.0.0.1", port=port, credentials=pika.PlainCredentials("guest", "guest"),
-                                       connection_attempts=1, socket_timeout=5, blocked_connection_timeout=5)
+                                       connection_attempts=1, socket_timeout=10, blocked_connection_timeout=10)
     conn = pika.BlockingConnection(params)
     emit("connect", server_product=conn._impl.server_properties.get("product") if hasattr(conn._impl, "server_properties") else None)
     ch = conn.channel()
@@ -54,9 +54,9 @@ def main():
     emit("self_encoding", hex=b"".join(props.encode()).hex())
     body = bytes.fromhex(spec["body_hex"])
     ch.basic_publish(exchange=f"{p}.direct", routing_key="props", body=body, properties=props)
-    for method, rprops, rbody in ch.consume(f"{p}.props", auto_ack=False, inactivity_timeout=5):
+    for method, rprops, rbody in ch.consume(f"{p}.props", auto_ack=False, inactivity_timeout=10):
         if method is None:
-            raise SystemExit("no delivery within 5 s")
+            raise SystemExit("no delivery within 10 s")
         emit("consume", exchange=method.exchange, routing_key=method.routing_key, redelivered=method.redelivered,
              body_hex=rbody.hex(), props=props_to_json(rprops))
         ch.basic_ack(method.delivery_tag)

@@ -36,7 +36,7 @@ def main():
     spec = json.loads(sys.argv[2])
     p = spec["prefix"]
     conn = amqp.Connection(host=f"127.0.0.1:{port}", userid="guest", password="guest",
-                           connect_timeout=5, read_timeout=5, write_timeout=5)
+                           connect_timeout=10, read_timeout=10, write_timeout=10)
     conn.connect()
     emit("connect", server_product=conn.server_properties.get("product"))
     ch = conn.channel()
@@ -53,7 +53,7 @@ def main():
     got = []
     tag = ch.basic_consume(f"{p}.props", callback=got.append, no_ack=False)
     while not got:
-        conn.drain_events(timeout=5)
+        conn.drain_events(timeout=10)
     m = got[0]
     emit("consume", exchange=m.delivery_info["exchange"], routing_key=m.delivery_info["routing_key"],
          redelivered=m.delivery_info["redelivered"], body_hex=body_hex(m), props=amqp_props_to_json(m.properties))
@@ -75,7 +75,7 @@ def main():
     confirmed = 0
     for i in range(3):
         cch.basic_publish(amqp.Message(f"confirm-{i}".encode(), delivery_mode=2), exchange="",
-                          routing_key=f"{p}.confirms", mandatory=True, timeout=5)
+                          routing_key=f"{p}.confirms", mandatory=True, timeout=10)
         confirmed += 1
     emit("confirms", published=3, confirmed=confirmed)
 
