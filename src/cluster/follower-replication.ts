@@ -3,17 +3,37 @@
  * port, proves it knows the cluster secret, sends the index of its data
  * directory, then applies what the leader streams — positional writes,
  * deletions — and acknowledges the highest frame applied (after fdatasync of
- * every file touched, when fsync is on). A corrupt frame drops the connection;
+ * every file touched, when fsync is on; syncs run in the background). A corrupt frame drops the connection;
  * the next connection resynchronises from the index.
  */
 import { createHmac } from 'node:crypto';
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
 import { guarded } from '../observe/guard.js';
 import { indexFiles, isSafeRelativePath } from './file-index.js';
 import { frame, FrameDecoder, FrameType, readPath, seqFields, type DecodedFrame } from './wire.js';
+
+/** Background syncs a follower runs at once (the libuv pool has 4 threads by default). */
+const MAX_SYNCS = 3;
+
+/** One background sync: `seq` is acknowledged once every file in `fds` is synced and every earlier sync acked. */
+interface PendingSync {
+  socket: Socket;
+  seq: number;
+  fds: Set<number>;
+  left: number;
+  error: Error | null;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // closing only
+  }
+}
 
 export interface FollowerReplicationOptions {
   dataDir: string;
@@ -27,6 +47,15 @@ export class FollowerReplication {
   private socket: Socket | null = null;
   private readonly fds = new Map<string, number>();
   private applied = 0;
+  /** Highest frame written (not necessarily synced yet), and the highest a sync (or ack) was started for, on this connection. */
+  private written = -1;
+  private started = -1;
+  /** Files written since the last sync started. */
+  private readonly dirty = new Set<number>();
+  /** Syncs started and not yet acknowledged, oldest first. */
+  private syncs: PendingSync[] = [];
+  /** Files closed while their sync ran. */
+  private closeAfterSync: number[] = [];
   /** host:port of the leader this follows (or is connecting to). */
   leader = '';
   /** Bytes applied since the last connection (catch-up included). */
@@ -90,7 +119,6 @@ export class FollowerReplication {
 
   private apply(socket: Socket, frames: DecodedFrame[]): void {
     if (frames.length === 0) return;
-    const touched = new Set<number>();
     let last = -1;
     for (const f of frames) {
       switch (f.type) {
@@ -105,7 +133,7 @@ export class FollowerReplication {
           while (off < data.length) off += writeSync(fd, data, off, data.length - off, offset + off);
           if (truncateTo >= 0) ftruncateSync(fd, truncateTo);
           this.bytesApplied += data.length;
-          touched.add(fd);
+          this.dirty.add(fd);
           last = seq;
           break;
         }
@@ -125,11 +153,60 @@ export class FollowerReplication {
           throw new Error(`unexpected replication frame ${f.type}`);
       }
     }
-    if (this.o.fsync) for (const fd of touched) fdatasyncSync(fd);
-    if (last >= 0) {
-      this.applied = last;
-      socket.write(Buffer.concat(frame(FrameType.Ack, seqFields(last))));
+    if (last >= 0) this.written = last;
+    this.acknowledge(socket);
+  }
+
+  /**
+   * Acks the highest frame written — after an fdatasync of every file it
+   * touched, when fsync is on. Syncs run in the background and may overlap
+   * (up to MAX_SYNCS): frames that arrive while one runs are written at once
+   * and get a sync of their own without waiting for the running one, so a
+   * frame's ack waits for about one disk sync, not two; the event loop never
+   * waits for the disk. Acks follow the order the syncs were started in.
+   */
+  private acknowledge(socket: Socket): void {
+    if (this.written <= this.started) return;
+    const seq = this.written;
+    if (this.o.fsync && this.dirty.size > 0 && this.syncs.length >= MAX_SYNCS) return; // resumed when one ends
+    this.started = seq;
+    const sync: PendingSync = { socket, seq, fds: new Set(this.o.fsync ? this.dirty : []), left: 0, error: null };
+    this.dirty.clear();
+    this.syncs.push(sync);
+    sync.left = sync.fds.size;
+    if (sync.left === 0) return this.syncEnded();
+    for (const fd of sync.fds) {
+      fdatasync(fd, (err) => {
+        if (err) sync.error ??= err;
+        if (--sync.left === 0) this.syncEnded();
+      });
     }
+  }
+
+  /** Acks every finished sync at the head of the line, closes files no running sync needs any more. */
+  private syncEnded(): void {
+    while (this.syncs.length > 0 && this.syncs[0]!.left === 0) {
+      const sync = this.syncs.shift()!;
+      if (sync.socket !== this.socket) continue; // an earlier connection's
+      if (sync.error) {
+        this.lastError = sync.error.message;
+        this.o.logger.warn({ leader: this.leader, err: sync.error.message }, 'replication: fdatasync failed; resynchronising');
+        this.stop();
+        continue;
+      }
+      this.sendAck(sync.socket, sync.seq);
+    }
+    if (this.closeAfterSync.length > 0) {
+      const busy = (fd: number): boolean => this.syncs.some((s) => s.left > 0 && s.fds.has(fd));
+      for (const fd of this.closeAfterSync) if (!busy(fd)) closeQuietly(fd);
+      this.closeAfterSync = this.closeAfterSync.filter(busy);
+    }
+    if (this.socket) this.acknowledge(this.socket);
+  }
+
+  private sendAck(socket: Socket, seq: number): void {
+    this.applied = seq;
+    socket.write(Buffer.concat(frame(FrameType.Ack, seqFields(seq))));
   }
 
   private open(rel: string): number {
@@ -151,7 +228,7 @@ export class FollowerReplication {
   private remove(rel: string): void {
     if (!isSafeRelativePath(rel)) throw new Error(`unsafe replicated path '${rel}'`);
     const fd = this.fds.get(rel);
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) this.close(fd);
     this.fds.delete(rel);
     try {
       unlinkSync(join(this.o.dataDir, rel));
@@ -160,15 +237,19 @@ export class FollowerReplication {
     }
   }
 
+  /** Closes `fd` now, or once the sync running on it is done. */
+  private close(fd: number): void {
+    this.dirty.delete(fd);
+    if (this.syncs.some((s) => s.left > 0 && s.fds.has(fd))) this.closeAfterSync.push(fd);
+    else closeQuietly(fd);
+  }
+
   private closeFiles(): void {
-    for (const fd of this.fds.values()) {
-      try {
-        closeSync(fd);
-      } catch {
-        // closing only
-      }
-    }
+    for (const fd of this.fds.values()) this.close(fd);
     this.fds.clear();
+    this.dirty.clear();
+    this.written = -1;
+    this.started = -1;
   }
 
   get appliedSeq(): number {

@@ -119,9 +119,10 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
   appended(path: string, offset: number, chunks: readonly Buffer[]): void {
     const rel = replicatedPath(this.o.dataDir, path);
     if (rel === null) return;
-    let bytes = 0;
-    for (const c of chunks) bytes += c.length;
-    this.broadcast(frame(FrameType.Write, writeFields(++this.seq, offset, -1, rel), chunks), bytes);
+    // One buffer per append (a batch of records): one checksum pass and one socket write per
+    // follower instead of two per record. The copy is cheaper than thousands of small writes.
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    this.broadcast(frame(FrameType.Write, writeFields(++this.seq, offset, -1, rel), [data]), data.length);
   }
 
   deleted(path: string): void {

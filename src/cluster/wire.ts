@@ -86,26 +86,42 @@ export interface DecodedFrame {
   body: Buffer;
 }
 
-/** Splits a byte stream into checked frames. */
+/**
+ * Splits a byte stream into checked frames. Arriving chunks are kept in a
+ * list until a whole frame is there, so a large frame arriving in many
+ * socket reads is copied once (not once per read).
+ */
 export class FrameDecoder {
-  private buffered: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private length = 0;
+  /** Bytes the frame being received needs in all (0: its header is not complete yet). */
+  private needed = 0;
 
   /** Every complete frame in what arrived so far; throws CorruptFrameError on a bad checksum or length. */
   push(data: Buffer): DecodedFrame[] {
-    this.buffered = this.buffered.length === 0 ? data : Buffer.concat([this.buffered, data]);
+    this.chunks.push(data);
+    this.length += data.length;
+    if (this.length < 8 || (this.needed > 0 && this.length < this.needed)) return [];
+    const buffered = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
     const out: DecodedFrame[] = [];
     let at = 0;
-    while (this.buffered.length - at >= 8) {
-      const length = this.buffered.readUInt32BE(at);
+    this.needed = 0;
+    while (buffered.length - at >= 8) {
+      const length = buffered.readUInt32BE(at);
       if (length < 1 || length > MAX_FRAME) throw new CorruptFrameError(`replication frame length ${length} is out of range`);
-      if (this.buffered.length - at - 8 < length) break;
-      const crc = this.buffered.readUInt32BE(at + 4);
-      const body = this.buffered.subarray(at + 8, at + 8 + length);
+      if (buffered.length - at - 8 < length) {
+        this.needed = 8 + length;
+        break;
+      }
+      const crc = buffered.readUInt32BE(at + 4);
+      const body = buffered.subarray(at + 8, at + 8 + length);
       if (crc32(body) !== crc) throw new CorruptFrameError('replication frame checksum mismatch');
       out.push({ type: body[0] as FrameType, body: body.subarray(1) });
       at += 8 + length;
     }
-    this.buffered = this.buffered.subarray(at);
+    const rest = buffered.subarray(at);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.length = rest.length;
     return out;
   }
 }

@@ -18,7 +18,7 @@
 // Nothing else may be running heavy work: the ratio is what the issue asks
 // for, the absolute figures depend on the machine.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,19 +153,32 @@ async function main() {
     '-u', `amqp://guest:guest@127.0.0.1:${leader.amqp}`, '--vs', `amqp://guest:guest@127.0.0.1:${singlePort}`,
     '--runs', runs, '--broker-pid', String(leader.proc.pid), '--vs-broker-pid', String(single.proc.pid)];
   log('warren', perfArgs.join(' '));
+  const cpuBefore = Object.fromEntries([...nodes, { name: 'single', proc: single.proc }].map((n) => [n.name, cpuSeconds(n.proc.pid)]));
   const perf = spawnSync(process.execPath, [BIN, ...perfArgs, '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (perf.status !== 0) throw new Error(`warren perf failed (${perf.status}): ${perf.stderr}`);
   const report = JSON.parse(perf.stdout);
+  // CPU each broker process used over the whole paired run (its share of the machine's 2 cores).
+  const cpu = Object.fromEntries(Object.entries(cpuBefore).map(([name, before]) => {
+    const n = name === 'single' ? single : nodes.find((x) => x.name === name);
+    return [name === leader.name ? `${name} (leader)` : name === 'single' ? 'single node' : `${name} (follower)`, +(cpuSeconds(n.proc.pid) - before).toFixed(1)];
+  }));
   const confirmed = Object.entries(report.summary).find(([k]) => /confirm/i.test(k));
   if (json) {
-    console.log(JSON.stringify({ leader: leader.name, isr, summary: report.summary }, null, 2));
+    console.log(JSON.stringify({ leader: leader.name, isr, cpuSeconds: cpu, summary: report.summary }, null, 2));
   } else {
     for (const [key, s] of Object.entries(report.summary)) {
       const ratios = (s.ratios ?? []).map((r) => r.toFixed(2)).join(' ');
       console.log(`${key.padEnd(28)} cluster ${fmt(s.median_a)}  single ${fmt(s.median_b)}  ratios [${ratios}]  median ratio ${s.median_ratio?.toFixed(2)}`);
     }
+    console.log(`CPU seconds used during the runs: ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (confirmed) console.log(`\nconfirmed persistent throughput, cluster/single: median of per-run ratios ${confirmed[1].median_ratio?.toFixed(2)} (target ≥ 0.50)`);
   }
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz there). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const fmt = (x) => (typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : String(x));
