@@ -2,7 +2,8 @@
  * The files of a data directory that replication keeps equal: everything but
  * the lock file and temporary files (dot-names, written then renamed).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { FileIndex } from './wire.js';
@@ -37,18 +38,55 @@ export function replicatedPath(dataDir: string, abs: string): string | null {
   return rel;
 }
 
-/** Size and crc32 of every replicated file (a follower's side of catch-up). */
-export function indexFiles(dataDir: string): FileIndex {
+/**
+ * Size and crc32 of every replicated file (a follower's side of catch-up),
+ * read in chunks asynchronously: a large data directory does not stall the
+ * follower's event loop (it proxies clients meanwhile).
+ */
+export async function indexFiles(dataDir: string): Promise<FileIndex> {
   const index: FileIndex = {};
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
   for (const rel of replicatedFiles(dataDir)) {
     try {
-      const data = readFileSync(join(dataDir, rel));
-      index[rel] = { size: data.length, crc: crc32(data) };
+      const file = await open(join(dataDir, rel), 'r');
+      try {
+        let crc = 0;
+        let size = 0;
+        for (;;) {
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, size);
+          if (bytesRead === 0) break;
+          crc = crc32(buffer.subarray(0, bytesRead), crc);
+          size += bytesRead;
+        }
+        index[rel] = { size, crc };
+      } finally {
+        await file.close();
+      }
     } catch {
       // gone meanwhile: the leader sends it whole
     }
   }
   return index;
+}
+
+/** A follower renames a file it deletes to `.<name>` + this, then unlinks it in the background. */
+export const DELETED_SUFFIX = '.deleted';
+
+/** Removes what background unlinks left behind (the process died first). */
+export function sweepDeleted(dataDir: string): void {
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('.')) walk(join(dir, e.name));
+      else if (e.isFile() && e.name.startsWith('.') && e.name.endsWith(DELETED_SUFFIX)) rmSync(join(dir, e.name), { force: true });
+    }
+  };
+  walk(dataDir);
 }
 
 /** True when `rel` stays inside the data directory (a follower refuses anything else). */

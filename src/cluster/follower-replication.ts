@@ -7,12 +7,12 @@
  * the next connection resynchronises from the index.
  */
 import { createHmac } from 'node:crypto';
-import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, renameSync, unlink, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
 import { guarded } from '../observe/guard.js';
-import { indexFiles, isSafeRelativePath } from './file-index.js';
+import { DELETED_SUFFIX, indexFiles, isSafeRelativePath, sweepDeleted } from './file-index.js';
 import { frame, FrameDecoder, FrameType, readPath, seqFields, type DecodedFrame } from './wire.js';
 
 /** Background syncs a follower runs at once (the libuv pool has 4 threads by default). */
@@ -111,10 +111,21 @@ export class FollowerReplication {
 
   private hello(socket: Socket, challenge: Buffer): void {
     this.closeFiles();
+    sweepDeleted(this.o.dataDir);
     const mac = createHmac('sha256', this.o.secret).update(challenge).digest('hex');
-    const index = indexFiles(this.o.dataDir);
     this.bytesApplied = 0;
-    socket.write(Buffer.concat(frame(FrameType.Hello, Buffer.from(JSON.stringify({ node: this.o.node, mac, index })))));
+    indexFiles(this.o.dataDir).then(
+      (index) => {
+        if (this.socket !== socket) return;
+        socket.write(Buffer.concat(frame(FrameType.Hello, Buffer.from(JSON.stringify({ node: this.o.node, mac, index })))));
+      },
+      (err: unknown) => {
+        if (this.socket !== socket) return;
+        this.lastError = (err as Error).message;
+        this.o.logger.warn({ leader: this.leader, err: this.lastError }, 'replication: cannot index the data directory');
+        this.stop();
+      },
+    );
   }
 
   private apply(socket: Socket, frames: DecodedFrame[]): void {
@@ -230,11 +241,16 @@ export class FollowerReplication {
     const fd = this.fds.get(rel);
     if (fd !== undefined) this.close(fd);
     this.fds.delete(rel);
+    // Renamed out of the way at once, unlinked in the background: unlinking a large segment
+    // can take milliseconds, and the acks of the frames after it must not wait for that.
+    const abs = join(this.o.dataDir, rel);
+    const doomed = join(dirname(abs), `.${basename(abs)}${DELETED_SUFFIX}`);
     try {
-      unlinkSync(join(this.o.dataDir, rel));
+      renameSync(abs, doomed);
     } catch {
-      // already gone
+      return; // already gone
     }
+    unlink(doomed, () => undefined);
   }
 
   /** Closes `fd` now, or once the sync running on it is done. */

@@ -5,7 +5,8 @@
  * frame number current when it asked), and it keeps the in-sync set (ISR):
  *
  * - a follower joins by authenticating (HMAC of a challenge with the shared
- *   secret) and sending its file index; it is sent what differs, then a Mark;
+ *   secret) and sending its file index; it is sent what differs (streamed
+ *   asynchronously while the leader keeps serving, see catch-up.ts), then a Mark;
  *   once it acks the Mark it is added to the ISR — in etcd first, then here;
  * - a follower in the ISR that is silent for `isrTimeout` ms (or disconnects)
  *   is removed — in etcd first: until etcd has the smaller set, confirms
@@ -16,12 +17,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { Logger } from '../observe/logger.js';
 import { guarded } from '../observe/guard.js';
 import type { DurabilityGate, ReplicationSink, StoreReplication } from '../store/replication.js';
-import { replicatedFiles, replicatedPath } from './file-index.js';
+import { sendCatchUp } from './catch-up.js';
+import { replicatedPath } from './file-index.js';
 import { deleteFields, frame, FrameDecoder, FrameType, seqFields, writeFields, type Hello } from './wire.js';
 
 export interface FollowerStatus {
@@ -45,6 +45,8 @@ interface Follower {
   caughtUpAt: number;
   /** (seq, bytes, sentAt) of frames not yet acked, for lag. */
   inflight: { seq: number; bytes: number; at: number }[];
+  /** Live frames held back while the catch-up streams (null: none is running). */
+  queued: Buffer[][] | null;
 }
 
 export interface LeaderReplicationOptions {
@@ -86,7 +88,7 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     const now = Date.now();
     for (const name of previousIsr) {
       if (name === o.node) continue;
-      this.followers.set(name, { node: name, socket: null, acked: 0, lastHeard: now, caughtUpAt: Infinity, inflight: [] });
+      this.followers.set(name, { node: name, socket: null, acked: 0, lastHeard: now, caughtUpAt: Infinity, inflight: [], queued: null });
       this.isr.add(name);
     }
   }
@@ -146,7 +148,8 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     const now = Date.now();
     for (const f of this.followers.values()) {
       if (!f.socket) continue;
-      this.send(f.socket, parts);
+      if (f.queued) f.queued.push(parts);
+      else this.send(f.socket, parts);
       f.inflight.push({ seq: this.seq, bytes, at: now });
     }
   }
@@ -236,40 +239,42 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     const node = String(hello.node);
     let f = this.followers.get(node);
     if (f?.socket) f.socket.destroy();
-    f ??= { node, socket: null, acked: 0, lastHeard: Date.now(), caughtUpAt: Infinity, inflight: [] };
+    f ??= { node, socket: null, acked: 0, lastHeard: Date.now(), caughtUpAt: Infinity, inflight: [], queued: null };
     this.followers.set(node, f);
     f.socket = socket;
     f.inflight = [];
     f.lastHeard = Date.now();
-    const sent = this.catchUp(socket, hello.index ?? {});
-    f.caughtUpAt = this.seq;
-    f.inflight.push({ seq: this.seq, bytes: sent, at: Date.now() });
-    this.send(socket, frame(FrameType.Mark, seqFields(this.seq)));
-    this.o.logger.info({ node, peer, bytes: sent }, 'replication: follower connected, catching up');
+    f.caughtUpAt = Infinity;
+    this.o.logger.info({ node, peer }, 'replication: follower connected, catching up');
+    this.catchUp(f, socket, hello.index ?? {});
     return f;
   }
 
-  /** Sends what the follower's index says differs; returns the bytes sent. */
-  private catchUp(socket: Socket, index: Hello['index']): number {
-    const mine = new Set(replicatedFiles(this.o.dataDir));
-    let sent = 0;
-    for (const rel of mine) {
-      let data: Buffer;
-      try {
-        data = readFileSync(join(this.o.dataDir, rel));
-      } catch {
-        continue;
-      }
-      const theirs = index[rel];
-      let from = 0;
-      if (theirs && theirs.size <= data.length && crc32(data.subarray(0, theirs.size)) === theirs.crc) from = theirs.size;
-      if (theirs && from === data.length) continue;
-      const part = data.subarray(from);
-      this.send(socket, frame(FrameType.Write, writeFields(this.seq, from, data.length, rel), [part]));
-      sent += part.length;
-    }
-    for (const rel of Object.keys(index)) if (!mine.has(rel)) this.send(socket, frame(FrameType.Delete, deleteFields(this.seq, rel)));
-    return sent;
+  /**
+   * Streams what the follower lacks (asynchronously, see catch-up.ts) while
+   * live changes queue for it; then the queue, then a Mark: once that is
+   * acked the follower joins the ISR.
+   */
+  private catchUp(f: Follower, socket: Socket, index: Hello['index']): void {
+    const started = Date.now();
+    const queued: Buffer[][] = [];
+    f.queued = queued;
+    sendCatchUp(socket, this.o.dataDir, index, this.seq).then(
+      ({ bytes, files }) => {
+        if (f.socket !== socket || this.fenced) return;
+        f.queued = null;
+        for (const parts of queued) this.send(socket, parts);
+        f.caughtUpAt = this.seq;
+        f.inflight.push({ seq: this.seq, bytes, at: Date.now() });
+        this.send(socket, frame(FrameType.Mark, seqFields(this.seq)));
+        this.o.logger.info({ node: f.node, bytes, files, liveFrames: queued.length, ms: Date.now() - started }, 'replication: catch-up sent');
+      },
+      (err: unknown) => {
+        if (f.socket !== socket) return;
+        this.o.logger.warn({ node: f.node, err: (err as Error).message }, 'replication: catch-up failed; dropping the follower connection');
+        socket.destroy();
+      },
+    );
   }
 
   private acked(f: Follower, seq: number): void {
@@ -282,6 +287,7 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
 
   private disconnected(f: Follower): void {
     f.socket = null;
+    f.queued = null;
     f.caughtUpAt = Infinity;
     f.inflight = [];
     if (!this.fenced) this.o.logger.warn({ node: f.node }, 'replication: follower disconnected');

@@ -3,8 +3,7 @@
 // three-node cluster's leader (two followers on the same machine) against a
 // single node, paired.
 //
-//   npm run bench:cluster -- [--runs 5] [--seconds 5] [--no-fsync] [--json]
-//                            [--follower-args "…"] [--leader-args "…"]
+//   npm run bench:cluster -- [--runs 5] [--seconds 5] [--no-fsync] [--json] [--profile <dir>]
 //
 // Starts a real etcd (Debian's etcd-server) on loopback ports with a
 // temporary data directory, three Warren nodes and one single node as child
@@ -33,6 +32,9 @@ const opt = (name, dflt) => {
 const runs = opt('runs', '5');
 const seconds = opt('seconds', '5');
 const json = args.includes('--json');
+// --profile <dir>: every broker process writes a V8 CPU profile there when it stops.
+const profileDir = opt('profile', null);
+const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 const extraNodeArgs = args.includes('--no-fsync') ? ['--no-fsync'] : [];
 const BIN = fileURLToPath(new URL('../../../bin/warren', import.meta.url));
 if (!existsSync(fileURLToPath(new URL('../../../dist/cli.js', import.meta.url)))) {
@@ -88,7 +90,7 @@ async function startEtcd() {
 
 /** Spawns a Warren node; resolves with { proc, lines, waitFor(pred) }. */
 function startWarren(extra) {
-  const proc = spawn(process.execPath, [BIN, '--host', '127.0.0.1', '--log-level', 'info', '--no-management', '--no-prometheus', ...extraNodeArgs, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...nodeFlags, BIN, '--host', '127.0.0.1', '--log-level', 'info', '--no-management', '--no-prometheus', ...extraNodeArgs, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(proc);
   const lines = [];
   const waiters = [];
