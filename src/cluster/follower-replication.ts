@@ -50,6 +50,8 @@ export class FollowerReplication {
   /** Highest frame written (not necessarily synced yet), and the highest a sync (or ack) was started for, on this connection. */
   private written = -1;
   private started = -1;
+  /** A Mark arrived that no ack answered yet. */
+  private markUnanswered = false;
   /** Files written since the last sync started. */
   private readonly dirty = new Set<number>();
   /** Syncs started and not yet acknowledged, oldest first. */
@@ -157,6 +159,7 @@ export class FollowerReplication {
         }
         case FrameType.Mark:
           last = f.body.readDoubleBE(0);
+          this.markUnanswered = true;
           break;
         case FrameType.Refused:
           throw new Error(`refused by the leader: ${f.body.toString()}`);
@@ -177,7 +180,12 @@ export class FollowerReplication {
    * waits for the disk. Acks follow the order the syncs were started in.
    */
   private acknowledge(socket: Socket): void {
-    if (this.written <= this.started) return;
+    if (this.written <= this.started) {
+      // A Mark (heartbeat, catch-up end) is answered even when it names a frame already
+      // acknowledged: the leader counts answers to keep this node in the in-sync set.
+      if (this.markUnanswered && this.syncs.length === 0 && this.started >= 0) this.sendAck(socket, this.started);
+      return;
+    }
     const seq = this.written;
     if (this.o.fsync && this.dirty.size > 0 && this.syncs.length >= MAX_SYNCS) return; // resumed when one ends
     this.started = seq;
@@ -217,6 +225,7 @@ export class FollowerReplication {
 
   private sendAck(socket: Socket, seq: number): void {
     this.applied = seq;
+    this.markUnanswered = false;
     socket.write(Buffer.concat(frame(FrameType.Ack, seqFields(seq))));
   }
 
@@ -266,6 +275,7 @@ export class FollowerReplication {
     this.dirty.clear();
     this.written = -1;
     this.started = -1;
+    this.markUnanswered = false;
   }
 
   get appliedSeq(): number {
