@@ -11,7 +11,7 @@ import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, renameSync, u
 import { connect, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
-import { guarded } from '../observe/guard.js';
+import { guarded, runGuarded } from '../observe/guard.js';
 import { DELETED_SUFFIX, indexFiles, isSafeRelativePath, sweepDeleted } from './file-index.js';
 import { frame, FrameDecoder, FrameType, readPath, seqFields, type DecodedFrame } from './wire.js';
 
@@ -119,7 +119,9 @@ export class FollowerReplication {
     indexFiles(this.o.dataDir).then(
       (index) => {
         if (this.socket !== socket) return;
-        socket.write(Buffer.concat(frame(FrameType.Hello, Buffer.from(JSON.stringify({ node: this.o.node, mac, index })))));
+        runGuarded(this.o.logger, 'replication: sending the file index', { leader: this.leader }, () => {
+          socket.write(Buffer.concat(frame(FrameType.Hello, Buffer.from(JSON.stringify({ node: this.o.node, mac, index })))));
+        });
       },
       (err: unknown) => {
         if (this.socket !== socket) return;
@@ -197,7 +199,7 @@ export class FollowerReplication {
     for (const fd of sync.fds) {
       fdatasync(fd, (err) => {
         if (err) sync.error ??= err;
-        if (--sync.left === 0) this.syncEnded();
+        if (--sync.left === 0) runGuarded(this.o.logger, 'replication: acknowledging synced frames', { leader: this.leader }, () => this.syncEnded());
       });
     }
   }

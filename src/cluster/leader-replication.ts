@@ -18,7 +18,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../observe/logger.js';
-import { guarded } from '../observe/guard.js';
+import { guarded, runGuarded } from '../observe/guard.js';
 import type { DurabilityGate, ReplicationSink, StoreReplication } from '../store/replication.js';
 import { sendCatchUp } from './catch-up.js';
 import { replicatedPath } from './file-index.js';
@@ -262,12 +262,14 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     sendCatchUp(socket, this.o.dataDir, index, this.seq).then(
       ({ bytes, files }) => {
         if (f.socket !== socket || this.fenced) return;
-        f.queued = null;
-        for (const parts of queued) this.send(socket, parts);
-        f.caughtUpAt = this.seq;
-        f.inflight.push({ seq: this.seq, bytes, at: Date.now() });
-        this.send(socket, frame(FrameType.Mark, seqFields(this.seq)));
-        this.o.logger.info({ node: f.node, bytes, files, liveFrames: queued.length, ms: Date.now() - started }, 'replication: catch-up sent');
+        runGuarded(this.o.logger, 'replication: ending a catch-up', { node: f.node }, () => {
+          f.queued = null;
+          for (const parts of queued) this.send(socket, parts);
+          f.caughtUpAt = this.seq;
+          f.inflight.push({ seq: this.seq, bytes, at: Date.now() });
+          this.send(socket, frame(FrameType.Mark, seqFields(this.seq)));
+          this.o.logger.info({ node: f.node, bytes, files, liveFrames: queued.length, ms: Date.now() - started }, 'replication: catch-up sent');
+        });
       },
       (err: unknown) => {
         if (f.socket !== socket) return;
