@@ -127,9 +127,9 @@ describe('consumer acknowledgement timeout', () => {
   });
 
   it('only the oldest unacked delivery counts: acking it moves the deadline to the next one', async () => {
-    // The first delivery's deadline is 700 ms after the second is sent, the
-    // second's 1000 ms: wide margins on both sides for a loaded machine.
-    const timeout = 1000;
+    // The first delivery's deadline is 1.7 s after the second is sent (the ack
+    // must beat it), the second's 2 s: wide margins on both sides for a loaded machine.
+    const timeout = 2000;
     const { ch } = await setup(timeout);
     await ch.assertQueue('ct-oldest');
     const got: ConsumeMessage[] = [];

@@ -23,8 +23,9 @@ const readyCount = (q: string): number => broker.queues('/').find((info) => info
 describe('x-message-ttl', () => {
   it('messages expire after the queue TTL, by the queue timer alone, never earlier', async () => {
     const ch = await clients.channel();
-    // Long enough that the first count cannot miss them on a loaded machine.
-    const ttl = 1000;
+    // Long enough that the first count (two round trips after the publish) cannot miss them,
+    // however stalled this process is on a loaded machine.
+    const ttl = 2000;
     await ch.assertQueue('ttl-q', { exclusive: true, messageTtl: ttl });
     const t0 = Date.now();
     for (let i = 0; i < 3; i++) ch.sendToQueue('ttl-q', Buffer.from(`${i}`));
