@@ -22,6 +22,7 @@ import {
   type PolicyKind,
   type PolicyRecord,
 } from '../broker/policies.js';
+import { noEffectKeys } from '../broker/policy-compat.js';
 import { USER_LIMIT_NAMES, VHOST_LIMIT_NAMES, type UserLimits, type VhostLimits } from '../broker/limits.js';
 import type { DefinitionsJournal, SettingDef } from '../store/definitions.js';
 import type { Logger } from '../observe/logger.js';
@@ -143,6 +144,10 @@ export class RuntimeSettings {
     this.journal?.settingPut({ kind, vhost: p.vhost, name: p.name, value: JSON.stringify(policyJson(p)) });
     const created = v.policies.put(kind, p);
     v.policies.applyToAll(v.queues.values(), v.exchanges.values());
+    const inert = noEffectKeys(p.definition, kind);
+    if (inert.length > 0) {
+      this.logger.warn({ vhost: p.vhost, [kind]: p.name, keys: inert }, 'policy keys accepted for compatibility with RabbitMQ have no effect in Warren');
+    }
     return created;
   }
 

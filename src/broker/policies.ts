@@ -11,16 +11,24 @@
  *   - the others (overflow, dead-letter-*, alternate-exchange): the queue's or
  *     exchange's own argument wins over the policy; for overflow an operator
  *     policy's value wins over the user policy's.
+ * Keys RabbitMQ recognises but Warren does not act on (ha-*, queue-mode, …)
+ * are validated, kept and shown by policy-compat.ts's rules, and resolve to
+ * nothing.
  */
 import type { FieldTable } from '../protocol/index.js';
 import type { Overflow, QueuePolicy } from './queue-arguments.js';
+import { erlangTerm } from './erlang-term.js';
+import { checkBuiltinCompatKey, checkOtherModules, compatKeys, mergeCompatValue, ownedByOtherModule } from './policy-compat.js';
+
+export { erlangTerm };
 
 /** RabbitMQ 3.13's apply-to values. Warren has no streams: a policy for `streams` matches nothing (but imports). */
 export type PolicyApplyTo = 'queues' | 'exchanges' | 'all' | 'classic_queues' | 'quorum_queues' | 'streams';
 export const POLICY_APPLY_TO: readonly PolicyApplyTo[] = ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues', 'streams'];
 
 export type PolicyKind = 'policy' | 'operator-policy';
-export type PolicyValue = string | number;
+/** A definition value: numbers and strings, and lists of strings (ha-params for ha-mode nodes, see policy-compat.ts). */
+export type PolicyValue = string | number | readonly string[];
 export type PolicyDefinition = Record<string, PolicyValue>;
 
 export interface PolicyRecord {
@@ -57,9 +65,12 @@ export const NO_POLICY: AppliedPolicy = Object.freeze({ policy: null, operatorPo
 const NUMERIC_KEYS = ['message-ttl', 'expires', 'max-length', 'max-length-bytes', 'delivery-limit'] as const;
 type NumericKey = (typeof NUMERIC_KEYS)[number];
 const STRING_KEYS = ['overflow', 'dead-letter-exchange', 'dead-letter-routing-key', 'alternate-exchange'] as const;
-/** RabbitMQ's operator policies accept only the numeric limits (3.13: no overflow, no dead-lettering). */
-const OPERATOR_KEYS: readonly string[] = [...NUMERIC_KEYS];
-const USER_KEYS: readonly string[] = [...NUMERIC_KEYS, ...STRING_KEYS];
+/** The keys Warren acts on. RabbitMQ's operator policies accept only the numeric limits of these (3.13: no overflow, no dead-lettering). */
+const IMPLEMENTED_OPERATOR_KEYS: readonly string[] = [...NUMERIC_KEYS];
+const IMPLEMENTED_USER_KEYS: readonly string[] = [...NUMERIC_KEYS, ...STRING_KEYS];
+/** Everything RabbitMQ 3.13 recognises: the implemented keys plus those accepted for compatibility (policy-compat.ts). */
+const OPERATOR_KEYS: readonly string[] = [...IMPLEMENTED_OPERATOR_KEYS, ...compatKeys('operator-policy')];
+const USER_KEYS: readonly string[] = [...IMPLEMENTED_USER_KEYS, ...compatKeys('policy')];
 
 const NUMERIC_FIELD: Record<NumericKey, 'messageTtl' | 'expires' | 'maxLength' | 'maxLengthBytes' | 'deliveryLimit'> = {
   'message-ttl': 'messageTtl',
@@ -82,16 +93,6 @@ const BAD_VALUE: Record<string, string> = {
   'alternate-exchange': 'is not a valid alternate exchange name',
 };
 
-/** A JSON value printed as Erlang's ~p prints the decoded term (strings are binaries). */
-export function erlangTerm(v: unknown): string {
-  if (typeof v === 'string') return `<<${JSON.stringify(v)}>>`;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `[${v.map(erlangTerm).join(',')}]`;
-  if (typeof v === 'object') return `#{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${erlangTerm(k)} => ${erlangTerm(x)}`).join(',')}}`;
-  return String(v);
-}
-
 /**
  * Checks a definition as rabbit_policy validates one; null when valid, else
  * the reason (without RabbitMQ's "Validation failed" framing, see
@@ -104,10 +105,14 @@ export function validatePolicyDefinition(definition: unknown, kind: PolicyKind):
   if (entries.length === 0) return 'no policy provided';
   const known = kind === 'operator-policy' ? OPERATOR_KEYS : USER_KEYS;
   // As rabbit_policy:validation0: the recognised keys' values first (the first bad one is the
-  // answer), and only when they are all valid, the keys nobody recognised.
+  // answer), and only when they are all valid, the keys nobody recognised. rabbit_policies'
+  // keys one at a time, then the other modules' groups (policy-compat.ts).
   for (const [key, v] of entries) {
-    if (!known.includes(key)) continue;
-    if ((NUMERIC_KEYS as readonly string[]).includes(key)) {
+    if (!known.includes(key) || ownedByOtherModule(key)) continue;
+    const compat = checkBuiltinCompatKey(key, v);
+    if (compat !== undefined) {
+      if (compat !== null) return compat;
+    } else if ((NUMERIC_KEYS as readonly string[]).includes(key)) {
       const ok = typeof v === 'number' && Number.isInteger(v) && v >= 0 && !(key === 'expires' && v === 0);
       if (!ok) return `${erlangTerm(v)} ${BAD_VALUE[key]}`;
     } else if (key === 'overflow') {
@@ -116,6 +121,8 @@ export function validatePolicyDefinition(definition: unknown, kind: PolicyKind):
       return `${erlangTerm(v)} ${BAD_VALUE[key]}`;
     }
   }
+  const other = checkOtherModules(definition as Record<string, unknown>, known);
+  if (other !== null) return other;
   const unknown = entries.filter(([k]) => !known.includes(k));
   if (unknown.length > 0) return `[${unknown.map(([k, v]) => `{${erlangTerm(k)},${erlangTerm(v)}}`).join(',')}] are not recognised policy settings`;
   return null;
@@ -225,7 +232,8 @@ function mergeDefinitions(policy: PolicyDefinition | undefined, operator: Policy
   const out: PolicyDefinition = { ...(policy ?? {}) };
   for (const [k, v] of Object.entries(operator ?? {})) {
     const own = out[k];
-    out[k] = typeof own === 'number' && typeof v === 'number' ? Math.min(own, v) : v;
+    if (own === undefined) out[k] = v;
+    else out[k] = (mergeCompatValue(k, own, v) as PolicyValue | undefined) ?? (typeof own === 'number' && typeof v === 'number' ? Math.min(own, v) : v);
   }
   return out;
 }

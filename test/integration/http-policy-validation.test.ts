@@ -36,7 +36,7 @@ describe('PUT /api/policies: invalid bodies', () => {
   });
 
   it('unknown keys are listed as Erlang terms, sorted; a recognised key\'s bad value is reported before them', async () => {
-    expect(await refused({ pattern: '.*', definition: { 'queue-mode': 'lazy', foo: 1 } })).toBe(failed('[{<<"foo">>,1},{<<"queue-mode">>,<<"lazy">>}] are not recognised policy settings'));
+    expect(await refused({ pattern: '.*', definition: { 'queue-mode': 'lazy', foo: 1, 'federation-upstream-set': 'all' } })).toBe(failed('[{<<"federation-upstream-set">>,<<"all">>},{<<"foo">>,1}] are not recognised policy settings'));
     expect(await refused({ pattern: '.*', definition: { foo: 1, 'max-length': 'x' } })).toBe(failed('<<"x">> is not a valid maximum length'));
   });
 
