@@ -5,7 +5,8 @@ import { DirectReplyTo } from './direct-reply-to.js';
 import type { Exchange } from './exchange.js';
 import type { Message } from './message.js';
 import { PublishOutcome } from './publish-outcome.js';
-import { Enqueued, FLOW_HIGH, type Queue } from './queue.js';
+import type { Queue } from './queue.js';
+import { Enqueued, FLOW_HIGH } from './queue-types.js';
 import { Collector } from './route-collector.js';
 import { extraRoutingKeys, mayCarryCcOrBcc, withoutBcc } from './routing-headers.js';
 

@@ -1,31 +1,27 @@
-import type { Logger } from '../observe/logger.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
-import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
 import { PropertyFlag, type FieldTable } from '../protocol/index.js';
 import type { PagedRecord, PageInTarget, QueueStorage, Segment, StoredLocation, StoredRecordHolder } from '../store/queue-storage.js';
 import type { DeathReason } from './dead-letter.js';
+import { ConsumerRotation } from './consumer-rotation.js';
+import { expiryIn, priorityIn } from './entry-rules.js';
+import { FlowWaiters } from './flow-waiters.js';
+import { ACTIVE_CONSUMER_MS, Enqueued, FLOW_HIGH, FLOW_LOW, type FlowWaiter, type Owner, type QueueConsumer, type QueueOptions } from './queue-types.js';
+import type { Logger } from '../observe/logger.js';
+import { QueueTimers } from './queue-timers.js';
 import { Message, type QueueEntry } from './message.js';
 import type { QueuePolicy } from './queue-arguments.js';
 import { NO_POLICY, type AppliedPolicy } from './policies.js';
 import { FifoReadyList, PriorityReadyList, type ReadyList } from './ready-list.js';
 import type { Destination } from './routing.js';
-import { peekQueue } from './queue-peek.js';
-import { copyTable, type PeekedMessage, type QueueStats, type QueueUsage } from './snapshots.js';
+import { peekQueue, queueStats, queueUsage } from './queue-read-side.js';
+import type { PeekedMessage, QueueStats, QueueUsage } from './snapshots.js';
 import { MessageStats } from '../observe/stats.js';
 
-/** The connection that owns an exclusive queue (identity only). */
-export interface Owner {
-  readonly id: number;
-}
+/** Messages paged back in at a time when the in-memory head runs low. */
+const PAGE_IN_BATCH = 256;
 
-export interface QueueOptions {
-  durable: boolean;
-  exclusiveOwner: Owner | null;
-  autoDelete: boolean;
-  arguments: FieldTable;
-  /** What the arguments ask for (validated by the vhost at declare). */
-  policy: QueuePolicy;
-}
+export type { FlowSource, FlowWaiter, Owner, QueueConsumer, QueueOptions } from './queue-types.js';
+export { Enqueued, FLOW_HIGH, FLOW_LOW } from './queue-types.js';
 
 /** What the queue needs from its vhost. */
 export interface QueueHost {
@@ -35,56 +31,6 @@ export interface QueueHost {
   removeQueue(queue: Queue): void;
   /** Where failures of the queue's timers are logged (null: stderr). */
   readonly logger: Logger | null;
-}
-
-/** Messages paged back in at a time when the in-memory head runs low. */
-const PAGE_IN_BATCH = 256;
-
-/**
- * Flow control between publishers and a queue whose consumers fall behind:
- * above FLOW_HIGH ready messages (while a consumer has prefetch credit, so the
- * backlog is a matter of speed, not of consumers holding back), publishers to
- * it stop being read until it is down to FLOW_LOW. This plays the part of
- * RabbitMQ's credit flow in a single-threaded broker: reading publishers
- * cannot starve delivery.
- */
-export const FLOW_HIGH = 4096;
-export const FLOW_LOW = 1024;
-/** A consumer that acked within this many ms counts as active for flow control. */
-const ACTIVE_CONSUMER_MS = 200;
-
-/** A publisher paused by flow control (the server's connection). */
-/** What a queue needs from a consumer subscribed to it (Consumer, in consumer.ts). */
-export interface QueueConsumer {
-  readonly tag: string;
-  readonly exclusive: boolean;
-  /** Deliveries need no ack: the queue is done with a message once it is handed over. */
-  readonly noAck: boolean;
-  /** x-priority: higher ones are served first while they have credit. */
-  readonly priority: number;
-  /** May it take another message now (credit, and room on the socket)? */
-  canTake(): boolean;
-  /** Prefetch allows another delivery (whatever the state of the socket). */
-  hasCredit(): boolean;
-  deliver(entry: QueueEntry): void;
-  /** The queue was deleted under it. */
-  queueDeleted(): void;
-}
-
-export interface FlowWaiter {
-  flowResumed(): void;
-}
-
-/** Something a publisher can be paused on: a congested queue, or a message log behind on writes. */
-export interface FlowSource {
-  addFlowWaiter(waiter: FlowWaiter): void;
-}
-
-/** Outcome of offering a message to a queue. */
-export const enum Enqueued {
-  Accepted,
-  /** x-overflow reject-publish(-dlx): the queue is full; the publisher gets a nack. */
-  Rejected,
 }
 
 /**
@@ -133,17 +79,13 @@ export class Queue implements Destination {
   /** A page-in found its next record not yet written; the log's flush will call dispatch() again. */
   waitingForLog = false;
   private nextSeq = 1;
-  private rr = 0;
-  /** Whether every consumer has the same x-priority (then plain round-robin applies). */
-  private uniformPriority = true;
-  private readonly rrByPriority = new Map<number, number>();
+  /** Which consumer is served next (round-robin by priority). */
+  private readonly rotation = new ConsumerRotation();
   private dispatching = false;
-  private ttlTimer: LongTimeout | null = null;
-  private ttlTimerAt = 0;
-  private expiryTimer: LongTimeout | null = null;
-  private lastUsed = Date.now();
+  /** Head-of-queue TTL and x-expires (one timer each per queue). */
+  private readonly timers: QueueTimers = new QueueTimers(this);
   /** Publishers paused because this queue is congested. */
-  private flowWaiters: FlowWaiter[] = [];
+  private readonly flowWaiters = new FlowWaiters();
   /** When a consumer last acked a message (flow control tells busy consumers from stuck ones). */
   private lastSettledAt = 0;
   /** Message counters (publish = enqueued here; deliver, get, ack, redeliver). */
@@ -157,7 +99,7 @@ export class Queue implements Destination {
     this.declaredPolicy = options.policy;
     this.policy = options.policy;
     this.ready = this.policy.maxPriority !== undefined ? new PriorityReadyList(this.policy.maxPriority) : new FifoReadyList();
-    this.armExpiry();
+    this.timers.armExpiry();
   }
 
   get messageCount(): number {
@@ -184,25 +126,23 @@ export class Queue implements Destination {
 
   // ------------------------------------------------------------------ read side
 
-  /** What the queue holds now, as a plain object (nothing changes: no expiry check, no x-expires renewal). */
+  /** What the queue holds now, as a plain object (see queue-read-side.ts). */
   stats(): QueueStats {
-    const ready = this.messageCount;
-    return {
-      name: this.name,
-      durable: this.durable,
-      exclusive: this.exclusiveOwner !== null,
-      autoDelete: this.autoDelete,
-      arguments: copyTable(this.arguments),
-      messages: ready + this.unackedCount,
-      messagesReady: ready,
-      messagesUnacknowledged: this.unackedCount,
-      consumers: this.consumers.length,
-    };
+    return queueStats(this);
   }
 
-  /** Up to `count` ready messages in delivery order, left where they are (see queue-peek.ts). */
+  /** Up to `count` ready messages in delivery order, left where they are. */
   peek(count: number): PeekedMessage[] {
     return peekQueue(this, count);
+  }
+
+  /** Bytes, paging and activity, for the management API and metrics. */
+  usage(): QueueUsage {
+    return queueUsage(this);
+  }
+
+  get lastUsedAt(): number {
+    return this.timers.lastUsed;
   }
 
   /** Ready messages a consumer with credit could take: dispatch is waiting for a socket to drain (or for the log). */
@@ -212,36 +152,7 @@ export class Queue implements Destination {
     return false;
   }
 
-  /** Bytes, paging and activity, for the management API and metrics (taken on demand, never per message). */
-  usage(): QueueUsage {
-    const head = this.ready.peek();
-    return {
-      messageBytes: this.readyBytes + this.unackedBytes,
-      messageBytesReady: this.readyBytes,
-      messageBytesUnacknowledged: this.unackedBytes,
-      messagesPagedOut: this.storage?.backlogLength ?? 0,
-      activeConsumers: this.policy.singleActiveConsumer ? Math.min(1, this.consumers.length) : this.consumers.length,
-      lastUsedAt: this.lastUsed,
-      headMessageTimestamp: head?.message.properties.timestamp ?? null,
-    };
-  }
-
   // ------------------------------------------------------------------ enqueue
-
-  /** When a message routed now expires here: the smaller of x-message-ttl and its own expiration; 0 for never. */
-  private expiryFor(message: Message, now: number): number {
-    let ttl = this.policy.messageTtl;
-    const own = message.ttl;
-    if (own !== undefined) ttl = ttl === undefined ? own : Math.min(ttl, own);
-    return ttl === undefined ? 0 : now + ttl;
-  }
-
-  private priorityOf(message: Message): number {
-    const max = this.policy.maxPriority;
-    if (max === undefined) return 0;
-    const p = message.properties.priority ?? 0;
-    return p > max ? max : p;
-  }
 
   /** Would one more message of `size` bytes exceed x-max-length / x-max-length-bytes? */
   private isFull(size: number): boolean {
@@ -260,14 +171,14 @@ export class Queue implements Destination {
     }
     const hasTtl = policy.messageTtl !== undefined || message.hasProperty(PropertyFlag.Expiration);
     const now = hasTtl ? Date.now() : 0;
-    const expiresAt = hasTtl ? this.expiryFor(message, now) : 0;
+    const expiresAt = hasTtl ? expiryIn(this.policy, message, now) : 0;
     if (record !== null && this.paging) {
       this.storage!.pageOut(record, expiresAt, message.bodySize);
       this.readyBytes += message.bodySize;
       this.enforceLimits();
       return Enqueued.Accepted;
     }
-    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, record, expiresAt, priority: this.priorityOf(message), returns: 0 };
+    const entry: QueueEntry = { seq: this.nextSeq++, message, redelivered: false, record, expiresAt, priority: priorityIn(this.policy, message), returns: 0 };
     if (this.ready.length === 0 && this.consumers.length > 0 && !this.dispatching) {
       const consumer = this.nextConsumer();
       if (consumer) {
@@ -282,7 +193,7 @@ export class Queue implements Destination {
     }
     this.ready.push(entry);
     this.readyBytes += message.bodySize;
-    if (expiresAt !== 0) this.armTtlTimer();
+    if (expiresAt !== 0) this.timers.armTtl();
     this.enforceLimits();
     return Enqueued.Accepted;
   }
@@ -367,15 +278,7 @@ export class Queue implements Destination {
 
   /** Pause `waiter` until this queue has caught up (or is gone). */
   addFlowWaiter(waiter: FlowWaiter): void {
-    // A throttled publisher asks again every pause (50 ms) while the queue stays congested:
-    // keep it once, or the list grows (and holds closed connections) until the queue drains.
-    if (!this.flowWaiters.includes(waiter)) this.flowWaiters.push(waiter);
-  }
-
-  private releaseFlow(): void {
-    const waiters = this.flowWaiters;
-    this.flowWaiters = [];
-    for (const w of waiters) w.flowResumed();
+    this.flowWaiters.add(waiter);
   }
 
   /** Hands ready messages to consumers with credit until one side runs out. */
@@ -395,8 +298,8 @@ export class Queue implements Destination {
     } finally {
       this.dispatching = false;
     }
-    if (this.flowWaiters.length > 0 && this.messageCount <= FLOW_LOW) this.releaseFlow();
-    this.armTtlTimer();
+    if (this.flowWaiters.length > 0 && this.messageCount <= FLOW_LOW) this.flowWaiters.release();
+    this.timers.armTtl();
   }
 
   /** Takes the next ready message (basic.get): unacked until settled, or (no-ack) done with at once. */
@@ -408,7 +311,7 @@ export class Queue implements Destination {
       if (noAck) this.discard(entry);
       else this.countUnacked(entry);
     }
-    this.armTtlTimer();
+    this.timers.armTtl();
     return entry;
   }
 
@@ -420,23 +323,8 @@ export class Queue implements Destination {
     }
   }
 
-  /** One timer per queue, for the head's expiry (messages behind it are checked when they reach it). */
-  private armTtlTimer(): void {
-    const head = this.ready.peek();
-    const at = head?.expiresAt ?? 0;
-    if (at === 0 || this.deleted) return;
-    if (this.ttlTimer && this.ttlTimerAt <= at) return;
-    this.ttlTimer?.clear();
-    this.ttlTimerAt = at;
-    this.ttlTimer = setLongTimeout(this.inBackground('message TTL expiry', () => {
-      this.ttlTimer = null;
-      this.dropExpired();
-      this.armTtlTimer();
-    }), at - Date.now());
-  }
-
   /** `fn` as a timer callback: a failure is logged with the queue's name and the broker goes on. */
-  private inBackground(task: string, fn: () => void): () => void {
+  inBackground(task: string, fn: () => void): () => void {
     return () => void runGuarded(this.host?.logger, task, { queue: this.name }, fn);
   }
 
@@ -446,7 +334,7 @@ export class Queue implements Destination {
       pagedIn: (p: PagedRecord): void => {
         const message = new Message(p.exchange, p.routingKey, p.header, p.body, p.body.length);
         // Its priority level again (restored priority queues), from the message's own property.
-        this.ready.push({ seq: this.nextSeq++, message, redelivered: p.redelivered, record: p.record, expiresAt: p.expiresAt, priority: this.priorityOf(message), returns: 0 });
+        this.ready.push({ seq: this.nextSeq++, message, redelivered: p.redelivered, record: p.record, expiresAt: p.expiresAt, priority: priorityIn(this.policy, message), returns: 0 });
       },
       unreadable: (bodySize: number, where: Record<string, number>, err: unknown): void => {
         this.readyBytes -= bodySize;
@@ -517,7 +405,7 @@ export class Queue implements Destination {
     }
     this.ready.requeue(entry);
     this.readyBytes += entry.message.bodySize;
-    if (entry.expiresAt !== 0) this.armTtlTimer();
+    if (entry.expiresAt !== 0) this.timers.armTtl();
     // RabbitMQ drops from the head after a requeue too (requeue_and_run → maybe_drop_head),
     // for drop-head only: a requeue never refuses anything under reject-publish.
     if (this.policy.overflow === 'drop-head') this.enforceLimits();
@@ -552,7 +440,7 @@ export class Queue implements Destination {
   addConsumer(consumer: QueueConsumer): void {
     this.touch();
     this.consumers.push(consumer);
-    this.uniformPriority = this.consumers.every((c) => c.priority === this.consumers[0]!.priority);
+    this.rotation.added(this.consumers);
     this.hadConsumer = true;
     this.dispatch();
   }
@@ -562,69 +450,30 @@ export class Queue implements Destination {
     if (i < 0) return;
     this.touch();
     this.consumers.splice(i, 1);
-    if (this.rr > i) this.rr--;
-    this.uniformPriority = this.consumers.every((c) => c.priority === this.consumers[0]!.priority);
+    this.rotation.removed(this.consumers, i);
     if (this.consumers.length === 0 && this.autoDelete && this.hadConsumer) this.host?.removeQueue(this);
     // With a single active consumer, the next one in line takes over.
     else if (this.policy.singleActiveConsumer && i === 0) this.dispatch();
   }
 
-  /**
-   * The consumer to deliver to next. Single active consumer: only the first
-   * subscriber. Otherwise the highest x-priority among consumers with credit,
-   * round-robin among equals (plain round-robin when all are equal — the
-   * common case, O(1) per message).
-   */
+  /** The consumer to deliver to next (see ConsumerRotation); single active consumer: only the first subscriber. */
   private nextConsumer(): QueueConsumer | null {
     const list = this.consumers;
-    const n = list.length;
-    if (n === 0) return null;
+    if (list.length === 0) return null;
     if (this.policy.singleActiveConsumer) return list[0]!.canTake() ? list[0]! : null;
-    if (this.uniformPriority) {
-      for (let tries = 0; tries < n; tries++) {
-        if (this.rr >= n) this.rr = 0;
-        const c = list[this.rr++]!;
-        if (c.canTake()) return c;
-      }
-      return null;
-    }
-    const priorities = [...new Set(list.map((c) => c.priority))].sort((a, b) => b - a);
-    for (const p of priorities) {
-      const group = list.filter((c) => c.priority === p);
-      let rr = this.rrByPriority.get(p) ?? 0;
-      for (let tries = 0; tries < group.length; tries++) {
-        if (rr >= group.length) rr = 0;
-        const c = group[rr++]!;
-        if (c.canTake()) {
-          this.rrByPriority.set(p, rr);
-          return c;
-        }
-      }
-    }
-    return null;
+    return this.rotation.next(list);
   }
 
   // ------------------------------------------------------------------ x-expires
 
-  /** The queue was used (consume, cancel, get, declare): an x-expires countdown starts again. */
-  touch(): void {
-    this.lastUsed = Date.now();
+  /** x-expires ran out (see QueueTimers): the queue goes. */
+  expire(): void {
+    this.host?.removeQueue(this);
   }
 
-  private armExpiry(): void {
-    const expires = this.policy.expires;
-    if (expires === undefined) return;
-    const wait = this.lastUsed + expires - Date.now();
-    this.expiryTimer = setLongTimeout(this.inBackground('queue expiry (x-expires)', () => {
-      this.expiryTimer = null;
-      if (this.deleted) return;
-      if (this.consumers.length > 0) this.touch(); // in use: the countdown starts when the last consumer goes
-      else if (Date.now() - this.lastUsed >= expires) {
-        this.host?.removeQueue(this);
-        return;
-      }
-      this.armExpiry();
-    }), wait);
+  /** The queue was used (consume, cancel, get, declare): an x-expires countdown starts again. */
+  touch(): void {
+    this.timers.lastUsed = Date.now();
   }
 
   /**
@@ -639,19 +488,12 @@ export class Queue implements Destination {
     this.appliedPolicy = applied;
     if (this.deleted) return;
     if (settings.overflow === 'drop-head') this.enforceLimits();
-    if (expiresChanged) {
-      this.expiryTimer?.clear();
-      this.expiryTimer = null;
-      this.armExpiry();
-    }
+    if (expiresChanged) this.timers.restartExpiry();
   }
 
   /** The queue is gone: stop its timers. */
   dispose(): void {
-    this.releaseFlow();
-    this.ttlTimer?.clear();
-    this.expiryTimer?.clear();
-    this.ttlTimer = null;
-    this.expiryTimer = null;
+    this.flowWaiters.release();
+    this.timers.clear();
   }
 }
