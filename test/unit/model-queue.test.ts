@@ -5,6 +5,7 @@
  * queue tells its consumers.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeContentProperties } from '../../src/protocol/index.js';
 import { FakeChannel, bodyText, counts, newVhost } from '../helpers/model-harness.js';
 
 const bodies = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -218,5 +219,56 @@ describe('deletion', () => {
     expect(b.sink.cancelled).toEqual(['cb']);
     expect(vhost.queues.has('q')).toBe(false);
     expect(a.session.consumers.size + b.session.consumers.size).toBe(0);
+  });
+});
+
+describe('queue kinds', () => {
+  it('x-max-priority: higher priorities first, FIFO within a priority, capped at the maximum', () => {
+    const ch = new FakeChannel(newVhost());
+    ch.declareQueue('q', { 'x-max-priority': 5 });
+    ch.publish('', 'q', 'p0-a');
+    ch.publish('', 'q', 'p9', { properties: { priority: 9 } }); // above the maximum: counts as 5
+    ch.publish('', 'q', 'p5', { properties: { priority: 5 } });
+    ch.publish('', 'q', 'p2', { properties: { priority: 2 } });
+    ch.publish('', 'q', 'p0-b');
+    expect(ch.drain('q')).toEqual(['p9', 'p5', 'p2', 'p0-a', 'p0-b']);
+  });
+
+  it('x-single-active-consumer: only the first consumer gets messages; the next takes over when it goes, with its unacked', () => {
+    const vhost = newVhost();
+    const first = new FakeChannel(vhost);
+    const second = new FakeChannel(vhost);
+    first.declareQueue('sac', { 'x-single-active-consumer': true });
+    first.consume('sac', { tag: 'first' });
+    second.consume('sac', { tag: 'second' });
+    for (const b of bodies(3)) first.publish('', 'sac', b);
+    expect([first.sink.bodies(), second.sink.bodies()]).toEqual([['m0', 'm1', 'm2'], []]);
+    first.ack(1);
+    first.close();
+    expect(second.sink.deliveries.map((d) => [d.body, d.redelivered])).toEqual([
+      ['m1', true],
+      ['m2', true],
+    ]);
+  });
+
+  it('quorum x-delivery-limit: x-delivery-count grows with each return; past the limit the message dies (delivery_limit)', () => {
+    const ch = new FakeChannel(newVhost());
+    ch.declareExchange('dlx', 'fanout');
+    ch.declareQueue('dead');
+    ch.bindQueue('dead', 'dlx', '');
+    ch.declareQueue('qq', { 'x-queue-type': 'quorum', 'x-delivery-limit': 2, 'x-dead-letter-exchange': 'dlx' }, { durable: true });
+    ch.publish('', 'qq', 'poison');
+    const deliveryCounts: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const got = ch.get('qq')!;
+      // As a client decodes the header bytes: a long (RabbitMQ writes x-delivery-count as one).
+      deliveryCounts.push(decodeContentProperties(got.message.header).headers?.['x-delivery-count'] ?? null);
+      ch.nack(got.deliveryTag);
+    }
+    expect(deliveryCounts).toEqual([null, 1, 2]);
+    expect(ch.get('qq')).toBeNull();
+    const dead = ch.get('dead', true)!;
+    expect(bodyText(dead.message)).toBe('poison');
+    expect(decodeContentProperties(dead.message.header).headers?.['x-first-death-reason']).toBe('delivery_limit');
   });
 });
