@@ -12,23 +12,22 @@
  *   mostly dead one (by bytes) has its few live records copied forward.
  * - Recovery (log-recovery.ts) replays the segments in order.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
 import { defaultLogFileIo, isDiskFull, writevAll, WRITE_RETRY_INTERVAL, type LogFileIo } from './log-io.js';
 import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './log-recovery.js';
 import { compactionCandidates, Segment } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
-import { decodePublish, encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, recordProblem, RecordType, type DecodedPublish } from './records.js';
+import { encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, RecordType, type DecodedPublish } from './records.js';
+import { RecordReader } from './record-reader.js';
+import { WriteBacklog } from './write-backlog.js';
 import type { StoreReplication } from './replication.js';
 import type { DurableWaiter } from './durability-port.js';
 
 export type { RecoverableQueue, RecoveredQueue };
 
 export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
-const READ_AHEAD = 256 * 1024;
-const LOG_BEHIND_HIGH = 32 * 1024 * 1024;
-const LOG_BEHIND_LOW = 8 * 1024 * 1024;
 
 /** Where a message's record is (set on the Message when it is logged). */
 export interface StoredLocation {
@@ -70,10 +69,8 @@ export class MessageLog {
   private closed = false;
   private failed: Error | null = null;
   private readonly segmentSize: number;
-  /** Read-ahead cache for paging bodies back in. */
-  private cacheSegment: Segment | null = null;
-  private cacheOffset = 0;
-  private cache: Buffer = Buffer.alloc(0);
+  /** Reads records back (page-in, peek, compaction) through a read-ahead window. */
+  private readonly reader = new RecordReader();
   /** Called after each flush so queues waiting to page in unwritten records can go on. */
   onFlushed: (() => void) | null = null;
   /** Called once if a write or sync fails for a reason other than lack of space: the broker cannot keep its promises any more. */
@@ -88,9 +85,7 @@ export class MessageLog {
   private writeError: Error | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   /** Bytes appended but not yet written and synced. */
-  private unsyncedBytes = 0;
-  /** Publishers paused because the log is behind (flow control). */
-  private flowWaiters: { flowResumed(): void }[] = [];
+  private readonly backlog = new WriteBacklog();
   /** Called (asynchronously) with a mostly-dead segment; the owner of the references copies them forward. */
   onCompactable: ((segment: Segment) => void) | null = null;
   /** Cluster leader: every write and deletion is streamed to followers, and sync waiters also wait for their acks. */
@@ -261,23 +256,17 @@ export class MessageLog {
     p.buffers.push(head);
     p.bytes += recordLength;
     segment.size += recordLength;
-    this.unsyncedBytes += recordLength;
+    this.backlog.bytes += recordLength;
     this.scheduleFlush();
   }
 
-  /**
-   * Flow control: the disk is falling behind the publishers (more than
-   * LOG_BEHIND_HIGH bytes waiting to be written and synced). Publishers are
-   * paused until the backlog of writes is down to LOG_BEHIND_LOW, so memory
-   * held by unwritten records stays bounded.
-   */
+  /** Flow control: the disk is falling behind the publishers (see WriteBacklog). */
   get behind(): boolean {
-    return this.unsyncedBytes > LOG_BEHIND_HIGH;
+    return this.backlog.behind;
   }
 
   addFlowWaiter(waiter: { flowResumed(): void }): void {
-    // Once per publisher, however often a throttled one asks again (see Queue.addFlowWaiter).
-    if (!this.flowWaiters.includes(waiter)) this.flowWaiters.push(waiter);
+    this.backlog.addWaiter(waiter);
   }
 
   /** True when everything appended so far is durable. */
@@ -351,7 +340,6 @@ export class MessageLog {
 
   private flushDone(waiters: (DurableWaiter | number)[], bytes: number): void {
     this.flushing = false;
-    this.unsyncedBytes -= bytes;
     if (this.writeError) {
       this.writeError = null;
       this.options.logger.info('message log: writes succeed again');
@@ -360,11 +348,7 @@ export class MessageLog {
     // This runs in a file-system callback: whatever the callbacks below throw is contained
     // here, one callback at a time, so one failure neither ends the process nor stalls the log.
     const logger = this.options.logger;
-    if (this.flowWaiters.length > 0 && this.unsyncedBytes <= LOG_BEHIND_LOW) {
-      const paused = this.flowWaiters;
-      this.flowWaiters = [];
-      for (const w of paused) runGuarded(logger, 'resuming a publisher paused on the message log', {}, () => w.flowResumed());
-    }
+    this.backlog.written(bytes, logger);
     // Waiters that came during the write with nothing appended since are covered by it
     // (a reply waiting on the journal first, then on the log): without this they would
     // wait for the next append, which may never come.
@@ -404,7 +388,7 @@ export class MessageLog {
    */
   private flushFailed(err: Error, rest: PendingWrite[], position: number, waiters: (DurableWaiter | number)[], durableBytes: number): void {
     this.flushing = false;
-    this.unsyncedBytes -= durableBytes;
+    this.backlog.bytes -= durableBytes;
     rest[0]!.segment.written = position;
     this.pending = rest.concat(this.pending);
     const kept: (DurableWaiter | number)[] = [];
@@ -417,13 +401,13 @@ export class MessageLog {
     if (!isDiskFull(err)) return this.fail(err);
     if (this.closeResolve) {
       // Stopping on a full disk: what is not written now is lost, and none of it was confirmed.
-      this.options.logger.error({ err, bytes: this.unsyncedBytes }, 'message log: closing with records that could not be written (nothing unwritten was confirmed)');
+      this.options.logger.error({ err, bytes: this.backlog.bytes }, 'message log: closing with records that could not be written (nothing unwritten was confirmed)');
       this.closeResolve();
       return;
     }
     if (!this.writeError) {
       this.writeError = err;
-      this.options.logger.error({ err, bytes: this.unsyncedBytes }, 'message log write failed for lack of space: unwritten publishes are nacked, publishers blocked; retrying');
+      this.options.logger.error({ err, bytes: this.backlog.bytes }, 'message log write failed for lack of space: unwritten publishes are nacked, publishers blocked; retrying');
       this.onWriteFailed?.(err);
     }
     this.retryTimer = setTimeout(() => {
@@ -448,39 +432,11 @@ export class MessageLog {
     return !!s && offset + length <= s.written;
   }
 
-  /** Reads one PUBLISH record back (synchronously, through a read-ahead window). */
+  /** Reads one PUBLISH record back (synchronously, through a read-ahead window: see RecordReader). */
   read(segmentId: number, offset: number, length: number): DecodedPublish {
     const s = this.segments.get(segmentId);
     if (!s) throw new Error(`message log segment ${segmentId} is gone`);
-    if (offset + length > s.written) {
-      throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) is not written yet (${s.written} of ${s.size} bytes are)`);
-    }
-    if (this.cacheSegment !== s || offset < this.cacheOffset || offset + length > this.cacheOffset + this.cache.length) {
-      const size = Math.min(Math.max(READ_AHEAD, length), s.written - offset);
-      const buf = Buffer.allocUnsafe(size);
-      let got = 0;
-      while (got < size) {
-        const n = readSync(s.fd, buf, got, size - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      this.cache = buf.subarray(0, got);
-      this.cacheSegment = s;
-      this.cacheOffset = offset;
-    }
-    const at = offset - this.cacheOffset;
-    if (at + length > this.cache.length) {
-      this.cacheSegment = null;
-      throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) is cut short in ${s.path}`);
-    }
-    const rec = this.cache.subarray(at, at + length);
-    // A page-in or a compaction must never hand on bytes that are not the record written.
-    const problem = recordProblem(rec);
-    if (problem !== null) {
-      this.cacheSegment = null;
-      throw new Error(`message log record ${segmentId}:${offset} (${length} bytes) in ${s.path} is corrupt: ${problem}`);
-    }
-    return decodePublish(rec.subarray(8));
+    return this.reader.read(s, offset, length);
   }
 
   // ------------------------------------------------------------------ housekeeping
@@ -501,7 +457,7 @@ export class MessageLog {
 
   private remove(s: Segment): void {
     this.segments.delete(s.id);
-    if (this.cacheSegment === s) this.cacheSegment = null;
+    this.reader.forget(s);
     try {
       closeSync(s.fd);
       unlinkSync(s.path);
