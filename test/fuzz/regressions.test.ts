@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/index.js';
 import { Constants, MethodId, checkContentProperties, decodeContentProperties, encodeContentHeader } from '../../src/protocol/index.js';
+import { queueStats } from '../helpers/broker.js';
 import { RawClient, frameBytes, methodFrame } from '../helpers/raw-client.js';
 import { caseRng } from './fuzzer.js';
 
@@ -83,7 +84,7 @@ describe('malformed content properties (found by fuzzing)', () => {
       expect(close.replyCode).toBe(541);
       expect(close.replyText).toMatch(/^INTERNAL_ERROR - could not decode the message's content properties: /);
       expect([close.classId, close.methodId]).toEqual([0, 0]);
-      expect(broker.vhosts.get('/')!.queues.get(queue)!.messageCount).toBe(0);
+      expect(queueStats(broker, queue).messagesReady).toBe(0);
 
       // The consumer is unaffected: a good message still arrives, and it is the only one.
       consumer.publish(1, '', queue, Buffer.from('good'), { deliveryMode: 2 });

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import amqp from 'amqplib';
-import { Broker, type BrokerOptions, type ConnectionInfo } from '../../src/index.js';
+import { Broker, type BrokerOptions, type ConnectionInfo, type QueueInfo } from '../../src/index.js';
 import type { Connection } from '../../src/server/connection.js';
 import { elapse, WAIT_MS, waitFor } from './wait.js';
 
@@ -69,6 +69,13 @@ export async function brokerBarrier(broker: Broker): Promise<void> {
 export function serverSideOf(broker: Broker, localPort: number): Connection {
   const found = [...broker['server'].connections].find((c) => c.peer.endsWith(`:${localPort}`));
   if (!found) throw new Error(`no server connection for local port ${localPort}`);
+  return found;
+}
+
+/** What the broker says now about a queue (broker.queues()): its ready and unacked counts, consumers, arguments. */
+export function queueStats(broker: Broker, name: string, vhost = '/'): QueueInfo {
+  const found = broker.queues(vhost).find((q) => q.name === name);
+  if (!found) throw new Error(`no queue '${name}' in vhost '${vhost}'`);
   return found;
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { Constants, MethodId, PropertyFlag, decodeContentProperties, type FieldTable, type FieldValue } from '../../src/protocol/index.js';
-import { connect, startBroker } from '../helpers/broker.js';
+import { connect, queueStats, startBroker } from '../helpers/broker.js';
 import { deepTable, deepTableBytes, deepTableMismatch, deepTableSize } from '../helpers/deep-table.js';
 import { RawClient, methodFrame, type Frame } from '../helpers/raw-client.js';
 
@@ -246,12 +246,12 @@ describe('deeply nested field tables', () => {
       publishRaw(c, '', 'deep-q', header, Buffer.from('durable'));
       await c.waitForMethod(MethodId.BasicAck, 1, WAIT);
       await c.close();
-      expect(deepTableMismatch(b.vhosts.get('/')!.queues.get('deep-q')!.arguments['x-deep'], depth)).toBeNull();
+      expect(deepTableMismatch(queueStats(b, 'deep-q').arguments['x-deep'], depth)).toBeNull();
       await b.stop();
       brokers.splice(brokers.indexOf(b), 1);
 
       b = await broker({ dataDir: dir });
-      const q = b.vhosts.get('/')!.queues.get('deep-q')!;
+      const q = queueStats(b, 'deep-q');
       expect(q.durable).toBe(true);
       expect(deepTableMismatch(q.arguments['x-deep'], depth)).toBeNull();
       c = await rawClient(b);

@@ -230,7 +230,7 @@ describe('definitions on a full disk', () => {
     const err = await closed;
     expect(err.code).toBe(541);
     expect(err.message).toContain(`INTERNAL_ERROR - cannot declare queue '${refused}' in vhost '/': the definitions journal could not be written (ENOSPC`);
-    const queues = b.vhosts.get('/')!.queues;
+    const queues = new Set(b.queues('/').map((q) => q.name));
     expect(queues.has(refused)).toBe(false);
     for (const name of declared) expect(queues.has(name)).toBe(true);
 
@@ -242,7 +242,7 @@ describe('definitions on a full disk', () => {
     brokers.splice(brokers.indexOf(b), 1);
 
     const again = await broker({ dataDir: disk.dir });
-    const names = [...again.vhosts.get('/')!.queues.keys()].sort();
+    const names = again.queues('/').map((q) => q.name).sort();
     expect(names).toEqual(['after-full', 'before-full', ...declared].sort());
   });
 });

@@ -9,10 +9,10 @@
 import type { Socket } from 'node:net';
 import type { ConsumeMessage } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker, ConnectionInfo } from '../../src/index.js';
+import type { Broker, ConnectionInfo, QueueInfo } from '../../src/index.js';
 import { MethodId } from '../../src/protocol/index.js';
 import { INPUT_PAUSE_BACKLOG, OUTBOUND_HIGH_WATER } from '../../src/server/connection.js';
-import { brokerBarrier, connect, connectionOf, eventually, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { brokerBarrier, connect, connectionOf, eventually, queueStats, sleep, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/wait.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -176,8 +176,8 @@ describe('a client that does not read', () => {
     await pub.assertQueue('slow-q');
     for (let i = 0; i < N; i++) pub.sendToQueue('slow-q', Buffer.alloc(SIZE, 0x61), { messageId: String(i) });
     await pub.waitForConfirms();
-    const queue = b.vhosts.get('/')!.queues.get('slow-q')!;
-    expect(queue.messageCount).toBe(N);
+    const queue = (): QueueInfo => queueStats(b, 'slow-q');
+    expect(queue().messagesReady).toBe(N);
 
     // A raw consumer: no basic.qos (unlimited prefetch), and it never reads its socket.
     const slow = await RawClient.open(b.port);
@@ -196,18 +196,18 @@ describe('a client that does not read', () => {
       // a round trip of another client.
       await eventually(async () => {
         if (server().outboundBytes < OUTBOUND_HIGH_WATER) return false;
-        const before = queue.unackedCount;
+        const before = queue().messagesUnacknowledged;
         await brokerBarrier(b);
-        return queue.unackedCount === before && server().outboundBytes >= OUTBOUND_HIGH_WATER;
+        return queue().messagesUnacknowledged === before && server().outboundBytes >= OUTBOUND_HIGH_WATER;
       }, WAIT_MS, 'deliveries to stall');
-      const stalledAt = queue.unackedCount;
+      const stalledAt = queue().messagesUnacknowledged;
       expect(stalledAt).toBeGreaterThan(0);
       // Bounded: the high-water mark plus at most one delivery's frames.
       expect(maxOutbound).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
       expect(server().outboundBytes).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + SIZE + 1024);
       // Most of the backlog was never handed to the stalled consumer.
-      expect(queue.ready.length).toBeGreaterThan(N / 3);
-      expect(queue.ready.length + stalledAt).toBe(N);
+      expect(queue().messagesReady).toBeGreaterThan(N / 3);
+      expect(queue().messagesReady + stalledAt).toBe(N);
 
       // Another consumer gets everything still queued, past the stalled one.
       const other = await amqp(b);
@@ -223,7 +223,7 @@ describe('a client that does not read', () => {
       // The stalled consumer disappears: its unacked deliveries are requeued and go to the other one.
       slow.destroy();
       await eventually(() => seen.size === N, 10_000, `all ${N} messages (have ${seen.size})`);
-      await eventually(() => queue.messageCount === 0 && queue.unackedCount === 0, 10_000, 'queue drained');
+      await eventually(() => queue().messagesReady === 0 && queue().messagesUnacknowledged === 0, 10_000, 'queue drained');
     } finally {
       clearInterval(sampler);
     }
@@ -245,16 +245,16 @@ describe('a client that does not read', () => {
     c.socket.pause();
     const clientPort = c.socket.localPort!;
     const server = (): ConnectionInfo => connectionOf(b, clientPort);
-    const queue = b.vhosts.get('/')!.queues.get('get-q')!;
+    const queue = (): QueueInfo => queueStats(b, 'get-q');
     let maxOutbound = 0;
     // One basic.get at a time (the next sent once the broker has answered the
     // last), never reading the 100 KiB answers, until the broker stops reading.
     let sent = 0;
     while (sent < N && !server().readingPaused) {
-      const left = queue.messageCount;
+      const left = queue().messagesReady;
       c.sendMethod(1, { id: MethodId.BasicGet, args: { queue: 'get-q', noAck: true } });
       sent++;
-      await eventually(() => queue.messageCount < left || server().readingPaused, WAIT_MS, `basic.get #${sent} answered, or input paused`);
+      await eventually(() => queue().messagesReady < left || server().readingPaused, WAIT_MS, `basic.get #${sent} answered, or input paused`);
       maxOutbound = Math.max(maxOutbound, server().outboundBytes);
     }
     expect(server().readingPaused).toBe(true);
@@ -262,13 +262,13 @@ describe('a client that does not read', () => {
     for (; sent < N; sent++) c.sendMethod(1, { id: MethodId.BasicGet, args: { queue: 'get-q', noAck: true } });
     maxOutbound = Math.max(maxOutbound, server().outboundBytes);
     // Requests stopped being processed: messages remain, and the buffer is bounded.
-    expect(queue.messageCount).toBeGreaterThan(0);
+    expect(queue().messagesReady).toBeGreaterThan(0);
     expect(maxOutbound).toBeLessThanOrEqual(INPUT_PAUSE_BACKLOG + 2 * (SIZE + 1024));
     // Reading again drains everything: every get is answered.
     c.socket.resume();
     await eventually(() => c.methods.filter((m) => m.id === MethodId.BasicGetOk).length === N, 3 * WAIT_MS, 'all get-ok');
     expect(server().readingPaused).toBe(false);
-    expect(queue.messageCount).toBe(0);
+    expect(queue().messagesReady).toBe(0);
     await c.close();
   }, 6 * WAIT_MS);
 });

@@ -6,10 +6,10 @@
  * drains, and every message arrives.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../../src/index.js';
+import type { Broker, QueueInfo } from '../../src/index.js';
 import { FLOW_HIGH } from '../../src/broker/queue.js';
 import { MethodId, Constants } from '../../src/protocol/index.js';
-import { connect, connectionOf, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
+import { connect, connectionOf, eventually, queueStats, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 let broker: Broker;
@@ -42,7 +42,7 @@ describe('publisher flow control', () => {
     const TOTAL = 60_000;
     const body = Buffer.alloc(200, 0x70);
     const port = (publisher.connection as unknown as { stream: { localPort: number } }).stream.localPort;
-    const queue = broker.vhosts.get('/')!.queues.get('flow-q')!;
+    const queue = (): QueueInfo => queueStats(broker, 'flow-q');
     let sent = 0;
     const pump = (async () => {
       while (sent < TOTAL) {
@@ -54,8 +54,8 @@ describe('publisher flow control', () => {
 
     await eventually(() => connectionOf(broker, port).readingPaused, 10_000, 'publisher paused');
     // While paused the queue holds little more than the threshold, not everything sent so far.
-    expect(queue.messageCount).toBeGreaterThan(FLOW_HIGH);
-    expect(queue.messageCount).toBeLessThan(FLOW_HIGH * 4);
+    expect(queue().messagesReady).toBeGreaterThan(FLOW_HIGH);
+    expect(queue().messagesReady).toBeLessThan(FLOW_HIGH * 4);
 
     consumer.socket.resume();
     await pump;
@@ -64,7 +64,7 @@ describe('publisher flow control', () => {
       deliveries = consumer.frames.filter((f) => f.type === Constants.FRAME_METHOD && f.method?.id === MethodId.BasicDeliver).length;
       return deliveries === TOTAL;
     }, 60_000, 'all messages delivered');
-    expect(queue.messageCount).toBe(0);
+    expect(queue().messagesReady).toBe(0);
     expect(connectionOf(broker, port).readingPaused).toBe(false);
   }, 90_000); // a fixed workload: a slow or loaded machine needs longer
 });

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Constants, MethodId } from '../../src/protocol/index.js';
 import { INPUT_SAMPLE_BYTES } from '../../src/server/resource-alarms.js';
 import type { Broker } from '../../src/index.js';
-import { eventually, startBroker } from '../helpers/broker.js';
+import { eventually, queueStats, startBroker } from '../helpers/broker.js';
 import { startChildBroker, type ChildBroker } from '../helpers/child-broker.js';
 import { frameBytes, headerFrame, methodFrame, RawClient } from '../helpers/raw-client.js';
 
@@ -102,11 +102,11 @@ describe('memory alarm and bodies already announced', () => {
     expect(await c.waitForMethod(MethodId.ConnectionBlocked, 0)).toEqual({ reason: 'low on memory' });
     expect(b.connections().map((s) => [s.blocked, s.readingPaused])).toEqual([[true, true]]);
     c.sendFrame(Constants.FRAME_BODY, 1, part);
-    expect(b.vhosts.get('/')!.queues.get('mid-body')!.messageCount).toBe(0);
+    expect(queueStats(b, 'mid-body').messagesReady).toBe(0);
 
     b.setMemoryAlarm(false);
     await c.waitForMethod(MethodId.ConnectionUnblocked, 0);
-    await eventually(() => b.vhosts.get('/')!.queues.get('mid-body')!.messageCount === 1, 10_000, 'the completed message');
+    await eventually(() => queueStats(b, 'mid-body').messagesReady === 1, 10_000, 'the completed message');
     c.sendMethod(2, { id: MethodId.BasicGet, args: { queue: 'mid-body', noAck: true } });
     await c.waitForMethod(MethodId.BasicGetOk, 2);
     await eventually(() => c.frames.filter((f) => f.type === Constants.FRAME_BODY && f.channel === 2).reduce((n, f) => n + f.payload.length, 0) === 3 * part.length, 10_000, 'the body');

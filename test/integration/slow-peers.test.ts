@@ -11,11 +11,10 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { Queue } from '../../src/broker/queue.js';
-import { Broker, type ConnectionInfo } from '../../src/index.js';
+import { Broker, type ConnectionInfo, type QueueInfo } from '../../src/index.js';
 import { MethodId } from '../../src/protocol/index.js';
 import { OUTBOUND_HIGH_WATER } from '../../src/server/connection.js';
-import { eventually, sleep } from '../helpers/broker.js';
+import { eventually, queueStats, sleep } from '../helpers/broker.js';
 import { RawClient, methodFrame } from '../helpers/raw-client.js';
 
 type Line = Record<string, unknown>;
@@ -90,8 +89,8 @@ describe.concurrent('slow and silent peers', () => {
     setup.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue } });
     await setup.waitForMethod(MethodId.QueueDeclareOk, 1);
     for (let i = 0; i < 2000; i++) setup.publish(1, '', queue, Buffer.alloc(10_000, 1));
-    const q = (): Queue => broker.vhosts.get('/')!.queues.get(queue)!;
-    await eventually(() => q().messageCount === 2000, 10_000, 'backlog');
+    const q = (): QueueInfo => queueStats(broker, queue);
+    await eventually(() => q().messagesReady === 2000, 10_000, 'backlog');
     await setup.close();
 
     const c = await RawClient.open(broker.port, { heartbeat: 1 });
@@ -113,13 +112,13 @@ describe.concurrent('slow and silent peers', () => {
       expect(c.closed).toBe(false);
       expect(server()?.id).toBe(id);
       expect(maxOutbound).toBeLessThanOrEqual(OUTBOUND_HIGH_WATER + 10_000 + 1024);
-      expect(q().ready.length).toBeGreaterThan(500);
+      expect(q().messagesReady).toBeGreaterThan(500);
       expect(logFor(c, 'client socket backed up: deliveries paused until it drains')).toMatchObject({ level: 20 });
     } finally {
       clearInterval(beats);
       c.destroy();
     }
-    await eventually(() => q().unackedCount === 0 && q().messageCount === 2000, 10_000, 'requeued after the drop');
+    await eventually(() => q().messagesUnacknowledged === 0 && q().messagesReady === 2000, 10_000, 'requeued after the drop');
   });
 
   it('a client that vanishes without a FIN mid-delivery (stops sending and reading): heartbeat timeout, unacked requeued, logged', async ({ expect }) => {
@@ -136,16 +135,16 @@ describe.concurrent('slow and silent peers', () => {
     // From now on: no byte either way (as a peer whose host went away), but no FIN.
     c.socket.pause();
     const t0 = Date.now();
-    const q = broker.vhosts.get('/')!.queues.get(queue)!;
-    expect(q.unackedCount).toBe(50);
+    const q = (): QueueInfo => queueStats(broker, queue);
+    expect(q().messagesUnacknowledged).toBe(50);
     await eventually(() => logFor(c, 'connection closed') !== undefined, 10_000, 'dropped');
     const after = Date.now() - t0;
     expect(after).toBeGreaterThanOrEqual(1500);
     expect(after).toBeLessThan(2000 + LATE_MS);
     expect(logFor(c, /^missed heartbeats from client/)).toBeDefined();
     expect(logFor(c, 'connection closed')).toMatchObject({ why: 'heartbeat timeout' });
-    expect(q.unackedCount).toBe(0);
-    expect(q.messageCount).toBe(500);
+    expect(q().messagesUnacknowledged).toBe(0);
+    expect(q().messagesReady).toBe(500);
     c.destroy();
   });
 });
