@@ -1,38 +1,29 @@
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Administration, FULL_ACCESS, type VhostInfo } from './admin/administration.js';
-import type { RuntimeSettings } from './admin/settings.js';
+import { Administration, FULL_ACCESS } from './admin/administration.js';
 import type { UserLimits } from './broker/limits.js';
-import { AccessControl, type PermissionRecord, type TopicPermissionRecord, type UserRecord } from './auth/access-control.js';
+import { AccessControl } from './auth/access-control.js';
 import type { VirtualHost } from './broker/virtual-host.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Server } from './server/server.js';
-import { MemoryAlarm } from './server/memory-alarm.js';
-import { DiskAlarm } from './server/disk-alarm.js';
+import type { MemoryAlarm } from './server/memory-alarm.js';
+import type { DiskAlarm } from './server/disk-alarm.js';
+import { diskAlarm, memoryAlarm } from './broker-alarms.js';
 import { DurableState } from './durable-state.js';
+import { BrokerAdministration } from './broker-administration.js';
+import { listBindings, listExchanges, listQueues, peekQueueNamed, type BindingInfo, type ExchangeInfo, type QueueInfo } from './broker-read-side.js';
 import type { StoreReplication } from './store/replication.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
 import { ReplyCode } from './protocol/index.js';
-import type { BindingStats, ExchangeStats, PeekedMessage, QueueStats } from './broker/snapshots.js';
+import type { PeekedMessage } from './broker/snapshots.js';
 import type { ConnectionInfo } from './server/connection-info.js';
 import { amqpUrl, type UrlOptions } from './testing/url.js';
-import { waitUntilIdle, type IdleOptions } from './testing/when-idle.js';
+import { brokerIdleProbe, waitUntilIdle, type IdleOptions } from './testing/when-idle.js';
 import { captureDefinitions, restoreDefinitions, type InitialDefinitions } from './testing/reset.js';
 
-/** A queue as `broker.queues()` lists it. */
-export interface QueueInfo extends QueueStats {
-  vhost: string;
-}
-
-export interface ExchangeInfo extends ExchangeStats {
-  vhost: string;
-}
-
-export interface BindingInfo extends BindingStats {
-  vhost: string;
-}
+export type { BindingInfo, ExchangeInfo, QueueInfo } from './broker-read-side.js';
 
 /**
  * What an embedded broker does unless told otherwise: a free port, and quiet
@@ -55,7 +46,7 @@ import type { ConnectionSnapshot } from './server/snapshot.js';
  * An embeddable Warren broker: `const broker = await Broker.start({ port: 0 })`,
  * then `broker.port`, and `await broker.stop()`. The CLI runs the same code.
  */
-export class Broker implements ManagementBackend {
+export class Broker extends BrokerAdministration implements ManagementBackend {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly vhosts = new Map<string, VirtualHost>();
@@ -63,7 +54,7 @@ export class Broker implements ManagementBackend {
   readonly access = new AccessControl();
   /** What start-up defined, for reset(). */
   private initialDefinitions: InitialDefinitions | null = null;
-  private readonly admin: Administration;
+  protected readonly admin: Administration;
   private readonly server: Server;
   private boundPort = 0;
   private boundTlsPort = 0;
@@ -95,6 +86,7 @@ export class Broker implements ManagementBackend {
   onFatal: ((err: Error) => void) | null = null;
 
   private constructor(private readonly given: BrokerOptions) {
+    super();
     this.options = resolveOptions(given);
     this.logger = given.logger ?? createLogger({ level: given.logLevel ?? EMBEDDED_DEFAULTS.logLevel, pretty: given.logPretty });
     this.clusterName = this.options.clusterName ?? this.nodeName;
@@ -108,31 +100,8 @@ export class Broker implements ManagementBackend {
     }, userLimits);
     this.admin = new Administration(this.vhosts, this.access, this.server, this.logger, userLimits);
     this.statistics = new Statistics(this.vhosts, () => [...this.server.connections].map((c) => ({ id: c.id, recvOct: c.socket.bytesRead, sendOct: c.socket.bytesWritten })));
-    this.memory = new MemoryAlarm({
-      limit: this.options.memoryHighWatermark,
-      interval: this.options.memoryCheckInterval,
-      onChange: (on, used, limit) => {
-        // RabbitMQ's wording: "memory resource limit alarm set on node ... Publishers will be blocked until this alarm clears".
-        if (on) this.logger.warn({ used, limit }, 'memory resource limit alarm set: publishers will be blocked until this alarm clears');
-        else this.logger.info({ used, limit }, 'memory resource limit alarm cleared');
-        this.server.setMemoryAlarm(on);
-      },
-      logger: this.logger,
-    });
-    this.server.alarms.onInputSample = () => this.memory.check();
-    this.disk = new DiskAlarm({
-      dir: this.options.dataDir ?? '.',
-      limit: this.options.diskFreeLimit,
-      interval: this.options.diskCheckInterval,
-      onChange: (on, free, limit) => {
-        // RabbitMQ's wording: "disk resource limit alarm set on node ... Publishers will be blocked until this alarm clears".
-        if (on) this.logger.warn({ free, limit }, 'disk resource limit alarm set: publishers will be blocked until this alarm clears');
-        else this.logger.info({ free, limit }, 'disk resource limit alarm cleared');
-        this.server.setDiskAlarm(on);
-      },
-      onSampleError: (err) => this.logger.error({ err, dataDir: this.options.dataDir }, 'cannot read the free disk space of the data directory'),
-      logger: this.logger,
-    });
+    this.memory = memoryAlarm(this.options, this.logger, this.server);
+    this.disk = diskAlarm(this.options, this.logger, this.server);
   }
 
   /**
@@ -246,81 +215,6 @@ export class Broker implements ManagementBackend {
     }
   }
 
-  // ------------------------------------------------------------------ administration (rabbitmqctl's verbs)
-
-  /** Creates a vhost (a no-op when it exists). */
-  createVhost(name: string, options: { description?: string; tags?: string[] } = {}): void {
-    this.admin.createVhost(name, options.description, options.tags);
-  }
-
-  /** Deletes a vhost: closes its connections (320), deletes its objects and stored messages. False if unknown. */
-  async deleteVhost(name: string): Promise<boolean> {
-    const deleted = await this.admin.deleteVhost(name);
-    if (deleted) this.statistics.forgetVhost(name);
-    return deleted;
-  }
-
-  listVhosts(): VhostInfo[] {
-    return this.admin.listVhosts();
-  }
-
-  /** Policies, operator policies, vhost and user limits (rabbitmqctl set_policy, set_vhost_limits…). */
-  get settings(): RuntimeSettings {
-    return this.admin.settings;
-  }
-
-  /** Adds (or replaces) a user; `password` null = a user that cannot log in with a password. */
-  addUser(name: string, password: string | null, tags: string[] = []): void {
-    this.access.addUser(name, password, tags);
-  }
-
-  /** Changes a password; the user's open connections stay open (as in RabbitMQ). */
-  changePassword(name: string, password: string | null): void {
-    this.access.changePassword(name, password);
-  }
-
-  setUserTags(name: string, tags: string[]): void {
-    this.access.setTags(name, tags);
-  }
-
-  /** Deletes a user and its permissions, closing its connections (320). False if unknown. */
-  deleteUser(name: string): Promise<boolean> {
-    return this.admin.deleteUser(name);
-  }
-
-  listUsers(): UserRecord[] {
-    return this.access.listUsers();
-  }
-
-  /** Sets a user's configure/write/read patterns in a vhost (effective at once on open channels). */
-  setPermissions(user: string, vhost: string, p: Pick<PermissionRecord, 'configure' | 'write' | 'read'>): void {
-    if (!this.vhosts.has(vhost)) throw new Error(`no such vhost: '${vhost}'`);
-    this.access.setPermissions({ user, vhost, configure: p.configure, write: p.write, read: p.read });
-  }
-
-  clearPermissions(user: string, vhost: string): void {
-    this.access.clearPermissions(user, vhost);
-  }
-
-  setTopicPermissions(user: string, vhost: string, exchange: string, p: Pick<TopicPermissionRecord, 'write' | 'read'>): void {
-    if (!this.vhosts.has(vhost)) throw new Error(`no such vhost: '${vhost}'`);
-    this.access.setTopicPermissions({ user, vhost, exchange, write: p.write, read: p.read });
-  }
-
-  clearTopicPermissions(user: string, vhost: string, exchange: string): void {
-    this.access.clearTopicPermissions(user, vhost, exchange);
-  }
-
-  /** Imports definitions in RabbitMQ's format (merged as RabbitMQ does). Throws DefinitionsFormatError, changing nothing, for a bad document. */
-  importDefinitions(definitions: Record<string, unknown>): void {
-    this.admin.importDefinitions(definitions);
-  }
-
-  /** Everything defined, in RabbitMQ's format (password hashes, not passwords). */
-  exportDefinitions(): Record<string, unknown> {
-    return this.admin.exportDefinitions();
-  }
-
   /** The amqps port actually listened on (0 without TLS). */
   get tlsPort(): number {
     return this.boundTlsPort;
@@ -376,38 +270,24 @@ export class Broker implements ManagementBackend {
 
   // ------------------------------------------------------------------ read side (plain objects, copies)
 
-  private vhostsNamed(name: string | undefined): VirtualHost[] {
-    if (name === undefined) return [...this.vhosts.values()];
-    const vhost = this.vhosts.get(name);
-    if (!vhost) throw new Error(`no vhost '${name}'`);
-    return [vhost];
-  }
-
   /** Every queue (of one vhost, or all): counts of ready and unacked messages, consumers, arguments. */
   queues(vhost?: string): QueueInfo[] {
-    return this.vhostsNamed(vhost).flatMap((v) => [...v.queues.values()].map((q) => ({ vhost: v.name, ...q.stats() })));
+    return listQueues(this.vhosts, vhost);
   }
 
   /** Exchanges, including the default and amq.* ones every vhost has. */
   exchanges(vhost?: string): ExchangeInfo[] {
-    return this.vhostsNamed(vhost).flatMap((v) => v.snapshot().exchanges.map((x) => ({ vhost: v.name, ...x })));
+    return listExchanges(this.vhosts, vhost);
   }
 
   /** Bindings, including the default exchange's implicit one to each queue (source ''), as rabbitmqctl lists them. */
   bindings(vhost?: string): BindingInfo[] {
-    return this.vhostsNamed(vhost).flatMap((v) => v.snapshot().bindings.map((b) => ({ vhost: v.name, ...b })));
+    return listBindings(this.vhosts, vhost);
   }
 
-  /**
-   * The ready messages of a queue (up to `count`, default all) in delivery
-   * order, with properties and a copy of the body. Nothing is consumed:
-   * counts and redelivered flags stay as they are.
-   */
+  /** The ready messages of a queue (up to `count`, default all) in delivery order; nothing is consumed. */
   peek(queue: string, options: { count?: number; vhost?: string } = {}): PeekedMessage[] {
-    const vhost = options.vhost ?? '/';
-    const q = this.vhostsNamed(vhost)[0]!.queues.get(queue);
-    if (!q) throw new Error(`no queue '${queue}' in vhost '${vhost}'`);
-    return q.peek(options.count ?? Infinity);
+    return peekQueueNamed(this.vhosts, queue, options);
   }
 
   /** The client connections, handshake in progress included. */
@@ -451,21 +331,7 @@ export class Broker implements ManagementBackend {
 
   /** Resolves once no message is in flight (see src/testing/when-idle.ts); rejects after `timeout` ms naming what is. */
   whenIdle(options: IdleOptions = {}): Promise<void> {
-    return waitUntilIdle({
-      inFlight: (includeUnacked) => {
-        const out: string[] = [];
-        for (const c of this.server.connections) c.describeInFlight(includeUnacked, out);
-        for (const v of this.vhosts.values()) {
-          for (const q of v.queues.values()) if (q.deliveryPending) out.push(`queue '${q.name}' in vhost '${v.name}': ready messages waiting for a consumer's socket to drain`);
-        }
-        return out;
-      },
-      inputSeen: () => {
-        let bytes = 0;
-        for (const c of this.server.connections) bytes += c.bytesRead;
-        return `${this.server.connections.size}:${bytes}`;
-      },
-    }, options, this.logger);
+    return waitUntilIdle(brokerIdleProbe({ connections: this.server.connections, vhosts: this.vhosts }), options, this.logger);
   }
 
   /** `await using broker = await Broker.start()` stops the broker at the end of the scope. */

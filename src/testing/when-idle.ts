@@ -28,6 +28,31 @@ export interface IdleProbe {
   inputSeen(): string;
 }
 
+/** What the probe looks at: the client connections and the queues. */
+export interface IdleSources {
+  readonly connections: ReadonlySet<{ readonly bytesRead: number; describeInFlight(includeUnacked: boolean, out: string[]): void }>;
+  readonly vhosts: ReadonlyMap<string, { readonly name: string; readonly queues: ReadonlyMap<string, { readonly name: string; readonly deliveryPending: boolean }> }>;
+}
+
+/** The broker's probe: connections say what they have in flight; queues, ready messages waiting for a socket to drain. */
+export function brokerIdleProbe(sources: IdleSources): IdleProbe {
+  return {
+    inFlight: (includeUnacked) => {
+      const out: string[] = [];
+      for (const c of sources.connections) c.describeInFlight(includeUnacked, out);
+      for (const v of sources.vhosts.values()) {
+        for (const q of v.queues.values()) if (q.deliveryPending) out.push(`queue '${q.name}' in vhost '${v.name}': ready messages waiting for a consumer's socket to drain`);
+      }
+      return out;
+    },
+    inputSeen: () => {
+      let bytes = 0;
+      for (const c of sources.connections) bytes += c.bytesRead;
+      return `${sources.connections.size}:${bytes}`;
+    },
+  };
+}
+
 /** Consecutive idle checks, with no new input between them, that make "idle". */
 const QUIET_CHECKS = 3;
 const CHECK_EVERY_MS = 2;
