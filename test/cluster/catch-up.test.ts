@@ -108,7 +108,9 @@ describe('catch-up of a follower far behind', () => {
       console.log(`catch-up (${start}): ${JSON.stringify({ bytes: sent.bytes, ms: sent.ms, liveFramesQueued: sent.liveFrames, appendsDuringCatchUp, confirmedDuringCatchUp, maxEventLoopDelayMs: Math.round(maxDelayMs), p99EventLoopDelayMs: Math.round(delay.percentile(99) / 1e6) })}`);
       if (start === 'joins with an empty data directory') expect(sent.bytes as number).toBeGreaterThan(50 * MB);
       // Segments 1–2 and the first 3 MB of segment 3 matched the follower's index: not sent again.
-      else expect(sent.bytes as number).toBeGreaterThan(31 * MB), expect(sent.bytes as number).toBeLessThan(34 * MB);
+      // The upper bound allows for the 1 KB records appended before the catch-up began (how many
+      // depends on the machine's speed: a loaded one appends a few MB while the follower connects).
+      else expect(sent.bytes as number).toBeGreaterThan(31 * MB), expect(sent.bytes as number).toBeLessThan(34 * MB + appends * 1024);
       // The leader's loop kept turning: it served many appends (and confirmed them) while the catch-up streamed.
       expect(appendsDuringCatchUp).toBeGreaterThanOrEqual(20);
       expect(confirmedDuringCatchUp).toBeGreaterThan(0);
