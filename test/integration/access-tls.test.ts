@@ -103,7 +103,8 @@ describe('amqps', () => {
 
   it('openssl s_client negotiates TLS 1.3 and 1.2 (verified), never 1.1', async () => {
     // s_client keeps reading (-ign_eof) until the broker drops the unfinished handshake.
-    const b = await tlsBroker({ handshakeTimeout: 1000 });
+    // 2 s: the TLS and AMQP handshake budget must cover a loaded machine, and is also how long each run lasts.
+    const b = await tlsBroker({ handshakeTimeout: 2000 });
     const sClient = async (args: string[]): Promise<{ status: number | null; out: string }> => {
       const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${b.tlsPort}`, '-servername', 'localhost', '-CAfile', ca.cert, '-verify_return_error', '-ign_eof', ...args], 'AMQP\u0000\u0000\u0009\u0001');
       return { status: r.status, out: `${r.stdout}${r.stderr}` };
