@@ -6,7 +6,7 @@ import { generatedConsumerTag } from './names.js';
 import type { Owner, Queue } from './queue.js';
 import type { DurableWaiter } from '../store/durability-port.js';
 import { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
-import type { VhostSession, VirtualHost } from './virtual-host.js';
+import type { VirtualHost } from './virtual-host.js';
 import { assertRoutingHeaders, withoutBcc } from './routing-headers.js';
 import { randomBytes } from 'node:crypto';
 import { MessageStats } from '../observe/stats.js';
@@ -53,7 +53,7 @@ interface Transaction {
  * prefetch limits, publisher confirms and transaction. Pure model: it turns
  * requests into queue operations and tells its sink what to send.
  */
-export class Session implements DurableWaiter, ReplyTarget, VhostSession, ConsumerSession {
+export class Session implements DurableWaiter, ReplyTarget, ConsumerSession {
   readonly consumers = new Map<string, Consumer>();
   /** basic.qos global=false: prefetch given to consumers created from now on. */
   consumerPrefetch = 0;
@@ -73,7 +73,7 @@ export class Session implements DurableWaiter, ReplyTarget, VhostSession, Consum
   readonly messageStats = new MessageStats();
 
   constructor(readonly vhost: VirtualHost, readonly owner: Owner, readonly sink: SessionSink, readonly username: string) {
-    vhost.sessions.add(this);
+    vhost.channels.opened(this.messageStats);
     vhost.churn.channelsOpened++;
   }
 
@@ -376,8 +376,7 @@ export class Session implements DurableWaiter, ReplyTarget, VhostSession, Consum
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.vhost.sessions.delete(this);
-    this.vhost.closedSessionStats.add(this.messageStats);
+    this.vhost.channels.closed(this.messageStats);
     this.vhost.churn.channelsClosed++;
     this.stopReplies();
     this.tx = null;

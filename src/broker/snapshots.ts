@@ -57,6 +57,8 @@ export interface BindingStats {
 
 export interface VhostSnapshot {
   name: string;
+  /** Channels open in the vhost now. */
+  channels: number;
   queues: QueueStats[];
   exchanges: ExchangeStats[];
   bindings: BindingStats[];

@@ -71,11 +71,11 @@ export class Statistics {
         unacked += q.unackedCount;
       }
       for (const x of vhost.exchanges.values()) x.messageStats.sample(seconds);
-      for (const s of vhost.sessions) s.messageStats.sample(seconds);
+      vhost.channels.sample(seconds);
       let totals = this.vhostSamples.get(vhost.name);
       if (!totals) this.vhostSamples.set(vhost.name, (totals = new MessageStats()));
       totals.reset();
-      vhost.channelTotals(totals);
+      vhost.channels.totals(totals);
       totals.sample(seconds);
       overall.add(totals);
     }
@@ -117,7 +117,7 @@ export class Statistics {
 
   /** A vhost's channel counters now, with the rates of the last sample. */
   vhostTotals(vhost: VirtualHost): MessageStats {
-    const totals = vhost.channelTotals(new MessageStats());
+    const totals = vhost.channels.totals(new MessageStats());
     const sampled = this.vhostSamples.get(vhost.name);
     return sampled ? totals.useRatesOf(sampled) : totals;
   }
@@ -125,7 +125,7 @@ export class Statistics {
   /** Every vhost's channel counters now, with the rates of the last sample. */
   overallTotals(): MessageStats {
     const totals = new MessageStats();
-    for (const vhost of this.vhosts.values()) vhost.channelTotals(totals);
+    for (const vhost of this.vhosts.values()) vhost.channels.totals(totals);
     return totals.useRatesOf(this.overallSample);
   }
 

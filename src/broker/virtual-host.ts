@@ -16,7 +16,8 @@ import { Queue, type Owner, type QueueHost } from './queue.js';
 import { parseQueueArguments } from './queue-arguments.js';
 import { VhostPolicies } from './policies.js';
 import { assertQueueLimit, type VhostLimits } from './limits.js';
-import { Churn, MessageStats } from '../observe/stats.js';
+import { Churn } from '../observe/stats.js';
+import { ChannelCounters } from './channel-counters.js';
 import { headersMatchMode, isExchangeType, type Destination } from './routing.js';
 import type { PublishOutcome } from './publish-outcome.js';
 import { copyTable, type BindingStats, type VhostSnapshot } from './snapshots.js';
@@ -44,11 +45,6 @@ export interface QueueDeclare {
 }
 
 export { REPLY_TO_PREFIX, REPLY_TO_QUEUE, type ReplyTarget } from './direct-reply-to.js';
-
-/** What the vhost (and statistics) read of an open session (Session, in session.ts): its message counters. */
-export interface VhostSession {
-  readonly messageStats: MessageStats;
-}
 
 /** Exchanges every vhost has, as RabbitMQ pre-declares them. */
 const STANDARD_EXCHANGES: [string, 'direct' | 'fanout' | 'topic' | 'headers'][] = [
@@ -83,10 +79,8 @@ export class VirtualHost implements QueueHost {
   queueStorage: ((id: number, durable: boolean) => QueueStorage) | null = null;
   /** For failures in background work: journal writes, queue timers, page-ins (null: stderr). */
   logger: Logger | null = null;
-  /** Open channels' sessions, for their message counters (channel totals and rates). */
-  readonly sessions = new Set<VhostSession>();
-  /** Message counters of the channels that have closed (the live ones keep their own). */
-  readonly closedSessionStats = new MessageStats();
+  /** The message counters of its channels, open and closed (channel totals and rates). */
+  readonly channels = new ChannelCounters();
   /** Channels opened and closed, queues declared, created and deleted (for the metrics). */
   readonly churn = new Churn();
   /** Channels consuming from amq.rabbitmq.reply-to. */
@@ -159,7 +153,7 @@ export class VirtualHost implements QueueHost {
     for (const b of this.bindings.values()) {
       bindings.push({ source: b.source.name, destination: b.destination.name, destinationType: b.destination.kind, routingKey: b.routingKey, arguments: copyTable(b.arguments) });
     }
-    return { name: this.name, queues, exchanges, bindings };
+    return { name: this.name, channels: this.channels.openCount, queues, exchanges, bindings };
   }
 
   // ------------------------------------------------------------------ exchanges
@@ -361,13 +355,6 @@ export class VirtualHost implements QueueHost {
   /** Every binding, read-only (the default exchange's implicit bindings are not stored). */
   allBindings(): IterableIterator<Binding> {
     return this.bindings.values();
-  }
-
-  /** Sums the channel counters of this vhost (closed channels and open ones) into `into`. */
-  channelTotals(into: MessageStats): MessageStats {
-    into.add(this.closedSessionStats);
-    for (const s of this.sessions) into.add(s.messageStats);
-    return into;
   }
 
   private bindingKey(source: Exchange, dest: Destination, routingKey: string, args: FieldTable): string {

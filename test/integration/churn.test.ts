@@ -40,14 +40,14 @@ const activeHandles = (): number => (process as unknown as { _getActiveHandles()
 
 /** What the broker holds per connection: all must return to baseline. */
 function brokerTables(broker: Broker): Record<string, number> {
-  const vhost = broker.vhosts.get('/')!;
+  const queues = broker.queues('/');
   let consumers = 0;
   let unacked = 0;
-  for (const q of vhost.queues.values()) {
-    consumers += q.consumerCount;
-    unacked += q.unackedCount;
+  for (const q of queues) {
+    consumers += q.consumers;
+    unacked += q.messagesUnacknowledged;
   }
-  return { connections: broker.connectionCount, sessions: vhost.sessions.size, queues: vhost.queues.size, consumers, unacked };
+  return { connections: broker.connections().length, sessions: broker.vhosts.get('/')!.snapshot().channels, queues: queues.length, consumers, unacked };
 }
 
 /** Runs `total` tasks with `parallel` workers. */

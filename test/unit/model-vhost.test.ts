@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Message } from '../../src/broker/message.js';
 import { decodeContentProperties, type FieldTable } from '../../src/protocol/index.js';
+import { MessageStats } from '../../src/observe/stats.js';
 import { FakeChannel, counts, newVhost } from '../helpers/model-harness.js';
 
 /** The headers as a client decodes them from the delivered content header. */
@@ -217,5 +218,23 @@ describe('queues and owners', () => {
       ['', 'q1', 'q1'],
       ['amq.topic', 'q1', 'order.*'],
     ]);
+  });
+
+  it('counts its open channels, and its channel totals keep a closed channel\'s counters', () => {
+    const vhost = newVhost();
+    const a = new FakeChannel(vhost);
+    const b = new FakeChannel(vhost);
+    a.declareQueue('q');
+    a.publish('', 'q', '1');
+    b.publish('', 'q', '2');
+    b.publish('', 'q', '3');
+    expect(vhost.snapshot().channels).toBe(2);
+    b.close();
+    b.close(); // a second close changes nothing
+    expect(vhost.snapshot().channels).toBe(1);
+    expect(vhost.channels.totals(new MessageStats()).publish).toBe(3);
+    a.close();
+    expect(vhost.snapshot().channels).toBe(0);
+    expect(vhost.channels.totals(new MessageStats()).publish).toBe(3);
   });
 });
