@@ -3,14 +3,11 @@
  * routing keys carried in the message's headers table. BCC routes but is
  * stripped before any consumer or basic.return sees the message.
  */
-import { AmqpError, PropertyFlag, ReplyCode, encodedHeaderKey, fieldTypeName } from '../protocol/index.js';
+import { AmqpError, PropertyFlag, ReplyCode, encodedHeaderKey, fieldTypeName, mayHaveHeader } from '../protocol/index.js';
 import type { Message } from './message.js';
 
 const CC_KEY = encodedHeaderKey('CC');
 const BCC_KEY = encodedHeaderKey('BCC');
-
-/** Where the property list starts in a content header: class-id, weight, body-size, flags. */
-const PROPERTIES_AT = 14;
 
 /**
  * Cheap pre-check on the raw header bytes: could the headers table hold "CC"
@@ -19,8 +16,7 @@ const PROPERTIES_AT = 14;
  */
 export function mayCarryCcOrBcc(message: Message): boolean {
   if ((message.flags & PropertyFlag.Headers) === 0) return false;
-  const header = message.header;
-  return header.indexOf(CC_KEY, PROPERTIES_AT) >= 0 || header.indexOf(BCC_KEY, PROPERTIES_AT) >= 0;
+  return mayHaveHeader(message.header, CC_KEY) || mayHaveHeader(message.header, BCC_KEY);
 }
 
 /** CC/BCC values: the longstr elements of an array (other elements are skipped, as RabbitMQ's header_routes does). */

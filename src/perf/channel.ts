@@ -4,7 +4,7 @@
  * publisher-confirm bookkeeping. It talks to its connection through
  * ChannelConnection, so this file does not import the client.
  */
-import { MethodId, type FieldTable, type Method, type MethodInit } from '../protocol/index.js';
+import { Constants, MethodId, type FieldTable, type Method, type MethodInit } from '../protocol/index.js';
 
 /** The decoded arguments of the method with id `I`. */
 export type ArgsOf<I extends Method['id']> = Extract<Method, { id: I }> extends { args: infer A } ? A : never;
@@ -197,7 +197,7 @@ export class PerfChannel {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.call({ id: MethodId.ChannelClose, args: { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 } }, MethodId.ChannelCloseOk);
+    await this.call({ id: MethodId.ChannelClose, args: { replyCode: Constants.REPLY_SUCCESS, replyText: 'bye', classId: 0, methodId: 0 } }, MethodId.ChannelCloseOk);
     this.client.channelGone(this, null);
   }
 

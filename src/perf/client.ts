@@ -366,7 +366,7 @@ export class AmqpClient implements FrameHandler, ChannelConnection {
   async close(timeout = 5000): Promise<void> {
     if (this.closed) return;
     const ok = this.expect0(MethodId.ConnectionCloseOk).catch(() => undefined);
-    this.sendMethod(0, { id: MethodId.ConnectionClose, args: { replyCode: 200, replyText: 'perf done', classId: 0, methodId: 0 } });
+    this.sendMethod(0, { id: MethodId.ConnectionClose, args: { replyCode: Constants.REPLY_SUCCESS, replyText: 'perf done', classId: 0, methodId: 0 } });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ok, this.closedPromise, new Promise<void>((r) => { timer = setTimeout(r, timeout); })]);
     clearTimeout(timer);
