@@ -15,7 +15,7 @@ const BCC_KEY = encodedHeaderKey('BCC');
  * common case) this is one bit test.
  */
 export function mayCarryCcOrBcc(message: Message): boolean {
-  if ((message.flags & PropertyFlag.Headers) === 0) return false;
+  if (!message.hasProperty(PropertyFlag.Headers)) return false;
   return mayHaveHeader(message.header, CC_KEY) || mayHaveHeader(message.header, BCC_KEY);
 }
 
