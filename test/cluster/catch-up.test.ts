@@ -106,7 +106,8 @@ describe('catch-up of a follower far behind', () => {
       const sent = lines.find((l) => l.msg === 'replication: catch-up sent')!;
       const maxDelayMs = delay.max / 1e6;
       console.log(`catch-up (${start}): ${JSON.stringify({ bytes: sent.bytes, ms: sent.ms, liveFramesQueued: sent.liveFrames, appendsDuringCatchUp, confirmedDuringCatchUp, maxEventLoopDelayMs: Math.round(maxDelayMs), p99EventLoopDelayMs: Math.round(delay.percentile(99) / 1e6) })}`);
-      if (start === 'joins with an empty data directory') expect(sent.bytes as number).toBeGreaterThan(50 * MB);
+      // Everything, less whatever of segment 1 (8 MB) was still unsent when it was deleted midway.
+      if (start === 'joins with an empty data directory') expect(sent.bytes as number).toBeGreaterThan(42 * MB);
       // Segments 1–2 and the first 3 MB of segment 3 matched the follower's index: not sent again.
       // The upper bound allows for the 1 KB records appended before the catch-up began (how many
       // depends on the machine's speed: a loaded one appends a few MB while the follower connects).
