@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import type { MessageLog } from '../../src/store/message-log.js';
-import { connect, startBroker } from '../helpers/broker.js';
+import { connect, queueStats, startBroker } from '../helpers/broker.js';
 import { txCommit, txSelect } from '../helpers/model.js';
 
 const dirs: string[] = [];
@@ -66,13 +66,10 @@ describe('durability across restarts', () => {
     broker = await startBroker({ dataDir: dir });
     conn = await connect(broker);
     ch = await conn.createChannel();
-    const vhost = broker.vhosts.get('/')!;
-    expect(vhost.exchanges.get('dx')?.type).toBe('topic');
-    expect(vhost.exchanges.get('dx')?.arguments).toEqual({ 'alternate-exchange': 'alt' });
-    expect(vhost.exchanges.has('tx')).toBe(false);
-    expect(vhost.queues.get('dq')?.arguments).toEqual({ 'x-message-ttl': 60000, 'x-max-length': 5 });
-    expect(vhost.queues.has('tq')).toBe(false);
-    expect(vhost.queues.has('xq')).toBe(false);
+    const exchanges = broker.exchanges('/');
+    expect(exchanges.find((x) => x.name === 'dx')).toMatchObject({ type: 'topic', durable: true, arguments: { 'alternate-exchange': 'alt' } });
+    expect(exchanges.some((x) => x.name === 'tx')).toBe(false);
+    expect(broker.queues('/').map((q) => [q.name, q.arguments])).toEqual([['dq', { 'x-message-ttl': 60000, 'x-max-length': 5 }]]);
     // Same arguments: an equivalent redeclare is accepted.
     await ch.assertQueue('dq', { durable: true, arguments: { 'x-message-ttl': 60000, 'x-max-length': 5 } });
     // Bindings between durable ends came back and route (confirms make sure both publishes were handled).
@@ -159,7 +156,7 @@ describe('durability across restarts', () => {
     const path = join(dir, 'definitions.log');
     writeFileSync(path, `${readFileSync(path, 'utf8')}{"op":"queue","vhost":"/"\n{not json}\n`);
     broker = await startBroker({ dataDir: dir });
-    expect([...broker.vhosts.get('/')!.queues.keys()]).toEqual(['kept']);
+    expect(broker.queues('/').map((q) => q.name)).toEqual(['kept']);
     await broker.stop();
   });
 
@@ -181,7 +178,7 @@ describe('durability across restarts', () => {
     const logger = pino({ level: 'warn' }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
 
     broker = await startBroker({ dataDir: dir, logger });
-    expect(broker.vhosts.get('/')!.queues.get('odd')!.arguments).toEqual({ 'x-max-length': 'ab' });
+    expect(queueStats(broker, 'odd').arguments).toEqual({ 'x-max-length': 'ab' });
     expect((await drain(broker, 'odd')).map((m) => m.body)).toEqual(['m1', 'm2']);
     const logged = records.find((r) => r['msg'] === 'definitions: stored queue arguments are not valid; restoring the queue without them')!;
     expect([logged['level'], logged['queue'], logged['vhost']]).toEqual([50, 'odd', '/']);
@@ -225,7 +222,7 @@ describe('durability across restarts', () => {
     await publishConfirmed(broker, 'scratch', ['left-behind'], true);
     await broker.stop();
     broker = await startBroker({ dataDir: dir });
-    expect(broker.vhosts.get('/')!.queues.has('scratch')).toBe(false);
+    expect(broker.queues('/').some((q) => q.name === 'scratch')).toBe(false);
     expect(await drain(broker, 'keep')).toEqual([]); // transient: gone
     await broker.stop();
   });
