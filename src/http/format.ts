@@ -1,4 +1,4 @@
-import { Decimal, REJECT, mapFieldTree, type FieldTable, type FieldValue } from '../protocol/index.js';
+import { Decimal, REJECT, mapFieldTree, type FieldTable } from '../protocol/index.js';
 import { MESSAGE_STAT_KEYS, type MessageStats } from '../observe/stats.js';
 
 /**
@@ -17,11 +17,6 @@ function leafToJson(v: unknown): unknown {
   if (v instanceof Date) return Math.floor(v.getTime() / 1000);
   if (v instanceof Decimal) return v.value / 10 ** v.scale;
   return v;
-}
-
-/** An AMQP field value as JSON (byte arrays as UTF-8 text, 64-bit integers as numbers); any depth. */
-export function fieldValueToJson(v: FieldValue): unknown {
-  return mapFieldTree(v, isFieldTable, leafToJson);
 }
 
 export function fieldTableToJson(t: FieldTable): Record<string, unknown> {
@@ -66,11 +61,6 @@ export const EXCHANGE_STAT_KEYS = ['publish_in', 'publish_out'] as const;
 
 /** Rates with one decimal, as the management UI shows them. */
 export const round = (x: number): number => Math.round(x * 10) / 10;
-
-/** RabbitMQ's timestamp format: "2024-01-31T12:34:56.789+00:00". */
-export function isoTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '+00:00');
-}
 
 /** RabbitMQ's idle_since format: "2024-01-31 12:34:56" (the last second's text is reused: lists of queues share few). */
 let idleCacheSecond = -1;

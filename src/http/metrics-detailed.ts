@@ -11,8 +11,6 @@ import { Builder, identity, type Labels } from './metrics.js';
  */
 const QUEUE_LABELS = ['vhost', 'queue'];
 
-export const DETAILED_FAMILIES = ['queue_coarse_metrics', 'queue_consumer_count', 'queue_metrics', 'connection_coarse_metrics', 'vhost_status'] as const;
-
 export async function renderDetailed(b: ManagementBackend, families: ReadonlySet<string>, vhostFilter: ReadonlySet<string> | null): Promise<{ contentType: string; text: string }> {
   const m = new Builder();
   identity(m, b, 'detailed');

@@ -146,11 +146,3 @@ export class Churn {
   queuesCreated = 0;
   queuesDeleted = 0;
 }
-
-/** Byte and packet counters of one connection (RabbitMQ's recv_oct/send_oct/recv_cnt/send_cnt). */
-export interface ByteCounts {
-  recv_oct: number;
-  send_oct: number;
-  recv_cnt: number;
-  send_cnt: number;
-}

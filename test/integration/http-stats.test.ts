@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
 import { connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/wait.js';
-import { api, get } from '../helpers/http.js';
+import { get } from '../helpers/http.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

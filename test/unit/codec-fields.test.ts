@@ -28,7 +28,7 @@ import {
   type FieldTypeTag,
   type FieldValue,
 } from '../../src/protocol/index.js';
-import { mulberry32, int, type Rng } from '../helpers/prng.js';
+import { mulberry32, int } from '../helpers/prng.js';
 
 // ------------------------------------------------------------------ helpers
 

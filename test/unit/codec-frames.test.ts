@@ -17,7 +17,7 @@ import {
   writeMethodFrame,
   writeRawHeaderFrame,
 } from '../../src/protocol/index.js';
-import { mulberry32, int, type Rng } from '../helpers/prng.js';
+import { mulberry32, int } from '../helpers/prng.js';
 
 // ------------------------------------------------------------------ helpers
 
