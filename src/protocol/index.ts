@@ -11,3 +11,4 @@ export * from './generated/constants.js';
 export * from './generated/methods.js';
 export * from './generated/properties.js';
 export * from './content-header-view.js';
+export * from './method-peek.js';

@@ -7,7 +7,7 @@ import type { VirtualHost } from '../broker/virtual-host.js';
 import type { Logger } from '../observe/logger.js';
 import { guarded } from '../observe/guard.js';
 import { setLongTimeout, type LongTimeout } from '../observe/long-timer.js';
-import { AmqpError, ByteWriter, Constants, Cursor, FrameReader, MethodId, ReplyCode, decodeMethod, methodError, truncateReplyText, writeMethodFrame } from '../protocol/index.js';
+import { AmqpError, ByteWriter, Constants, Cursor, FrameReader, MethodId, ReplyCode, decodeMethod, methodError, peekMethodId, truncateReplyText, writeMethodFrame } from '../protocol/index.js';
 import type { FieldTable, FrameHandler, Method, MethodInit } from '../protocol/index.js';
 import { ChannelTable } from './channel-table.js';
 import type { ChannelHost, ConfirmWriter } from './channel-host.js';
@@ -172,7 +172,7 @@ export class Connection implements FrameHandler, ChannelHost, HandshakeHost, Out
       // any frame, not just at its next basic.publish: one in the middle of a
       // large body would otherwise be read to its end (RabbitMQ blocks on content
       // frames too). Consumer-only connections keep flowing.
-      if (!this.publisher && type === Constants.FRAME_METHOD && payload.length >= 4 && payload.readUInt32BE(0) === MethodId.BasicPublish) this.publisher = true;
+      if (!this.publisher && type === Constants.FRAME_METHOD && peekMethodId(payload) === MethodId.BasicPublish) this.publisher = true;
       if (this.publisher && this.ctx.alarms.blocking) this.blockPublisher();
       return;
     }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ByteWriter, Constants, MethodId, writeMethodFrame } from '../protocol/index.js';
+import { ByteWriter, Constants, MethodId, peekMethodId, writeMethodFrame } from '../protocol/index.js';
 
 /**
  * Sockets of connections that are closed on the AMQP level — Warren sent
@@ -70,12 +70,12 @@ export const CONNECTION_CLOSE_OK_FRAME: Buffer = (() => {
  * repeated connection.close is answered with close-ok again (several threads
  * of one client may each have sent one), the client's close-ok for a close
  * of ours ends the socket (its receiver closes, says the spec), and
- * everything else is discarded. Only the class and method ids (a MethodId is
- * those 4 bytes) are read: nothing else is decoded.
+ * everything else is discarded. Only the method id is read (peekMethodId):
+ * nothing else is decoded.
  */
 export function answerLingeringFrame(socket: Socket, type: number, channelId: number, payload: Buffer): void {
-  if (type !== Constants.FRAME_METHOD || channelId !== 0 || payload.length < 4) return;
-  const ids = payload.readUInt32BE(0);
+  if (type !== Constants.FRAME_METHOD || channelId !== 0) return;
+  const ids = peekMethodId(payload);
   if (ids === MethodId.ConnectionClose) {
     if (socket.writable) socket.write(CONNECTION_CLOSE_OK_FRAME);
   } else if (ids === MethodId.ConnectionCloseOk) endSocket(socket);

@@ -18,6 +18,7 @@ import {
   PROTOCOL_HEADER,
   Typed,
   decodeMethod,
+  peekMethodId,
   writeMethodFrame,
   type FieldTable,
   type FieldValue,
@@ -423,6 +424,19 @@ describe('unknown methods', () => {
     expect(err.replyCode).toBe(503);
     expect(err.replyText).toMatch(/^COMMAND_INVALID - /);
     expect(checked).toBeGreaterThan(3000);
+  });
+
+  it('peekMethodId reads the method id decodeMethod would decode, and 0 from a payload too short for it', () => {
+    for (const m of METHODS) {
+      const args: Record<string, unknown> = {};
+      for (const f of m.fields) {
+        if (f.default === undefined) args[f.key] = f.type === 'bit' ? true : f.type === 'shortstr' ? 'x' : f.type === 'table' ? {} : f.type === 'longstr' ? Buffer.from('y') : 9;
+      }
+      const payload = payloadOf(m, args);
+      expect(peekMethodId(payload), m.full).toBe(m.id);
+      expect(decodeMethod(new Cursor(payload)).id).toBe(m.id);
+    }
+    for (const len of [0, 1, 2, 3]) expect(peekMethodId(Buffer.alloc(len, 0x3c))).toBe(0);
   });
 
   it('a payload too short for the ids is 502, not 503', () => {
