@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/index.js';
-import type { MessageLog } from '../../src/store/message-log.js';
+import { MessageLog } from '../../src/store/message-log.js';
 import { closedWith, connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/wait.js';
 import { startChildBroker, type ChildBroker } from '../helpers/child-broker.js';
@@ -142,7 +142,9 @@ describe('disk alarm', () => {
 describe('a message-log write that fails for lack of space', () => {
   it('nacks the publishes it carried, sets the disk alarm, keeps serving, and retries: a publish after recovery is confirmed', async () => {
     const b = await broker({ dataDir: tmpDir() });
-    const log = (b as unknown as { durable: { log: MessageLog } }).durable.log;
+    // The vhost's message store is the broker's MessageLog, whose file I/O is injectable (log.io).
+    const log = b.vhosts.get('/')!.log as MessageLog;
+    expect(log).toBeInstanceOf(MessageLog);
     let full = false;
     let failedWrites = 0;
     log.io = {
