@@ -18,6 +18,11 @@ export function truncateReplyText(text: string): string {
   return `${cut}...`;
 }
 
+/** The reply-text for `code` with RabbitMQ's prefix: replyText(320, 'broker shutdown') is "CONNECTION_FORCED - broker shutdown" (truncated as a shortstr). */
+export function replyText(code: number, detail: string): string {
+  return truncateReplyText(`${REPLY_NAMES[code] ?? 'ERROR'} - ${detail}`);
+}
+
 /** Codes that close the whole connection rather than one channel (AMQP "hard errors"). */
 export function isConnectionError(code: number): boolean {
   // The spec's hard errors; any other 5xx (none is defined) is treated as hard too.
@@ -36,11 +41,11 @@ export class AmqpError extends Error {
   methodId: number;
 
   constructor(replyCode: number, detail: string, classId = 0, methodId = 0) {
-    const replyText = truncateReplyText(`${REPLY_NAMES[replyCode] ?? 'ERROR'} - ${detail}`);
-    super(replyText);
+    const text = replyText(replyCode, detail);
+    super(text);
     this.name = 'AmqpError';
     this.replyCode = replyCode;
-    this.replyText = replyText;
+    this.replyText = text;
     this.classId = classId;
     this.methodId = methodId;
   }

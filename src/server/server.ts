@@ -6,7 +6,7 @@ import { ResourceAlarms } from './resource-alarms.js';
 import { TlsListener, type TlsSettings } from './tls-listener.js';
 import { LoginThrottle } from './login-throttle.js';
 import { SocketLinger } from './socket-linger.js';
-import { ReplyCode } from '../protocol/index.js';
+import { ReplyCode, replyText } from '../protocol/index.js';
 import { listenTcpGuarded } from '../observe/listen.js';
 
 /**
@@ -132,7 +132,7 @@ export class Server {
   async closeConnections(which: (c: Connection) => boolean, reason: string): Promise<void> {
     const { closeTimeout } = this.context.options;
     const chosen = [...this.connections].filter(which);
-    await Promise.all(chosen.map((c) => withTimeout(c.closeGracefully(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${reason}`), closeTimeout + 500, () => c.socket.destroy())));
+    await Promise.all(chosen.map((c) => withTimeout(c.closeGracefully(ReplyCode.ConnectionForced, replyText(ReplyCode.ConnectionForced, reason)), closeTimeout + 500, () => c.socket.destroy())));
   }
 
   /** Stops accepting, asks every client to close (320), and waits up to closeTimeout for them. */
@@ -140,7 +140,7 @@ export class Server {
     const closed = Promise.all([new Promise<void>((resolve) => this.net.close(() => resolve())), this.tls?.close()]);
     for (const socket of this.held ?? []) socket.destroy();
     this.held = null;
-    await this.closeAll(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${reason}`);
+    await this.closeAll(ReplyCode.ConnectionForced, replyText(ReplyCode.ConnectionForced, reason));
     // The listener closes only once every socket has; those left to their clients end now.
     this.lingering.endAll();
     await closed;
