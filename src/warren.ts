@@ -16,7 +16,7 @@ import { listBindings, listExchanges, listQueues, peekQueueNamed, type BindingIn
 import type { StoreReplication } from './store/replication.js';
 import { serverProperties } from './server/server-properties.js';
 import { VERSION } from './version.js';
-import { ReplyCode } from './protocol/index.js';
+import { ReplyCode, replyText } from './protocol/index.js';
 import type { PeekedMessage } from './broker/snapshots.js';
 import type { ConnectionInfo } from './server/connection-info.js';
 import { amqpUrl, type UrlOptions } from './testing/url.js';
@@ -84,6 +84,8 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
    * restarts it; an embedding app decides for itself.
    */
   onFatal: ((err: Error) => void) | null = null;
+  /** Set by a cluster leader: what /api/nodes and the warren_cluster_* metrics show. */
+  clusterSource: (() => ClusterView) | null = null;
 
   private constructor(private readonly given: BrokerOptions) {
     super();
@@ -303,7 +305,7 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
    * test an app's reconnect path. Resolves when every socket is gone.
    */
   closeConnections(options: { code?: number; text?: string } = {}): Promise<void> {
-    return this.server.closeAll(options.code ?? ReplyCode.ConnectionForced, options.text ?? 'CONNECTION_FORCED - Closed via broker.closeConnections()');
+    return this.server.closeAll(options.code ?? ReplyCode.ConnectionForced, options.text ?? replyText(ReplyCode.ConnectionForced, 'Closed via broker.closeConnections()'));
   }
 
   /**
@@ -317,7 +319,7 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
   async reset(): Promise<void> {
     // Closing first means nothing a client sends from now on is acted on, and unacked
     // deliveries are already back in their queues when those go.
-    const closed = this.server.closeAll(ReplyCode.ConnectionForced, 'CONNECTION_FORCED - broker reset');
+    const closed = this.server.closeAll(ReplyCode.ConnectionForced, replyText(ReplyCode.ConnectionForced, 'broker reset'));
     const restored = restoreDefinitions(this.initialDefinitions!, this.vhosts, this.admin, this.access);
     // Cleared, then back to measuring: a real alarm sets again at once, a forced one is gone
     // (going through false skips the hysteresis that keeps a measured alarm set a while).
@@ -389,7 +391,7 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
   closeConnection(name: string, reason: string): boolean {
     for (const c of this.server.connections) {
       if (c.snapshot().name !== name) continue;
-      void c.closeGracefully(ReplyCode.ConnectionForced, `CONNECTION_FORCED - ${reason}`);
+      void c.closeGracefully(ReplyCode.ConnectionForced, replyText(ReplyCode.ConnectionForced, reason));
       return true;
     }
     return false;
@@ -437,14 +439,6 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
     this.disk.force(on);
   }
 
-  /**
-   * Cluster leader: streams every change of the data directory to the
-   * followers, and makes confirms wait for their acks (see store/replication.ts).
-   * Attach right after start() resolves, before the event loop turns.
-   */
-  /** Set by a cluster leader: what /api/nodes and the warren_cluster_* metrics show. */
-  clusterSource: (() => ClusterView) | null = null;
-
   clusterView(): ClusterView | null {
     return this.clusterSource?.() ?? null;
   }
@@ -455,6 +449,11 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
     return new Promise((resolve) => durability.whenDurable({ onDurable: () => resolve() }, 0, true));
   }
 
+  /**
+   * Cluster leader: streams every change of the data directory to the
+   * followers, and makes confirms wait for their acks (see store/replication.ts).
+   * Attach right after start() resolves, before the event loop turns.
+   */
   attachReplication(replication: StoreReplication): void {
     if (!this.durable) throw new Error('replication needs a data directory');
     this.durable.log.replication = replication;

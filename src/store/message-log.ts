@@ -84,6 +84,8 @@ export class MessageLog {
   /** The error of the failing write episode (disk full), until a write succeeds again. */
   private writeError: Error | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Set while close() waits for the last flush (or for giving up on a full disk). */
+  private closeResolve: (() => void) | null = null;
   /** Bytes appended but not yet written and synced. */
   private readonly backlog = new WriteBacklog();
   /** Called (asynchronously) with a mostly-dead segment; the owner of the references copies them forward. */
@@ -467,8 +469,6 @@ export class MessageLog {
       reportFailure(this.options.logger, 'deleting a dead message log segment', { segment: s.id, path: s.path }, err);
     }
   }
-
-  private closeResolve: (() => void) | null = null;
 
   /** Flushes and syncs everything (one last try when the disk is full), then closes the files. */
   async close(): Promise<void> {
