@@ -1,6 +1,7 @@
 import { totalmem } from 'node:os';
 import { parseByteSize } from './byte-size.js';
 import type { Logger } from './observe/logger.js';
+import type { LogFileIo } from './store/log-io.js';
 
 /**
  * An option out of range. A RangeError (what embedders have always caught),
@@ -133,6 +134,13 @@ export interface BrokerOptions {
   segmentSize?: number;
   /** A pino logger, or how to make one. */
   logger?: Logger;
+  /**
+   * Fault-injection seam for tests: the file operations the message log
+   * writes and syncs with (default node:fs `writev` and `fdatasync`), so a
+   * test can make writes fail (ENOSPC, EIO) without filling a disk. Only
+   * used with `dataDir`; leave unset outside tests.
+   */
+  messageLogIo?: LogFileIo;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logPretty?: boolean;
 }

@@ -17,6 +17,7 @@ import { DefinitionsJournal, type Definitions } from './store/definitions.js';
 import { DataDirLock } from './store/lock.js';
 import { LogDurability } from './store/log-durability.js';
 import { LogQueueStorage } from './store/log-queue-storage.js';
+import type { LogFileIo } from './store/log-io.js';
 import { MessageLog } from './store/message-log.js';
 import type { QueueStorage } from './store/queue-storage.js';
 
@@ -29,6 +30,8 @@ export interface DurableStateOptions {
   queueMemoryWindow: number;
   segmentSize: number;
   logger: Logger;
+  /** The message log's file operations (a fault-injection seam for tests; default node:fs). */
+  messageLogIo?: LogFileIo;
 }
 
 export class DurableState {
@@ -70,7 +73,7 @@ export class DurableState {
       // Journals written before vhosts had records of their own name vhosts only through their objects.
       const stored = definitions.auth.known ? definitions.auth.vhosts.keys() : definitions.vhosts.keys();
       for (const name of stored) if (!vhosts.has(name)) vhosts.set(name, new VirtualHost(name));
-      const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger });
+      const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger, io: options.messageLogIo });
       const memoryWindow = options.queueMemoryWindow;
       const queueStorage = (id: number, durable: boolean): QueueStorage => new LogQueueStorage(log, id, durable, memoryWindow);
 

@@ -6,4 +6,5 @@ export type { UrlOptions } from './testing/url.js';
 export type { IdleOptions } from './testing/when-idle.js';
 export type { BasicProperties, FieldTable, FieldValue } from './protocol/index.js';
 export type { BrokerOptions, UserDefinition } from './config.js';
+export type { LogFileIo } from './store/log-io.js';
 export { VERSION } from './version.js';

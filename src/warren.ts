@@ -149,6 +149,7 @@ export class Broker extends BrokerAdministration implements ManagementBackend {
           queueMemoryWindow: o.queueMemoryWindow,
           segmentSize: o.segmentSize,
           logger: broker.logger,
+          messageLogIo: options.messageLogIo,
         });
         const log = broker.durable.log;
         log.onFailure = (err) => broker.fail(err, 'message store failed; stopping the broker');

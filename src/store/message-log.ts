@@ -42,7 +42,7 @@ export interface MessageLogOptions {
   fsync: boolean;
   segmentSize?: number;
   logger: Logger;
-  /** File operations for writing (default node:fs). */
+  /** File operations for writing (default node:fs); tests inject write failures here. */
   io?: LogFileIo;
   /** ms between retries of a write that failed for lack of space (default WRITE_RETRY_INTERVAL). */
   retryInterval?: number;
@@ -79,8 +79,8 @@ export class MessageLog {
   onWriteFailed: ((err: Error) => void) | null = null;
   /** A write succeeded again after onWriteFailed. */
   onWriteRecovered: (() => void) | null = null;
-  /** File operations used for writing (replaceable by tests to inject faults). */
-  io: LogFileIo;
+  /** File operations used for writing (options.io: tests inject faults through it). */
+  private readonly io: LogFileIo;
   /** The error of the failing write episode (disk full), until a write succeeds again. */
   private writeError: Error | null = null;
   private retryTimer: NodeJS.Timeout | null = null;

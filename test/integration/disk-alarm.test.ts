@@ -9,15 +9,14 @@
  * Real disks filling up: a small tmpfs (tests run as root). The forced write
  * failure uses the message log's injectable file operations.
  */
-import { writev, type PathLike } from 'node:fs';
+import { fdatasync, writev, type PathLike } from 'node:fs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../../src/index.js';
-import { MessageLog } from '../../src/store/message-log.js';
+import type { Broker, LogFileIo } from '../../src/index.js';
 import { closedWith, connect, eventually, startBroker, type AmqpConnection } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/wait.js';
 import { startChildBroker, type ChildBroker } from '../helpers/child-broker.js';
@@ -141,14 +140,11 @@ describe('disk alarm', () => {
 
 describe('a message-log write that fails for lack of space', () => {
   it('nacks the publishes it carried, sets the disk alarm, keeps serving, and retries: a publish after recovery is confirmed', async () => {
-    const b = await broker({ dataDir: tmpDir() });
-    // The vhost's message store is the broker's MessageLog, whose file I/O is injectable (log.io).
-    const log = b.vhosts.get('/')!.log as MessageLog;
-    expect(log).toBeInstanceOf(MessageLog);
     let full = false;
     let failedWrites = 0;
-    log.io = {
-      ...log.io,
+    // The broker's fault-injection seam: the message log writes through these file operations.
+    const messageLogIo: LogFileIo = {
+      fdatasync,
       writev: ((fd: number, buffers: NodeJS.ArrayBufferView[], position: number | null, cb: (err: NodeJS.ErrnoException | null, bytes: number, buffers: NodeJS.ArrayBufferView[]) => void) => {
         if (!full) return writev(fd, buffers, position, cb);
         failedWrites++;
@@ -156,6 +152,7 @@ describe('a message-log write that fails for lack of space', () => {
         process.nextTick(() => cb(err, 0, buffers));
       }) as typeof writev,
     };
+    const b = await broker({ dataDir: tmpDir(), messageLogIo });
     const publisher = await amqpConn(b);
     const events = blockEvents(publisher);
     const pub = await publisher.createConfirmChannel();
