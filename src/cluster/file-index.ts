@@ -2,7 +2,7 @@
  * The files of a data directory that replication keeps equal: everything but
  * the lock file and temporary files (dot-names, written then renamed).
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, type Dirent } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -10,24 +10,39 @@ import type { FileIndex } from './wire.js';
 
 const LOCK_FILE = 'warren.lock';
 
-/** Relative paths ('/'-separated) of the replicated files under `dataDir`. */
-export function replicatedFiles(dataDir: string): string[] {
-  const out: string[] = [];
+/**
+ * Calls `visit(dir, entry)` for every file and directory entry below `root`,
+ * descending into the directories `enter` accepts. A directory that cannot be
+ * read (gone meanwhile) is skipped.
+ */
+function walkTree(root: string, enter: (entry: Dirent) => boolean, visit: (dir: string, entry: Dirent) => void): void {
   const walk = (dir: string): void => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
     for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const abs = join(dir, e.name);
-      if (e.isDirectory()) walk(abs);
-      else if (e.isFile() && !(dir === dataDir && e.name === LOCK_FILE)) out.push(relative(dataDir, abs).split(sep).join('/'));
+      if (e.isDirectory()) {
+        if (enter(e)) walk(join(dir, e.name));
+      } else visit(dir, e);
     }
   };
-  walk(dataDir);
+  walk(root);
+}
+
+/** Relative paths ('/'-separated) of the replicated files under `dataDir`. */
+export function replicatedFiles(dataDir: string): string[] {
+  const out: string[] = [];
+  walkTree(
+    dataDir,
+    (e) => !e.name.startsWith('.'),
+    (dir, e) => {
+      if (e.name.startsWith('.') || !e.isFile() || (dir === dataDir && e.name === LOCK_FILE)) return;
+      out.push(relative(dataDir, join(dir, e.name)).split(sep).join('/'));
+    },
+  );
   return out.sort();
 }
 
@@ -74,19 +89,13 @@ export const DELETED_SUFFIX = '.deleted';
 
 /** Removes what background unlinks left behind (the process died first). */
 export function sweepDeleted(dataDir: string): void {
-  const walk = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.isDirectory() && !e.name.startsWith('.')) walk(join(dir, e.name));
-      else if (e.isFile() && e.name.startsWith('.') && e.name.endsWith(DELETED_SUFFIX)) rmSync(join(dir, e.name), { force: true });
-    }
-  };
-  walk(dataDir);
+  walkTree(
+    dataDir,
+    (e) => !e.name.startsWith('.'),
+    (dir, e) => {
+      if (e.isFile() && e.name.startsWith('.') && e.name.endsWith(DELETED_SUFFIX)) rmSync(join(dir, e.name), { force: true });
+    },
+  );
 }
 
 /** True when `rel` stays inside the data directory (a follower refuses anything else). */
