@@ -73,7 +73,9 @@ export class DurableState {
       // Journals written before vhosts had records of their own name vhosts only through their objects.
       const stored = definitions.auth.known ? definitions.auth.vhosts.keys() : definitions.vhosts.keys();
       for (const name of stored) if (!vhosts.has(name)) vhosts.set(name, new VirtualHost(name));
-      const { log, recovered } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger, io: options.messageLogIo });
+      const { log, recovered, nextQueueId } = MessageLog.open(join(dataDir, 'messages'), policies, { fsync: options.fsync, segmentSize: options.segmentSize, logger, io: options.messageLogIo });
+      // A new queue taking an id the log's records still name would inherit them on the next restart.
+      journal.reserveQueueIdsBelow(nextQueueId);
       const memoryWindow = options.queueMemoryWindow;
       const queueStorage = (id: number, durable: boolean): QueueStorage => new LogQueueStorage(log, id, durable, memoryWindow);
 

@@ -131,6 +131,14 @@ export class DefinitionsJournal {
   }
 
   /**
+   * Ids below `next` are taken (the message log still names them, see
+   * Replay.nextQueueId): they are never handed out again.
+   */
+  reserveQueueIdsBelow(next: number): void {
+    this.defs.nextQueueId = Math.max(this.defs.nextQueueId, next);
+  }
+
+  /**
    * Writes one change, and only then applies it to the journal's own model;
    * it is durable once `whenSynced` says so. A failed write (disk full) is cut
    * off the file, so the journal stays a sequence of whole lines, and throws

@@ -32,6 +32,12 @@ export interface Replay {
   recovered: Map<number, RecoveredQueue>;
   /** The msgId after the highest one seen. */
   nextMsgId: number;
+  /**
+   * The queue id after the highest one any record names, live or not: ids not
+   * in the journal (transient queues, a declare lost in a crash) still name
+   * records that stay until their segment goes, so they must not be reused.
+   */
+  nextQueueId: number;
   /** Messages recovered, over all queues. */
   messages: number;
 }
@@ -68,6 +74,7 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
   for (const [id, q] of queues) building.set(id, { ttl: q.messageTtl ?? NO_TTL, seg: [], off: [], len: [], ids: [], exp: [], size: [], delivered: [], alive: [], index: new Map(), dups: new Map() });
   const segments = new Map<number, Segment>();
   let nextMsgId = 1;
+  let nextQueueId = 1;
 
   for (const file of files) {
     const id = Number.parseInt(file, 10);
@@ -78,10 +85,11 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
     const result = scanRecords(image, (type, payload, offset) => {
       if (type === RecordType.Publish) {
         const flags = payload[1]!;
-        if ((flags & FLAG_PERSISTENT) === 0) return; // paging copy of a transient message
         const msgId = readU64(payload, 2);
         nextMsgId = Math.max(nextMsgId, msgId + 1);
         const n = payload.readUInt16BE(10);
+        for (let k = 0; k < n; k++) nextQueueId = Math.max(nextQueueId, payload.readUInt32BE(12 + 4 * k) + 1);
+        if ((flags & FLAG_PERSISTENT) === 0) return; // paging copy of a transient message
         const at = 12 + 4 * n;
         const publishedAt = readU64(payload, at);
         const msgTtl = payload.readUInt32BE(at + 8);
@@ -115,9 +123,14 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
           b.alive.push(true);
         }
       } else if (type === RecordType.Ack || type === RecordType.Delivered) {
-        const b = building.get(payload.readUInt32BE(1));
+        const queueId = payload.readUInt32BE(1);
+        const msgId = readU64(payload, 5);
+        // A mark may outlive its PUBLISH's segment: its ids must not be handed out again either.
+        nextQueueId = Math.max(nextQueueId, queueId + 1);
+        nextMsgId = Math.max(nextMsgId, msgId + 1);
+        const b = building.get(queueId);
         if (!b) return;
-        const at = b.index.get(readU64(payload, 5));
+        const at = b.index.get(msgId);
         if (at === undefined) return;
         marksFor.add(b.seg[at]!);
         for (const dup of b.dups.get(at) ?? []) marksFor.add(dup);
@@ -159,5 +172,5 @@ export function replaySegments(dir: string, queues: ReadonlyMap<number, Recovera
     }
     recovered.set(queueId, { tail });
   }
-  return { segments: [...segments.values()], recovered, nextMsgId, messages };
+  return { segments: [...segments.values()], recovered, nextMsgId, nextQueueId, messages };
 }

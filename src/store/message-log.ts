@@ -102,14 +102,14 @@ export class MessageLog {
    * Opens the log, replaying every segment. `queueIds` are the durable queues
    * that still exist; messages for any other id are dropped.
    */
-  static open(dir: string, queues: ReadonlyMap<number, RecoverableQueue>, options: MessageLogOptions): { log: MessageLog; recovered: Map<number, RecoveredQueue> } {
+  static open(dir: string, queues: ReadonlyMap<number, RecoverableQueue>, options: MessageLogOptions): { log: MessageLog; recovered: Map<number, RecoveredQueue>; nextQueueId: number } {
     mkdirSync(dir, { recursive: true });
     const log = new MessageLog(dir, options);
-    const recovered = log.recover(queues);
-    return { log, recovered };
+    const { recovered, nextQueueId } = log.recover(queues);
+    return { log, recovered, nextQueueId };
   }
 
-  private recover(queues: ReadonlyMap<number, RecoverableQueue>): Map<number, RecoveredQueue> {
+  private recover(queues: ReadonlyMap<number, RecoverableQueue>): { recovered: Map<number, RecoveredQueue>; nextQueueId: number } {
     const replay = replaySegments(this.dir, queues, this.options.logger);
     for (const s of replay.segments) this.segments.set(s.id, s);
     this.nextMsgId = replay.nextMsgId;
@@ -121,7 +121,7 @@ export class MessageLog {
     }
     this.deleteSettled();
     this.options.logger.info({ segments: this.segments.size, messages: replay.messages, queues: replay.recovered.size }, 'message log recovered');
-    return replay.recovered;
+    return { recovered: replay.recovered, nextQueueId: replay.nextQueueId };
   }
 
   private newSegment(id: number): Segment {
