@@ -465,6 +465,7 @@ export class Channel implements SessionSink {
     this.confirms.writeConfirms();
     this.state = 'closing';
     this.publishing = null;
+    this.input.clear();
     this.ackTimeout.cancel();
     this.session.close();
     this.conn.send(this.id, { id: MethodId.ChannelClose, args: { replyCode: err.replyCode, replyText: err.replyText, classId: err.classId, methodId: err.methodId } });
@@ -473,6 +474,7 @@ export class Channel implements SessionSink {
   private finishClose(): void {
     this.state = 'closed';
     this.publishing = null;
+    this.input.clear();
     this.ackTimeout.cancel();
     this.conn.channelClosed(this.id);
   }
@@ -481,6 +483,7 @@ export class Channel implements SessionSink {
   connectionClosed(): void {
     this.state = 'closed';
     this.publishing = null;
+    this.input.clear();
     this.ackTimeout.cancel();
     this.session.close();
   }

@@ -46,12 +46,17 @@ export class DurableReplies {
   }
 
   /**
-   * The reply to a definition change: sent once the change is durable when
-   * the request wrote any (`changesBefore` is Durability.definitionChanges
-   * from before it), at once otherwise (a transient declare, a redeclare).
+   * The reply to a definition change: sent once the definitions are durable.
+   * At once when the request wrote nothing (`changesBefore` is
+   * Durability.definitionChanges from before it) and nothing else is pending
+   * (a transient declare, the common redeclare). A redeclare of a queue whose
+   * own declaration is not durable yet (another channel's nowait declare, or
+   * one whose declare-ok still waits) waits for it too: a crash would
+   * otherwise lose a queue this client was told exists.
    */
   replyAfterChanges(changesBefore: number, method: MethodInit): void {
-    if (this.durability().definitionChanges === changesBefore) this.channel.reply(method);
+    const durability = this.durability();
+    if (durability.definitionChanges === changesBefore && durability.definitionsDurable) this.channel.reply(method);
     else this.replyWhenDurable(method, true);
   }
 
@@ -70,7 +75,15 @@ export class DurableReplies {
 
   private durable(method: MethodInit): void {
     if (!this.channel.isOpen()) return this.clear();
-    this.channel.reply(method);
+    try {
+      this.channel.reply(method);
+    } catch (err) {
+      // The frames held behind this reply can no longer be answered in order: drop them
+      // (so the channel does not hold every later frame forever) and fail the connection.
+      this.clear();
+      this.conn.closeWithError(new AmqpError(ReplyCode.InternalError, err instanceof Error ? err.message : String(err)));
+      throw err;
+    }
     this.waiting = false;
     const types = this.types;
     const payloads = this.payloads;

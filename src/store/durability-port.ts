@@ -35,6 +35,13 @@ export interface Durability {
    * wait for, so a transient declare never waits behind message-log syncs.
    */
   readonly definitionChanges: number;
+  /**
+   * Every definition change so far is durable (journal synced, and no cluster
+   * leader's replication to wait for). A request that changed nothing still
+   * waits when this is false: what it confirms may be another channel's change
+   * (a nowait declare, a declare-ok still waiting) that a crash would lose.
+   */
+  readonly definitionsDurable: boolean;
 }
 
 /** A broker without a data directory: everything is as durable as it gets at once. */
@@ -43,4 +50,5 @@ export const MEMORY_DURABILITY: Durability = {
     waiter.onDurable(token);
   },
   definitionChanges: 0,
+  definitionsDurable: true,
 };

@@ -20,6 +20,11 @@ export class LogDurability implements Durability {
     return this.journal.appends;
   }
 
+  /** On a cluster leader, never: its replies go through the replication gate (told at once when nothing is pending). */
+  get definitionsDurable(): boolean {
+    return this.journal.synced && this.log.replication === null;
+  }
+
   whenDurable(waiter: DurableWaiter, token: number, definitionsOnly = false): void {
     if (definitionsOnly) {
       const replicated = (): void => this.whenReplicated(waiter, token);

@@ -20,6 +20,7 @@ export interface Written {
 export class RecordingStore implements MessageStore, Durability {
   behind = false;
   definitionChanges = 0;
+  definitionsDurable = true;
   readonly written: Written[] = [];
   /** What the queues told their storage, in order: "admit q#1", "delivered q#1", "settle q#1". */
   readonly events: string[] = [];

@@ -108,6 +108,46 @@ describe('replies that wait for durability', () => {
     expect(methodsOn1(c)).toEqual(['QueueDeclareOk', 'ChannelClose']);
   });
 
+  /** Channel numbers of the method frames `ids` in the order they reached the client. */
+  const replyOrder = (c: RawClient, ids: number[]): string[] =>
+    c.frames.filter((f) => f.method && ids.includes(f.method.id)).map((f) => `${NAMES.get(f.method!.id)} on ${f.channel}`);
+
+  it("holds a redeclare-ok that changes nothing until another channel's pending durable declare is synced", async () => {
+    const c = await open();
+    await c.openChannel(2);
+    await c.openChannel(3);
+    // In one read: channel 1 declares a durable queue with nowait (its journal line is written,
+    // its fdatasync runs later, off the event loop); channel 2 redeclares it with the same
+    // arguments (nothing to append); channel 3 asks something that never waits. qos-ok is sent
+    // in the same tick; the redeclare-ok only once channel 1's declaration is durable.
+    c.send(Buffer.concat([
+      methodFrame(1, { id: MethodId.QueueDeclare, args: { queue: 'redeclared-pending', durable: true, nowait: true } }),
+      methodFrame(2, { id: MethodId.QueueDeclare, args: { queue: 'redeclared-pending', durable: true } }),
+      methodFrame(3, { id: MethodId.BasicQos, args: { prefetchCount: 5 } }),
+    ]));
+    const ok = await c.waitForMethod(MethodId.QueueDeclareOk, 2);
+    expect(ok.queue).toBe('redeclared-pending');
+    expect(replyOrder(c, [MethodId.QueueDeclareOk, MethodId.BasicQosOk])).toEqual(['BasicQosOk on 3', 'QueueDeclareOk on 2']);
+
+    // The same for a binding that already exists but is not durable yet.
+    c.send(Buffer.concat([
+      methodFrame(1, { id: MethodId.QueueBind, args: { queue: 'redeclared-pending', exchange: 'amq.direct', routingKey: 'pending-key', nowait: true } }),
+      methodFrame(2, { id: MethodId.QueueBind, args: { queue: 'redeclared-pending', exchange: 'amq.direct', routingKey: 'pending-key' } }),
+      methodFrame(3, { id: MethodId.BasicQos, args: { prefetchCount: 6 } }),
+    ]));
+    await c.waitForMethod(MethodId.QueueBindOk, 2);
+    expect(replyOrder(c, [MethodId.QueueBindOk, MethodId.BasicQosOk]).slice(1)).toEqual(['BasicQosOk on 3', 'QueueBindOk on 2']);
+
+    // Nothing pending: a redeclare is answered at once, in the same tick as the qos-ok after it.
+    c.send(Buffer.concat([
+      methodFrame(2, { id: MethodId.QueueDeclare, args: { queue: 'redeclared-pending', durable: true } }),
+      methodFrame(3, { id: MethodId.BasicQos, args: { prefetchCount: 7 } }),
+    ]));
+    await c.waitForMethod(MethodId.QueueDeclareOk, 2);
+    await c.waitForMethod(MethodId.BasicQosOk, 3);
+    expect(replyOrder(c, [MethodId.QueueDeclareOk, MethodId.BasicQosOk]).slice(-2)).toEqual(['QueueDeclareOk on 2', 'BasicQosOk on 3']);
+  });
+
   it('keeps a queue whose declare-ok was sent across a restart', async () => {
     const conn = await connect(broker);
     const ch = await conn.createChannel();
