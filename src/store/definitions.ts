@@ -29,6 +29,17 @@ export class DefinitionsWriteError extends Error {}
 
 export type { AuthDefs, BindingDef, Definitions, ExchangeDef, PermissionDef, QueueDef, SettingDef, SettingKind, TopicPermissionDef, UserDef, VhostDefs, VhostMeta } from './definitions-model.js';
 
+/** How the journal writes its lines (tests inject failures here; default node:fs). */
+export interface JournalFileIo {
+  write(fd: number, buffer: Buffer, offset: number, length: number): number;
+  truncate(fd: number, size: number): void;
+}
+
+const nodeJournalIo: JournalFileIo = {
+  write: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
+  truncate: (fd, size) => ftruncateSync(fd, size),
+};
+
 /** The journal file: replay on open, then append one durable line per change. */
 export class DefinitionsJournal {
   private fd: number;
@@ -49,7 +60,7 @@ export class DefinitionsJournal {
   onFailure: ((err: Error) => void) | null = null;
   private failed: Error | null = null;
 
-  private constructor(readonly path: string, defs: Definitions, private readonly fsync: boolean, private readonly logger: Logger) {
+  private constructor(readonly path: string, defs: Definitions, private readonly fsync: boolean, private readonly logger: Logger, private readonly io: JournalFileIo) {
     this.defs = defs;
     this.fd = openSync(path, 'a', 0o600);
     this.size = fstatSync(this.fd).size;
@@ -62,7 +73,7 @@ export class DefinitionsJournal {
    * cannot be written: the journal is then kept as it is (torn tail cut off)
    * and `notCompacted` says why; the broker starts all the same.
    */
-  static open(path: string, fsync: boolean, logger: Logger): { journal: DefinitionsJournal; definitions: Definitions; notCompacted?: Error } {
+  static open(path: string, fsync: boolean, logger: Logger, io: JournalFileIo = nodeJournalIo): { journal: DefinitionsJournal; definitions: Definitions; notCompacted?: Error } {
     const defs: Definitions = {
       vhosts: new Map(),
       settings: new Map(),
@@ -121,9 +132,9 @@ export class DefinitionsJournal {
           closeSync(fd);
         }
       }
-      return { journal: new DefinitionsJournal(path, defs, fsync, logger), definitions: defs, notCompacted: err as Error };
+      return { journal: new DefinitionsJournal(path, defs, fsync, logger, io), definitions: defs, notCompacted: err as Error };
     }
-    return { journal: new DefinitionsJournal(path, defs, fsync, logger), definitions: defs };
+    return { journal: new DefinitionsJournal(path, defs, fsync, logger, io), definitions: defs };
   }
 
   allocateQueueId(): number {
@@ -149,14 +160,18 @@ export class DefinitionsJournal {
     const line = Buffer.from(`${JSON.stringify(op)}\n`);
     try {
       let off = 0;
-      while (off < line.length) off += writeSync(this.fd, line, off, line.length - off);
+      while (off < line.length) off += this.io.write(this.fd, line, off, line.length - off);
     } catch (err) {
       try {
-        ftruncateSync(this.fd, this.size);
+        this.io.truncate(this.fd, this.size);
       } catch {
         // The torn line stays; replay skips nothing but a torn *last* line, so later
         // appends would follow it: give up on this file descriptor's appends.
         this.fd = -1;
+        // Lines written before it will never be synced now: their waiters would wait
+        // for ever (every confirm and declare-ok behind them), so this is a failed sync.
+        if (this.dirty) this.syncFailed(err as Error);
+        else this.failed = err as Error;
       }
       throw new DefinitionsWriteError(`the definitions journal could not be written (${(err as Error).message})`);
     }

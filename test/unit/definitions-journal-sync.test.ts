@@ -2,12 +2,12 @@
 // disk refuses it before the model changes) and made durable by an fdatasync
 // off the event loop; whenSynced waiters hear of it only after that sync, and
 // every line appended before a waiter asked is covered by the sync it waits for.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DefinitionsJournal } from '../../src/store/definitions.js';
+import { DefinitionsJournal, DefinitionsWriteError, type JournalFileIo } from '../../src/store/definitions.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -79,5 +79,58 @@ describe('definitions journal: asynchronous group commit', () => {
     await journal.close();
     expect(told).toBe(true);
     expect(DefinitionsJournal.open(path, false, quiet).definitions.auth.users.has('u')).toBe(true);
+  });
+
+  describe('a write failure whose torn line cannot be cut off', () => {
+    // Writes after the first `good` ones fail with EIO, and so does the truncate that
+    // would cut the torn line off (a failing disk).
+    function failingAfter(good: number): JournalFileIo {
+      let writes = 0;
+      const eio = (syscall: string): Error => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall });
+      return {
+        write: (fd, buffer, offset, length) => {
+          if (++writes > good) throw eio('write');
+          return writeSync(fd, buffer, offset, length);
+        },
+        truncate: () => {
+          throw eio('ftruncate');
+        },
+      };
+    }
+
+    it('fails the journal (onFailure) when lines written before it are not synced yet, instead of leaving their waiters for ever', async () => {
+      const path = journalPath();
+      const { journal } = DefinitionsJournal.open(path, true, quiet, failingAfter(1));
+      const failures: Error[] = [];
+      journal.onFailure = (err) => failures.push(err);
+      let told = false;
+      journal.vhostPut({ name: 'a', description: '', tags: [] });
+      journal.whenSynced(() => { told = true; });
+      // Same tick: A's sync has not run yet.
+      expect(() => journal.vhostPut({ name: 'b', description: '', tags: [] })).toThrow(DefinitionsWriteError);
+      expect(failures.map((e) => e.message)).toEqual(['EIO: i/o error, write']);
+      // Nothing more is accepted, and nothing is promised durable that may not be.
+      expect(() => journal.vhostPut({ name: 'c', description: '', tags: [] })).toThrow(/cannot be written \(EIO: i\/o error, write\)/);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(told).toBe(false);
+      expect(journal.synced).toBe(false);
+      await journal.close();
+      expect(readFileSync(path, 'utf8')).toContain('"name":"a"');
+    });
+
+    it('only refuses further changes when everything written before is synced (nothing is waiting)', async () => {
+      const path = journalPath();
+      const { journal } = DefinitionsJournal.open(path, true, quiet, failingAfter(1));
+      const failures: Error[] = [];
+      journal.onFailure = (err) => failures.push(err);
+      journal.vhostPut({ name: 'a', description: '', tags: [] });
+      await synced(journal);
+      expect(() => journal.vhostPut({ name: 'b', description: '', tags: [] })).toThrow(DefinitionsWriteError);
+      expect(() => journal.vhostPut({ name: 'c', description: '', tags: [] })).toThrow(/cannot be written/);
+      expect(failures).toEqual([]);
+      expect(journal.synced).toBe(true);
+      await journal.close();
+      expect(DefinitionsJournal.open(path, false, quiet).definitions.auth.vhosts.has('a')).toBe(true);
+    });
   });
 });
