@@ -182,7 +182,9 @@ export class FollowerReplication {
    * waits for the disk. Acks follow the order the syncs were started in.
    */
   private acknowledge(socket: Socket): void {
-    if (this.written <= this.started) {
+    // Catch-up frames all carry one number: those after the first ack still need their sync (and
+    // the leader hears from this node while a long catch-up streams).
+    if (this.written <= this.started && this.dirty.size === 0) {
       // A Mark (heartbeat, catch-up end) is answered even when it names a frame already
       // acknowledged: the leader counts answers to keep this node in the in-sync set.
       if (this.markUnanswered && this.syncs.length === 0 && this.started >= 0) this.sendAck(socket, this.started);

@@ -265,9 +265,13 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
         runGuarded(this.o.logger, 'replication: ending a catch-up', { node: f.node }, () => {
           f.queued = null;
           for (const parts of queued) this.send(socket, parts);
-          f.caughtUpAt = this.seq;
-          f.inflight.push({ seq: this.seq, bytes, at: Date.now() });
-          this.send(socket, frame(FrameType.Mark, seqFields(this.seq)));
+          // The Mark gets a number of its own: the catch-up frames carry the number current when it
+          // began, so an ack of that number (sent after the first chunk applied) proves nothing; only
+          // an ack of the Mark's number, which the follower can send only after everything before it,
+          // does. Broadcast, so in-sync followers acknowledge that number too (no confirm waits for a heartbeat).
+          f.caughtUpAt = this.seq + 1;
+          f.inflight.push({ seq: f.caughtUpAt, bytes, at: Date.now() });
+          this.broadcast(frame(FrameType.Mark, seqFields(++this.seq)), 0);
           this.o.logger.info({ node: f.node, bytes, files, liveFrames: queued.length, ms: Date.now() - started }, 'replication: catch-up sent');
         });
       },
@@ -279,9 +283,13 @@ export class LeaderReplication implements ReplicationSink, DurabilityGate {
     );
   }
 
+  /**
+   * Acks before the one of the Mark ending a catch-up only show the follower is alive: it may
+   * hold a fraction of the catch-up, so they neither release confirms nor let it join the ISR.
+   */
   private acked(f: Follower, seq: number): void {
     f.lastHeard = Date.now();
-    if (seq > f.acked) f.acked = seq;
+    if (seq >= f.caughtUpAt && seq > f.acked) f.acked = seq;
     while (f.inflight.length > 0 && f.inflight[0]!.seq <= f.acked) f.inflight.shift();
     if (!this.isr.has(f.node) && f.acked >= f.caughtUpAt) this.changeIsr(f.node, true);
     this.check();
