@@ -72,7 +72,9 @@ async function sendFile(socket: Socket, dataDir: string, rel: string, theirs: Fi
       }
       if (crc === theirs.crc) from = theirs.size;
     }
-    if (theirs && from === size) return null;
+    // Identical copies only: a follower's longer copy of a file that is now empty (a segment just
+    // rolled) gets an empty Write that cuts it to size 0.
+    if (theirs && theirs.size === size && from === size) return null;
     let sent = 0;
     for (let at = from; ; ) {
       const { bytesRead } = await file.read(buffer, 0, Math.min(CHUNK, size - at), at);
