@@ -35,6 +35,12 @@ export class MessageRouter {
   private routing: PublishOutcome | null = null;
   /** Scratch list of the queue ids a log record is written for (one publish). */
   private readonly logIds: number[] = [];
+  /**
+   * Per nesting level of enqueueAll (a dead-letter is routed in the middle of a
+   * route): which of its queues the log record names, reused from publish to publish.
+   */
+  private readonly logHolders: boolean[][] = [];
+  private depth = 0;
 
   constructor(private readonly host: RoutingHost) {}
 
@@ -126,19 +132,30 @@ export class MessageRouter {
     }
   }
 
-  /** Logs the message once (if any queue keeps it there) and offers it to each queue, recording what happened in `outcome`. */
+  /**
+   * Logs the message once (if any queue keeps it there) and offers it to each
+   * queue, recording what happened in `outcome`. Each queue gets the record
+   * only if the log counted a reference for it: dead-lettering while this loop
+   * runs can change a later queue's paging, so it is not decided again.
+   */
   private enqueueAll(queues: readonly Queue[], message: Message, outcome: PublishOutcome): void {
     const n = queues.length;
     const log = this.host.log;
-    const record = log !== null && n > 0 ? this.logMessage(log, message, queues) : null;
+    const holders = (this.logHolders[this.depth] ??= []);
+    const record = log !== null && n > 0 ? this.logMessage(log, message, queues, holders) : null;
     if (record !== null) outcome.durableWrite = record.persistent;
-    for (let i = 0; i < n; i++) {
-      const q = queues[i]!;
-      if (q.enqueue(message, record) === Enqueued.Accepted) {
-        outcome.routed++;
-        q.messageStats.publish++;
-      } else outcome.rejected = true;
-      if (outcome.congested === null && q.messageCount > FLOW_HIGH && q.congested) outcome.congested = q;
+    this.depth++;
+    try {
+      for (let i = 0; i < n; i++) {
+        const q = queues[i]!;
+        if (q.enqueue(message, record !== null && holders[i] ? record : null) === Enqueued.Accepted) {
+          outcome.routed++;
+          q.messageStats.publish++;
+        } else outcome.rejected = true;
+        if (outcome.congested === null && q.messageCount > FLOW_HIGH && q.congested) outcome.congested = q;
+      }
+    } finally {
+      this.depth--;
     }
     if (outcome.congested === null && log?.behind) outcome.congested = log;
   }
@@ -147,18 +164,20 @@ export class MessageRouter {
    * Writes the message once to the log for every queue that must hold it
    * there: durable queues when it is persistent, and any queue paging its
    * backlog to disk (so that backlog stays in order). Returns the record (null:
-   * no queue keeps one); each queue decides again at enqueue whether it counts.
+   * no queue keeps one); `holders[i]` says whether queues[i] holds it.
    */
-  private logMessage(log: MessageStore, message: Message, queues: readonly Queue[]): StoredLocation | null {
+  private logMessage(log: MessageStore, message: Message, queues: readonly Queue[], holders: boolean[]): StoredLocation | null {
     const persistent = message.persistent;
     const ids = this.logIds;
     while (ids.length > 0) ids.pop(); // cheaper than `length = 0` once per publish (see Collector.begin)
     let durable = false;
-    for (const q of queues) {
+    for (let i = 0; i < queues.length; i++) {
+      const q = queues[i]!;
       const storage = q.storage;
-      if (storage === null) continue;
-      const keep = persistent && storage.durable;
-      if (keep || q.paging) ids.push(storage.id);
+      const keep = storage !== null && persistent && storage.durable;
+      const holds = storage !== null && (keep || q.paging);
+      holders[i] = holds;
+      if (holds) ids.push(storage.id);
       durable ||= keep;
     }
     if (ids.length === 0) return null;

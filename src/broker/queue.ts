@@ -160,9 +160,8 @@ export class Queue implements Destination {
     return (maxLength !== undefined && this.messageCount >= maxLength) || (maxLengthBytes !== undefined && this.readyBytes + size > maxLengthBytes);
   }
 
-  /** Offers a routed message; `record` is its message-log record (null: none was written). */
+  /** Offers a routed message; `record`: its message-log record, given only if the log counted a reference for this queue. */
   enqueue(message: Message, record: StoredLocation | null = null): Enqueued {
-    if (record !== null && (this.storage === null || !this.storage.admits(record, this.paging))) record = null;
     const policy = this.policy;
     if (policy.overflow !== 'drop-head' && this.isFull(message.bodySize)) {
       if (record !== null) this.releaseRecord(record);

@@ -30,10 +30,6 @@ export class LogQueueStorage implements QueueStorage {
     return this.tail.length;
   }
 
-  admits(record: StoredLocation, paging: boolean): boolean {
-    return (record.persistent && this.durable) || paging;
-  }
-
   pageOut(record: StoredLocation, expiresAt: number, bodySize: number): void {
     this.tail.push(record.segment.id, record.offset, record.length, record.msgId, false, record.persistent, expiresAt, bodySize);
   }

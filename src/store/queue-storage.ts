@@ -6,7 +6,8 @@
  * LogQueueStorage (store/log-queue-storage.ts).
  *
  * A message routed to a queue with storage may carry a record (its place in
- * the message log); the queue decides with `admits` whether it holds it, and
+ * the message log), given to it only if the log counted a reference for it
+ * (the router decides once, as it writes the record); the queue holds it and
  * from then on tells the storage what happens to it: paged out (backlog),
  * delivered, settled.
  */
@@ -67,8 +68,6 @@ export interface QueueStorage {
   readonly memoryWindow: number;
   /** Ready messages held only in storage (paged out), oldest first. */
   readonly backlogLength: number;
-  /** Whether the queue holds `record` of a message routed to it (`paging`: it is paging its backlog out) — decided as routing decided it. */
-  admits(record: StoredLocation, paging: boolean): boolean;
   /** A routed message goes to the end of the backlog (the queue is paging). */
   pageOut(record: StoredLocation, expiresAt: number, bodySize: number): void;
   /** First delivery of a message: after a restart it comes back marked redelivered. */

@@ -1,7 +1,7 @@
 /**
  * A storage port for the socket-free model tests (model-harness.ts) that
  * keeps nothing on disk and records what the model asks of it: messages
- * written (and for which queues), records admitted, delivered and settled
+ * written (and for which queues: those hold the record), delivered and settled
  * per queue, and durability waiters, which stay pending until the test calls
  * `sync()` (or `fail()`), as confirms wait for the log's fdatasync.
  */
@@ -22,7 +22,7 @@ export class RecordingStore implements MessageStore, Durability {
   definitionChanges = 0;
   definitionsDurable = true;
   readonly written: Written[] = [];
-  /** What the queues told their storage, in order: "admit q#1", "delivered q#1", "settle q#1". */
+  /** What the queues told their storage, in order: "delivered q#1", "settle q#1". */
   readonly events: string[] = [];
   private readonly waiters: { waiter: DurableWaiter; token: number }[] = [];
   private nextMsgId = 1;
@@ -89,12 +89,6 @@ class RecordingQueueStorage implements QueueStorage {
     private readonly name: string,
     private readonly events: string[],
   ) {}
-
-  admits(record: StoredLocation, paging: boolean): boolean {
-    const held = (record.persistent && this.durable) || paging;
-    if (held) this.events.push(`admit ${this.name}#${record.msgId}`);
-    return held;
-  }
 
   pageOut(): void {
     throw new Error('RecordingQueueStorage never pages');

@@ -54,16 +54,6 @@ function collector(): PageInTarget & { bodies: string[]; records: StoredLocation
 }
 
 describe('LogQueueStorage', () => {
-  it('admits persistent records on a durable queue, any record while paging', () => {
-    const log = openLog();
-    const durable = new LogQueueStorage(log, QUEUE, true, 10);
-    const transient = new LogQueueStorage(log, QUEUE + 1, false, 10);
-    const persistent = publish(log, 'p');
-    const plain = publish(log, 't', false);
-    expect([durable.admits(persistent, false), durable.admits(plain, false), durable.admits(plain, true)]).toEqual([true, false, true]);
-    expect([transient.admits(persistent, false), transient.admits(persistent, true)]).toEqual([false, true]);
-  });
-
   it('pages a backlog out and back in, in order, waiting for records not yet written', async () => {
     const log = openLog();
     const storage = new LogQueueStorage(log, QUEUE, true, 10);
