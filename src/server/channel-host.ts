@@ -3,6 +3,7 @@ import type { AccessControl } from '../auth/access-control.js';
 import type { FlowSource, Owner } from '../broker/queue.js';
 import type { Logger } from '../observe/logger.js';
 import type { AmqpError, ByteWriter, Method, MethodInit } from '../protocol/index.js';
+import type { HeldInputGate } from './read-gate.js';
 
 /** Something with publisher confirms to write just before the connection's next flush. */
 export interface ConfirmWriter {
@@ -32,6 +33,8 @@ export interface ChannelHost extends Owner {
   requestFlush(): void;
   /** `writer` has confirms to send: they go out at the next flush. */
   confirmsPending(writer: ConfirmWriter): void;
+  /** Whether the connection is read: a channel holding frames behind a waiting reply pauses it (see DurableReplies). */
+  readonly gate: HeldInputGate;
   /** Flow control: stop reading this connection until `source` catches up. */
   throttle(source: FlowSource): void;
   hasCapability(name: string): boolean;

@@ -69,7 +69,7 @@ export class Connection implements FrameHandler, ChannelHost, HandshakeHost, Out
   /** The client has sent basic.publish: while an alarm is set, any frame of its blocks it. */
   private publisher = false;
   /** Whether the socket is read (resource alarm, backlog, flow control). */
-  private readonly gate: ReadGate;
+  readonly gate: ReadGate;
   /** Login, limits and vhost until the connection is open. */
   private readonly handshake: Handshake;
   /** Writes, batched once per tick, and the socket's backlog. */

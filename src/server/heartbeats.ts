@@ -51,8 +51,9 @@ export class Heartbeats {
     const writable = this.socket.writableLength;
     // A socket we do not read cannot be heard. Blocked by an alarm: the peer counts as
     // alive (RabbitMQ pauses its heartbeat monitor). Paused because it does not read:
-    // alive while its output drains, so a peer that vanished is still dropped.
-    const heard = read !== this.lastBytesRead || this.gate.blocked || (this.gate.backlogged && writable < this.lastWritable);
+    // alive while its output drains, so a peer that vanished is still dropped. Paused while a
+    // reply waits for durability with many frames held behind it: alive (the wait is ours).
+    const heard = read !== this.lastBytesRead || this.gate.blocked || this.gate.holdingBack || (this.gate.backlogged && writable < this.lastWritable);
     if (heard) this.silentTicks = 0;
     else this.silentTicks++;
     this.lastBytesRead = read;

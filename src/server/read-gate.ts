@@ -6,13 +6,24 @@ import type { Logger } from '../observe/logger.js';
 /** Longest a flow-controlled publisher waits before it is read again. */
 const FLOW_PAUSE_MAX = 50;
 
+/** What a channel holding frames behind a reply that waits for durability (durable-replies.ts) needs of the gate. */
+export interface HeldInputGate {
+  /** Flow control or a resource alarm stops this publisher: held frames wait too. */
+  readonly publishingPaused: boolean;
+  /** Too many frames are held behind a waiting reply (`on`), or no longer: counted per holder. */
+  holdBack(on: boolean): void;
+  /** `resume()` on a later turn of the event loop, once publishingPaused is false again. */
+  whenPublishing(resume: () => void): void;
+}
+
 /**
- * Whether a connection's socket is read. Three independent reasons stop
+ * Whether a connection's socket is read. Four independent reasons stop
  * reading it — a resource alarm blocking a publisher, a client that does not
- * read its own output (backlog), and flow control from a congested queue or
- * a log behind on writes — and the socket is read again only once none holds.
+ * read its own output (backlog), flow control from a congested queue or a log
+ * behind on writes, and a channel holding too many frames behind a reply
+ * that waits for durability — and the socket is read again only once none holds.
  */
-export class ReadGate implements FlowWaiter {
+export class ReadGate implements FlowWaiter, HeldInputGate {
   /** Blocked by a resource alarm (it published while one was in force). */
   private alarmBlocked = false;
   /** connection.blocked was sent (the client has the capability): connection.unblocked is owed. */
@@ -22,6 +33,10 @@ export class ReadGate implements FlowWaiter {
   /** Flow control: a queue this connection publishes to is congested. */
   private flowPaused = false;
   private flowTimer: NodeJS.Timeout | null = null;
+  /** Channels holding too many frames behind a waiting reply (see DurableReplies). */
+  private heldBack = 0;
+  /** Held frames that wait for publishingPaused to end. */
+  private publishingWaiters: (() => void)[] = [];
   /** socket.pause() is in effect (for any reason above). */
   private paused = false;
   /** The connection is gone: the socket is read (and discarded) to its end. */
@@ -46,6 +61,25 @@ export class ReadGate implements FlowWaiter {
   /** Paused by flow control. */
   get throttled(): boolean {
     return this.flowPaused;
+  }
+
+  /** Paused because a channel holds too many frames behind a waiting reply. */
+  get holdingBack(): boolean {
+    return this.heldBack > 0;
+  }
+
+  get publishingPaused(): boolean {
+    return this.flowPaused || this.alarmBlocked;
+  }
+
+  holdBack(on: boolean): void {
+    this.heldBack += on ? 1 : -1;
+    this.update();
+  }
+
+  whenPublishing(resume: () => void): void {
+    this.publishingWaiters.push(resume);
+    this.update();
   }
 
   /** The socket is not being read (for any reason). */
@@ -110,12 +144,21 @@ export class ReadGate implements FlowWaiter {
    */
   release(): void {
     this.released = true;
+    this.publishingWaiters = [];
     this.update();
     if (this.flowTimer) clearTimeout(this.flowTimer);
   }
 
   private update(): void {
-    const pause = (this.alarmBlocked || this.backlog || this.flowPaused) && !this.released;
+    if (this.publishingWaiters.length > 0 && !this.publishingPaused) {
+      // Not now: the caller may be a queue telling its flow waiters, which a held publish would re-enter.
+      const waiters = this.publishingWaiters;
+      this.publishingWaiters = [];
+      setImmediate(guarded(this.logger, 'handling frames held behind a reply', { conn: this.connId }, () => {
+        for (const resume of waiters) resume();
+      }));
+    }
+    const pause = (this.alarmBlocked || this.backlog || this.flowPaused || this.heldBack > 0) && !this.released;
     if (pause === this.paused) return;
     this.paused = pause;
     if (pause) this.socket.pause();
