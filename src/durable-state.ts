@@ -109,6 +109,8 @@ export class DurableState {
         }
       }
       const durability = new LogDurability(journal, log);
+      // A queue's delete line is synced before its segments can go (a crash in between would restore it empty).
+      log.deletionsWaitFor = journal;
       for (const vhost of vhosts.values()) {
         vhost.durability = durability;
         vhost.journal = journal;

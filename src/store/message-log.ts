@@ -92,6 +92,9 @@ export class MessageLog {
   onCompactable: ((segment: Segment) => void) | null = null;
   /** Cluster leader: every write and deletion is streamed to followers, and sync waiters also wait for their acks. */
   replication: StoreReplication | null = null;
+  /** Segments go only once this (the definitions journal) is synced: a crash must not restore a deleted queue without its messages. */
+  deletionsWaitFor: { readonly synced: boolean; whenSynced(done: () => void): void } | null = null;
+  private deletionsDeferred = false;
 
   private constructor(readonly dir: string, private readonly options: MessageLogOptions) {
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -450,6 +453,17 @@ export class MessageLog {
   private deleteSettled(): void {
     // A write to a segment may be in flight: flushDone looks again.
     if (this.flushing) return;
+    const gate = this.deletionsWaitFor;
+    if (gate !== null && !gate.synced) {
+      if (!this.deletionsDeferred) {
+        this.deletionsDeferred = true;
+        gate.whenSynced(() => {
+          this.deletionsDeferred = false;
+          this.deleteSettled(); // (after close() there are no segments left to delete)
+        });
+      }
+      return;
+    }
     const exists = (id: number): boolean => this.segments.has(id);
     for (const s of [...this.segments.values()]) {
       if (s === this.current || s.live > 0 || s.pinned || s.marksNeeded(exists) || this.pending.some((p) => p.segment === s)) continue;

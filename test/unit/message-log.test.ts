@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DefinitionsJournal } from '../../src/store/definitions.js';
 import { MessageLog, type StoredLocation } from '../../src/store/message-log.js';
 import { encodeContentHeader } from '../../src/protocol/index.js';
 
@@ -121,5 +122,30 @@ describe('reading the message log', () => {
     expect(log.isReadable(loc.segment.id, loc.offset, loc.length)).toBe(true);
     expect(log.read(loc.segment.id, loc.offset, loc.length).body.equals(Buffer.alloc(300_000, 2))).toBe(true);
     await log.close();
+  });
+});
+
+describe('segment deletion waits for the definitions journal', () => {
+  it('keeps a deleted queue\'s segment until the journal has synced the queue-delete line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-log-'));
+    dirs.push(dir);
+    const { journal } = DefinitionsJournal.open(join(dir, 'definitions.log'), true, logger);
+    const { log } = openLog(join(dir, 'messages'));
+    log.deletionsWaitFor = journal;
+    const held = publish(log, Buffer.from('held'));
+    publish(log, Buffer.alloc(70_000, 1)); // rolls over: segment 1 is no longer the current one
+    await synced(log);
+    const segment1 = join(dir, 'messages', '00000001.wlog');
+
+    // As removeQueue does: the delete line is written (not yet synced), then the queue's records released.
+    journal.queueDeleted('/', 'q');
+    expect(journal.synced).toBe(false);
+    log.release(held);
+    expect(existsSync(segment1)).toBe(true); // a crash now restores the queue: its messages must still be there
+
+    await new Promise<void>((resolve) => journal.whenSynced(resolve));
+    expect(existsSync(segment1)).toBe(false);
+    await log.close();
+    await journal.close();
   });
 });
