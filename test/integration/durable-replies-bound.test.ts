@@ -109,4 +109,49 @@ describe('frames held behind a waiting reply', () => {
     await eventually(() => bodies.length === COUNT + 1, WAIT_MS, 'every message consumed');
     expect(bodies).toEqual(Array.from({ length: COUNT + 1 }, (_, n) => `m-${n}`));
   });
+
+  it('lets go of the held frames, and reads the connection again, when the channel closes while its reply still waits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-held-close-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const disk = new SlowDisk();
+    const broker = await startBroker({ dataDir: dir, fsync: true, messageLogIo: disk.io, consumerTimeout: 500 });
+    cleanup.push(() => broker.stop());
+    cleanup.push(() => disk.release());
+    const c = await RawClient.open(broker.port);
+    cleanup.push(() => c.destroy());
+    await c.openChannel(1);
+    c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'held-close', durable: true } });
+    await c.waitForMethod(MethodId.QueueDeclareOk, 1);
+    c.sendMethod(1, { id: MethodId.QueueDeclare, args: { queue: 'held-close-deliveries' } });
+    await c.waitForMethod(MethodId.QueueDeclareOk, 1);
+    c.sendMethod(1, { id: MethodId.BasicConsume, args: { queue: 'held-close-deliveries', consumerTag: 'slow' } });
+    await c.waitForMethod(MethodId.BasicConsumeOk, 1);
+    c.sendMethod(1, { id: MethodId.TxSelect, args: {} });
+    await c.waitForMethod(MethodId.TxSelectOk, 1);
+
+    disk.holding = true;
+    const body = Buffer.from('held');
+    const publish = Buffer.concat([
+      methodFrame(1, { id: MethodId.BasicPublish, args: { exchange: '', routingKey: 'held-close' } }),
+      headerFrame(1, body.length, { deliveryMode: 2 }),
+      bodyFrames(1, body, c.frameMax),
+    ]);
+    c.send(Buffer.concat([publish, methodFrame(1, { id: MethodId.TxCommit, args: {} }), ...Array.from({ length: 20_000 }, () => publish)]));
+    const server = serverSideOf(broker, c.socket.localPort!);
+    await eventually(() => disk.waiting > 0 && server.readingPaused, WAIT_MS, 'the broker to stop reading the pipelining client');
+
+    // A delivery left unacked: consumer_timeout closes channel 1 (the server's channel.close) while its commit-ok waits.
+    const other = await connect(broker);
+    cleanup.push(() => other.close());
+    (await other.createChannel()).sendToQueue('held-close-deliveries', Buffer.from('never acked'));
+    const close = await c.waitFor((f) => f.channel === 1 && f.method?.id === MethodId.ChannelClose, WAIT_MS, 'channel.close');
+    expect((close.method!.args as { replyCode: number }).replyCode).toBe(406);
+    // The held frames are dropped and the connection is read again: the rest of the pipeline is
+    // discarded (the channel is closing), then the close-ok frees channel 1 and it opens again.
+    c.sendMethod(1, { id: MethodId.ChannelCloseOk, args: {} });
+    await c.openChannel(1);
+    expect(heldFrames(broker, c)).toBe(0);
+    expect(server.readingPaused).toBe(false);
+    expect(c.frames.filter((f) => f.method?.id === MethodId.TxCommitOk)).toHaveLength(0);
+  });
 });
