@@ -149,3 +149,25 @@ describe('segment deletion waits for the definitions journal', () => {
     await journal.close();
   });
 });
+
+describe('queue ids named in the log', () => {
+  it('reports the id after the highest one any record names, known queue or not, PUBLISH or mark', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-log-'));
+    dirs.push(dir);
+    const first = openLog(dir);
+    expect(first.nextQueueId).toBe(1);
+    const body = Buffer.from('m');
+    // A paging copy (not persistent) for queues 7 and 42, then a mark for queue 99 (its PUBLISH long gone).
+    first.log.publish('', 'q', encodeContentHeader(body.length, {}), body, body.length, [QUEUE, 42], false, Date.now(), undefined);
+    await synced(first.log);
+    await first.log.close();
+    const second = openLog(dir);
+    expect(second.nextQueueId).toBe(43);
+    second.log.ack(99, publish(second.log, body));
+    await synced(second.log);
+    await second.log.close();
+    const third = openLog(dir);
+    expect(third.nextQueueId).toBe(100);
+    await third.log.close();
+  });
+});
