@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observe/logger.js';
 import { defaultLogFileIo, isDiskFull, writevAll, WRITE_RETRY_INTERVAL, type LogFileIo } from './log-io.js';
 import { replaySegments, type RecoverableQueue, type RecoveredQueue } from './log-recovery.js';
-import { compactionCandidates, Segment } from './segment.js';
+import { compactionCandidates, Segment, type StoredLocation } from './segment.js';
 import { reportFailure, runGuarded } from '../observe/guard.js';
 import { encodeMark, encodePublish, FLAG_PERSISTENT, NO_TTL, RecordType, type DecodedPublish } from './records.js';
 import { RecordReader } from './record-reader.js';
@@ -29,14 +29,7 @@ export type { RecoverableQueue, RecoveredQueue };
 
 export const DEFAULT_SEGMENT_SIZE = 8 * 1024 * 1024;
 
-/** Where a message's record is (set on the Message when it is logged). */
-export interface StoredLocation {
-  readonly msgId: number;
-  readonly segment: Segment;
-  readonly offset: number;
-  readonly length: number;
-  readonly persistent: boolean;
-}
+export type { StoredLocation } from './segment.js';
 
 export interface MessageLogOptions {
   fsync: boolean;

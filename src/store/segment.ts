@@ -126,3 +126,12 @@ export function compactionCandidates(segments: ReadonlyMap<number, Segment>, cur
   }
   return { ready, waiting };
 }
+
+/** Where a message's record is (set on the Message when it is logged). */
+export interface StoredLocation {
+  readonly msgId: number;
+  readonly segment: Segment;
+  readonly offset: number;
+  readonly length: number;
+  readonly persistent: boolean;
+}
