@@ -8,16 +8,16 @@
  * leader data streamed to an empty follower.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { replicatedFiles } from '../../src/cluster/file-index.js';
 import { FollowerReplication } from '../../src/cluster/follower-replication.js';
 import { LeaderReplication } from '../../src/cluster/leader-replication.js';
 import { freePort } from '../helpers/etcd.js';
+import { scratch } from '../helpers/scratch.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MB = 1024 * 1024;
@@ -33,18 +33,7 @@ interface Snapshot {
 }
 
 describe('acknowledgements during a catch-up', () => {
-  const dirs: string[] = [];
-  const stops: (() => void)[] = [];
-  afterAll(() => {
-    for (const s of stops) s();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-
-  const tempDir = (prefix: string): string => {
-    const d = mkdtempSync(join(tmpdir(), prefix));
-    dirs.push(d);
-    return d;
-  };
+  const { tempDir, onCleanup } = scratch();
 
   /** A leader directory of 24 MB, the follower's empty; a logger whose lines are kept. */
   const setUp = (): { a: string; b: string; lines: Record<string, unknown>[]; logger: pino.Logger; total: () => number; snapshot: (follower: FollowerReplication) => Snapshot } => {
@@ -78,7 +67,7 @@ describe('acknowledgements during a catch-up', () => {
     // F was in the previous leader's in-sync set: confirms wait for it although it is not connected yet.
     const leader = new LeaderReplication(['F'], { dataDir: a, node: 'L', secret: 's3cret', isrTimeout: 120_000, logger, leaseFresh: () => true, writeIsr: async () => true, onNotLeader: () => undefined });
     await leader.start(port, '127.0.0.1');
-    stops.push(() => leader.fence());
+    onCleanup(() => leader.fence());
     expect(leader.inSync).toEqual(['L', 'F']);
 
     // A publish to the newest segment (streamed last) before F connects, and its confirm.
@@ -89,7 +78,7 @@ describe('acknowledgements during a catch-up', () => {
     leader.appended(last, offset, [record]);
     let confirmed: Snapshot | null = null;
     const follower = new FollowerReplication({ dataDir: b, node: 'F', secret: 's3cret', fsync: true, logger });
-    stops.push(() => follower.stop());
+    onCleanup(() => follower.stop());
     leader.whenReplicated(() => (confirmed = snapshot(follower)));
     expect(confirmed).toBeNull();
 
@@ -118,10 +107,10 @@ describe('acknowledgements during a catch-up', () => {
     };
     const leader = new LeaderReplication([], { dataDir: a, node: 'L', secret: 's3cret', isrTimeout: 120_000, logger, leaseFresh: () => true, writeIsr, onNotLeader: () => undefined });
     await leader.start(port, '127.0.0.1');
-    stops.push(() => leader.fence());
+    onCleanup(() => leader.fence());
 
     follower = new FollowerReplication({ dataDir: b, node: 'F', secret: 's3cret', fsync: true, logger });
-    stops.push(() => follower!.stop());
+    onCleanup(() => follower!.stop());
     follower.follow(`127.0.0.1:${port}`);
     await waitFor(() => leader.inSync.includes('F'), { what: 'the follower in sync', timeout: 120_000 });
     const at = joined! as Snapshot;
@@ -145,10 +134,10 @@ describe('acknowledgements during a catch-up', () => {
     };
     const leader = new LeaderReplication([], { dataDir: a, node: 'L', secret: 's3cret', isrTimeout: 120_000, logger, leaseFresh: () => true, writeIsr, onNotLeader: () => undefined });
     await leader.start(port, '127.0.0.1');
-    stops.push(() => leader.fence());
-    stops.push(releaseRemoval);
+    onCleanup(() => leader.fence());
+    onCleanup(releaseRemoval);
     const follower = new FollowerReplication({ dataDir: b, node: 'F', secret: 's3cret', fsync: true, logger });
-    stops.push(() => follower.stop());
+    onCleanup(() => follower.stop());
     follower.follow(`127.0.0.1:${port}`);
     await waitFor(() => leader.inSync.includes('F'), { what: 'the follower in sync', timeout: 120_000 });
 

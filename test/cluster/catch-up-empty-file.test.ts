@@ -6,29 +6,23 @@
  * classes over real sockets.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { replicatedFiles } from '../../src/cluster/file-index.js';
 import { FollowerReplication } from '../../src/cluster/follower-replication.js';
 import { LeaderReplication } from '../../src/cluster/leader-replication.js';
 import { freePort } from '../helpers/etcd.js';
+import { scratch } from '../helpers/scratch.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('catch-up of a file that is empty on the leader', () => {
-  const dirs: string[] = [];
-  const stops: (() => void)[] = [];
-  afterAll(() => {
-    for (const s of stops) s();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const { tempDir, onCleanup } = scratch();
 
   it("a follower's stale bytes under the name of the leader's empty (just rolled) segment are cut to nothing", async () => {
-    const a = mkdtempSync(join(tmpdir(), 'warren-leader-'));
-    const b = mkdtempSync(join(tmpdir(), 'warren-follower-'));
-    dirs.push(a, b);
+    const a = tempDir('warren-leader-');
+    const b = tempDir('warren-follower-');
     for (const d of [a, b]) mkdirSync(join(d, 'messages'));
     const full = randomBytes(64 * 1024);
     writeFileSync(join(a, 'messages', '00000001.wlog'), full);
@@ -41,9 +35,9 @@ describe('catch-up of a file that is empty on the leader', () => {
     const port = await freePort();
     const leader = new LeaderReplication([], { dataDir: a, node: 'L', secret: 's3cret', isrTimeout: 60_000, logger, leaseFresh: () => true, writeIsr: async () => true, onNotLeader: () => undefined });
     await leader.start(port, '127.0.0.1');
-    stops.push(() => leader.fence());
+    onCleanup(() => leader.fence());
     const follower = new FollowerReplication({ dataDir: b, node: 'F', secret: 's3cret', fsync: true, logger });
-    stops.push(() => follower.stop());
+    onCleanup(() => follower.stop());
     follower.follow(`127.0.0.1:${port}`);
     await waitFor(() => leader.inSync.includes('F'), { what: 'the follower in sync', timeout: 60_000 });
 

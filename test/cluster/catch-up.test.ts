@@ -7,17 +7,17 @@
  * follower are the real replication classes over real sockets.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { replicatedFiles } from '../../src/cluster/file-index.js';
 import { FollowerReplication } from '../../src/cluster/follower-replication.js';
 import { LeaderReplication } from '../../src/cluster/leader-replication.js';
 import { freePort } from '../helpers/etcd.js';
+import { scratch } from '../helpers/scratch.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MB = 1024 * 1024;
@@ -25,18 +25,7 @@ const SEGMENTS = 7; // 6 × 8 MB + 2 MB = 50 MB
 const segmentPath = (dir: string, i: number): string => join(dir, 'messages', `${String(i).padStart(8, '0')}.wlog`);
 
 describe('catch-up of a follower far behind', () => {
-  const dirs: string[] = [];
-  const stops: (() => void)[] = [];
-  afterAll(() => {
-    for (const s of stops) s();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-
-  const tempDir = (prefix: string): string => {
-    const d = mkdtempSync(join(tmpdir(), prefix));
-    dirs.push(d);
-    return d;
-  };
+  const { tempDir, onCleanup } = scratch();
 
   for (const start of ['joins with an empty data directory', 'comes back with a stale, partial copy'] as const) {
     it(`a follower that ${start} (50 MB of leader data) catches up while the leader keeps appending, deleting and confirming`, async () => {
@@ -59,7 +48,7 @@ describe('catch-up of a follower far behind', () => {
       const port = await freePort();
       const leader = new LeaderReplication([], { dataDir: a, node: 'L', secret: 's3cret', isrTimeout: 3000, logger, leaseFresh: () => true, writeIsr: async () => true, onNotLeader: () => undefined });
       await leader.start(port, '127.0.0.1');
-      stops.push(() => leader.fence());
+      onCleanup(() => leader.fence());
 
       // The leader keeps serving: one 1 KB append (and its confirm) per event-loop turn, the
       // oldest segment deleted midway — counting what happens while the catch-up streams.
@@ -93,7 +82,7 @@ describe('catch-up of a follower far behind', () => {
 
       delay.enable();
       const follower = new FollowerReplication({ dataDir: b, node: 'F', secret: 's3cret', fsync: true, logger });
-      stops.push(() => follower.stop());
+      onCleanup(() => follower.stop());
       follower.follow(`127.0.0.1:${port}`);
       await waitFor(() => leader.status().some((f) => f.node === 'F' && f.inSync), { what: 'the follower in sync', timeout: 120_000 });
       delay.disable();
